@@ -1,0 +1,1 @@
+"""The k2p archive format: writer, reader, verification, packing."""

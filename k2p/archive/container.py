@@ -1,0 +1,209 @@
+"""Uniform, read-only, hostile-input-safe access to an archive as a directory or a ``.k2p.tar``.
+
+Neither form is ever extracted to disk to be read: a tar is indexed once (member offsets) and each
+member is read straight from the tar file. Symlinks are never followed; unsafe tar members
+(absolute paths, ``..``, links, devices) are reported and cannot be opened.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Iterator
+
+from k2p.errors import ArchiveInvalid, K2PError
+
+
+@dataclass(frozen=True)
+class Member:
+    """A regular file inside the archive."""
+
+    path: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Unsafe:
+    """Something inside the archive that a reader must not touch."""
+
+    path: str
+    reason: str
+
+
+class Container:
+    """Base class: an index of members plus a way to open them."""
+
+    label: str
+    members: dict[str, Member]
+    unsafe: list[Unsafe]
+
+    def open(self, path: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def has(self, path: str) -> bool:
+        return path in self.members
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path) as handle:
+            return handle.read()
+
+    def require(self, path: str) -> Member:
+        member = self.members.get(path)
+        if member is None:
+            raise ArchiveInvalid(f"{self.label}: {path} is missing from the archive")
+        return member
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> "Container":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DirContainer(Container):
+    """An archive directory, walked without following symlinks."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+        self.members = {}
+        self.unsafe = []
+        self._walk(root, PurePosixPath())
+
+    def _walk(self, directory: Path, rel: PurePosixPath) -> None:
+        for entry in sorted(os.scandir(directory), key=lambda item: item.name):
+            child = rel / entry.name
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISLNK(mode):
+                self.unsafe.append(Unsafe(child.as_posix(), "symbolic link (never followed)"))
+            elif stat.S_ISDIR(mode):
+                self._walk(Path(entry.path), child)
+            elif stat.S_ISREG(mode):
+                self.members[child.as_posix()] = Member(child.as_posix(), entry.stat(follow_symlinks=False).st_size)
+            else:
+                self.unsafe.append(Unsafe(child.as_posix(), "not a regular file"))
+
+    def open(self, path: str) -> BinaryIO:
+        self.require(path)
+        fd = os.open(self.root / path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        return os.fdopen(fd, "rb")
+
+
+class _MemberReader:
+    """Bounded reader over one tar member, with its own file handle (safe across threads)."""
+
+    def __init__(self, tar_path: Path, offset: int, size: int) -> None:
+        self._handle = open(tar_path, "rb")
+        self._handle.seek(offset)
+        self._left = size
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        size = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._handle.read(size)
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        view = memoryview(buffer)[: max(0, min(len(buffer), self._left))]
+        count = self._handle.readinto(view)
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "_MemberReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def unsafe_member_reason(member: tarfile.TarInfo) -> str | None:
+    """Why a tar member must not be read or extracted, or ``None`` when it is a safe file/dir."""
+    name = member.name
+    parts = PurePosixPath(name).parts
+    if name.startswith("/") or (parts and parts[0].endswith(":")):
+        return "absolute path"
+    if ".." in parts:
+        return "path escapes the archive (..)"
+    if member.issym() or member.islnk():
+        return "link member (never followed)"
+    if member.ischr() or member.isblk() or member.isfifo():
+        return "device or fifo member"
+    if member.issparse():
+        return "sparse member"
+    if not (member.isfile() or member.isdir()):
+        return "unsupported member type"
+    return None
+
+
+class TarContainer(Container):
+    """A plain (uncompressed) tar holding one archive directory, read in place."""
+
+    def __init__(self, tar_path: Path) -> None:
+        self.tar_path = tar_path
+        self.label = str(tar_path)
+        self.members = {}
+        self.unsafe = []
+        self._offsets: dict[str, int] = {}
+        try:
+            with tarfile.open(tar_path, mode="r:") as tar:
+                infos = tar.getmembers()
+        except (tarfile.TarError, OSError) as exc:
+            raise ArchiveInvalid(f"{tar_path}: not a readable plain tar file ({exc}); k2p reads "
+                                 f"archives made by `k2p pack`") from None
+        prefix = _common_prefix([info for info in infos if unsafe_member_reason(info) is None])
+        for info in infos:
+            reason = unsafe_member_reason(info)
+            if reason:
+                self.unsafe.append(Unsafe(info.name, reason))
+                continue
+            if info.isdir():
+                continue
+            rel = info.name[len(prefix):] if prefix else info.name
+            rel = PurePosixPath(rel).as_posix()
+            if rel in self.members:
+                self.unsafe.append(Unsafe(info.name, "duplicate member"))
+                continue
+            self.members[rel] = Member(rel, info.size)
+            self._offsets[rel] = info.offset_data
+
+    def open(self, path: str) -> BinaryIO:
+        member = self.require(path)
+        return _MemberReader(self.tar_path, self._offsets[path], member.size)  # type: ignore[return-value]
+
+
+def _common_prefix(infos: list[tarfile.TarInfo]) -> str:
+    """The single top-level directory (``NAME.k2p/``) every member sits in, or ``""``."""
+    tops = {PurePosixPath(info.name).parts[0] for info in infos if PurePosixPath(info.name).parts}
+    if len(tops) == 1:
+        top = next(iter(tops))
+        if any(len(PurePosixPath(info.name).parts) > 1 for info in infos):
+            return top + "/"
+    return ""
+
+
+def open_container(path: Path) -> Container:
+    """Open an archive given as a directory or a tar file."""
+    if path.is_symlink():
+        raise ArchiveInvalid(f"{path} is a symbolic link; give the archive's real path")
+    if path.is_dir():
+        return DirContainer(path)
+    if path.is_file():
+        return TarContainer(path)
+    raise K2PError(f"{path}: no such archive (expected a NAME.k2p directory or a NAME.k2p.tar file)",
+                   exit_code=ArchiveInvalid.exit_code)
+
+
+def iter_chunks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    while chunk := handle.read(size):
+        yield chunk

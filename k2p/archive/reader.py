@@ -1,0 +1,98 @@
+"""Reading a complete archive (directory or tar) as streams of records and blobs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+from k2p.archive.container import Container, open_container
+from k2p.archive.format import (
+    CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_path, load_manifest, record_path,
+)
+from k2p.archive.records import iter_record_lines, iter_records
+from k2p.errors import ArchiveIncomplete, ArchiveInvalid, K2PError
+
+
+def refuse_unsafe(container: Container) -> None:
+    """Raise when the container holds anything a reader must not touch."""
+    if container.unsafe:
+        first = container.unsafe[0]
+        more = f" (and {len(container.unsafe) - 1} more)" if len(container.unsafe) > 1 else ""
+        raise ArchiveInvalid(f"{container.label}: unsafe entry {first.path!r}: {first.reason}{more}; "
+                             f"refusing to read it — run `k2p verify` for the full list")
+
+
+def incomplete_message(label: str) -> str:
+    return (f"{label}: incomplete archive (no {MANIFEST}): the export that wrote it did not finish; "
+            f"rerun the same `k2p export` command to resume it")
+
+
+class ArchiveReader:
+    """A complete archive opened for reading. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.container = open_container(path)
+        try:
+            refuse_unsafe(self.container)
+            if not self.container.has(MANIFEST):
+                raise ArchiveIncomplete(incomplete_message(self.container.label))
+            self.manifest: Manifest = load_manifest(self.container.read_bytes(MANIFEST),
+                                                    origin=self.container.label)
+        except BaseException:
+            self.container.close()
+            raise
+
+    @property
+    def label(self) -> str:
+        return self.container.label
+
+    def fingerprint(self) -> str | None:
+        """SHA-256 of ``SHA256SUMS``: compare it on both sides of an air gap."""
+        if not self.container.has(CHECKSUMS):
+            return None
+        return hashlib.sha256(self.container.read_bytes(CHECKSUMS)).hexdigest()
+
+    def has_collection(self, collection: str) -> bool:
+        return collection in self.manifest.collections
+
+    def _record_file(self, collection: str) -> str:
+        if collection == MISSING_COLLECTION:
+            return record_path(MISSING_COLLECTION)
+        entry = self.manifest.collections.get(collection)
+        if entry is None:
+            known = ", ".join(sorted(self.manifest.collections)) or "none"
+            raise K2PError(f"{self.label}: no collection {collection!r} in this archive "
+                           f"(collections: {known}, missing)", exit_code=ArchiveInvalid.exit_code)
+        return entry.file
+
+    def iter_records(self, collection: str) -> Iterator[dict[str, Any]]:
+        """Stream the records of ``collection`` (``missing`` for the missing entries)."""
+        rel = self._record_file(collection)
+        with self.container.open(rel) as handle:
+            yield from iter_records(handle, name=f"{self.label}/{rel}", collection=collection)
+
+    def iter_record_lines(self, collection: str) -> Iterator[bytes]:
+        """Stream the JSON lines of ``collection`` as stored (each one checked to parse)."""
+        rel = self._record_file(collection)
+        with self.container.open(rel) as handle:
+            for _, line in iter_record_lines(handle, name=f"{self.label}/{rel}", collection=collection,
+                                             validate=True):
+                yield line
+
+    def has_blob(self, sha256: str) -> bool:
+        return self.container.has(blob_path(sha256))
+
+    def open_blob(self, sha256: str) -> BinaryIO:
+        """Open a blob by its hash (validated as 64 hex before any path is built)."""
+        return self.container.open(blob_path(sha256))
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "ArchiveReader":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,167 @@
+"""The ``k2p`` command line: option parsing only; the work happens in the domain packages."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from k2p import __version__
+from k2p.archive.inspect import describe_archive
+from k2p.archive.pack import pack_archive, unpack_archive
+from k2p.archive.reader import ArchiveReader
+from k2p.archive.verify import verify_archive
+from k2p.console import emit_json, fail, progress
+from k2p.credentials import require_secret
+from k2p.errors import ExitCode, K2PError
+from k2p.views.archive import show_inspect, show_packed, show_verify
+
+ARCHIVE_ARG = click.Path(path_type=Path)
+
+
+class K2PGroup(click.Group):
+    """Turns expected failures into one-line messages with documented exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except K2PError as exc:
+            fail(exc.message)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            fail("interrupted; run the same command again to resume")
+            ctx.exit(ExitCode.INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback by default
+            if os.environ.get("K2P_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} — this is a k2p bug; rerun with "
+                 f"K2P_DEBUG=1 for the traceback and report it")
+            ctx.exit(ExitCode.INTERNAL)
+
+
+@click.group(cls=K2PGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="k2p")
+def main() -> None:
+    """Move a Kaiten company to Planka through a verifiable archive.
+
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 archive invalid, 4 archive incomplete,
+    5 unsupported version, 6 remote API failure, 7 finished with failures, 8 refused,
+    130 interrupted.
+    """
+
+
+@main.command()
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("--fast", is_flag=True, help="Check presence, sizes and counts only (no hashing).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, archive: Path, fast: bool, as_json: bool) -> None:
+    """Check an archive (directory or .k2p.tar) and list every problem found."""
+    with progress(not as_json, transfer=True) as bar:
+        task = bar.add_task("verifying", total=None) if bar else None
+        report = verify_archive(archive, level="fast" if fast else "full",
+                                on_file=(lambda size: bar.advance(task, size)) if bar else None)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        show_verify(report)
+    ctx.exit(report.exit_code)
+
+
+@main.command()
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+def inspect(archive: Path, as_json: bool) -> None:
+    """Show what an archive holds: source, scope, counts, blobs, missing items, fingerprint."""
+    info = describe_archive(archive)
+    emit_json(info) if as_json else show_inspect(info)
+
+
+@main.command()
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.argument("collection")
+@click.option("--id", "record_id", help="Only the record with this source id.")
+@click.option("--raw", is_flag=True, help="Print only the raw source payloads.")
+def cat(archive: Path, collection: str, record_id: str | None, raw: bool) -> None:
+    """Stream the records of COLLECTION as JSON lines (pipe into jq)."""
+    out = sys.stdout.buffer
+    try:
+        with ArchiveReader(archive) as reader:
+            for line in reader.iter_record_lines(collection):
+                if record_id is not None or raw:
+                    record = orjson.loads(line)
+                    if record_id is not None and str(record.get("id")) != record_id:
+                        continue
+                    if raw:
+                        line = orjson.dumps(record.get("raw"))
+                out.write(line + b"\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader (head, jq -e ...) stopped early; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@main.command()
+@click.argument("directory", type=ARCHIVE_ARG)
+@click.option("-o", "--output", type=ARCHIVE_ARG, help="Tar file to write (default DIR.tar).")
+def pack(directory: Path, output: Path | None) -> None:
+    """Pack an archive directory into one plain tar file (NAME.k2p.tar)."""
+    show_packed(pack_archive(directory, output), "Packed")
+
+
+@main.command()
+@click.argument("tar_file", type=ARCHIVE_ARG)
+@click.option("-o", "--output", type=ARCHIVE_ARG, required=True, help="Directory to create.")
+def unpack(tar_file: Path, output: Path) -> None:
+    """Unpack a .k2p.tar into a directory, checking every file against SHA256SUMS."""
+    show_packed(unpack_archive(tar_file, output), "Unpacked")
+
+
+@main.command()
+@click.option("--kaiten-url", required=True, help="Company URL (https://acme.kaiten.ru) or an "
+              "/api/latest or /api/v1 base.")
+@click.option("--out", "out", type=ARCHIVE_ARG, required=True, help="Archive directory to write.")
+@click.option("--token-file", type=ARCHIVE_ARG, help="File holding the API token "
+              "(default: env K2P_KAITEN_TOKEN).")
+@click.option("--rps", type=click.FloatRange(min=0.1, max=1000), default=4.0, show_default=True,
+              help="Requests per second across all workers.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
+@click.option("--space", "spaces", type=int, multiple=True, help="Only this space and the spaces "
+              "nested in it (repeatable).")
+@click.option("--board", "boards", type=int, multiple=True, help="Only this board (repeatable).")
+@click.option("--no-files", is_flag=True, help="Keep file metadata but download no file bytes.")
+@click.option("--max-file-size", type=click.IntRange(min=0), help="Skip files larger than BYTES "
+              "(listed in missing).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM file of CAs "
+              "to trust for TLS.")
+@click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
+@click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
+def export(kaiten_url: str, out: Path, token_file: Path | None, rps: float, concurrency: int,
+           spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
+           ca_bundle: str | None, restart: bool, as_json: bool) -> None:
+    """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
+    from k2p.kaiten.export import run_export
+    from k2p.kaiten.options import ExportOptions
+    from k2p.views.export import ExportProgress, show_export
+
+    token = require_secret("K2P_KAITEN_TOKEN", token_file, "Kaiten API token", "--token-file")
+    options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
+                            spaces=spaces, boards=boards, files=not no_files,
+                            max_file_size=max_file_size, ca_bundle=ca_bundle)
+    with progress(not as_json) as bar:
+        outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
+    if as_json:
+        emit_json({**outcome.report, "archive": str(outcome.sealed.root),
+                   "fingerprint": outcome.sealed.fingerprint})
+    else:
+        show_export(outcome)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Terminal output shared by all commands: tables, progress (TTY only), JSON, one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import orjson
+from rich.console import Console
+from rich.progress import (
+    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
+    TimeRemainingColumn, TransferSpeedColumn,
+)
+from rich.table import Table
+
+from k2p.redaction import redact
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def human_bytes(size: float) -> str:
+    """1536 → '1.5 KiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
+
+
+def emit_json(payload: Any) -> None:
+    """Print a JSON document to stdout (for ``--json``)."""
+    sys.stdout.write(redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n")
+    sys.stdout.flush()
+
+
+def say(text: str = "") -> None:
+    """Print a line of text output to stdout."""
+    _out.print(redact(text), markup=False)
+
+
+def warn(text: str) -> None:
+    _err.print(redact(f"k2p: warning: {text}"), markup=False)
+
+
+def fail(text: str) -> None:
+    """The one-line message of an expected failure."""
+    _err.print(redact(f"k2p: error: {text}"), markup=False)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a summary table; numeric columns are right-aligned."""
+    grid = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for index, column in enumerate(columns):
+        numeric = bool(rows) and all(isinstance(row[index], (int, float)) or row[index] in ("", "-")
+                                     for row in rows)
+        grid.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        grid.add_row(*(redact(str(cell)) for cell in row))
+    _out.print(grid)
+
+
+def interactive() -> bool:
+    """Progress bars only when a human watches (stderr is a terminal)."""
+    return _err.is_terminal
+
+
+@contextmanager
+def progress(enabled: bool = True, *, transfer: bool = False) -> Iterator[Progress | None]:
+    """A rich progress display on stderr, or ``None`` when not interactive or disabled."""
+    if not (enabled and interactive()):
+        yield None
+        return
+    columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+    columns += ([DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()] if transfer
+                else [MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn()])
+    with Progress(*columns, console=_err, transient=False) as bar:
+        yield bar

@@ -1,0 +1,33 @@
+"""JSON that never alters source data: fast (orjson) with an exact fallback for huge integers.
+
+orjson parses integers beyond 64 bits as floats and refuses to encode them. A backup must keep such
+numbers exactly, so documents containing a run of 20+ digits are parsed by the stdlib instead (the
+check is a cheap regex; a long digit run inside a string only costs the slower path).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_LONG_DIGITS = re.compile(rb"\d{20,}")
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if _LONG_DIGITS.search(raw):
+        return json.loads(raw)
+    return orjson.loads(raw)
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON, keys in insertion order, UTF-8, no trailing newline."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode("utf-8")

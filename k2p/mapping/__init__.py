@@ -1,0 +1,1 @@
+"""Pure functions turning archived Kaiten records into Planka payloads."""

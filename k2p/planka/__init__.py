@@ -1,0 +1,1 @@
+"""Planka side: HTTP client, replay of an archive, import ledger."""

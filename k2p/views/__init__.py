@@ -1,0 +1,1 @@
+"""Human-readable rendering of command results (the data itself comes from the domain packages)."""

@@ -1,0 +1,62 @@
+"""Text output of ``verify``, ``inspect``, ``pack`` and ``unpack``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from k2p.archive.pack import PackResult
+from k2p.archive.verify import VerifyReport
+from k2p.console import human_bytes, say, table
+
+
+def show_verify(report: VerifyReport) -> None:
+    verdict = {"ok": "OK", "problems": f"FAILED — {len(report.problems)} problem(s)",
+               "incomplete": "INCOMPLETE", "unsupported": "UNSUPPORTED VERSION"}[report.status]
+    say(f"Verified {report.archive} at the {report.level} level: {verdict}")
+    if report.level == "fast":
+        say("  (fast: presence, sizes and counts only — run without --fast to re-hash every file)")
+    say(f"  {report.files_checked} file(s) hashed, {human_bytes(report.bytes_checked)} "
+        f"in {report.seconds:.1f} s")
+    for problem in report.problems:
+        say(f"  PROBLEM {problem}")
+    for note in report.notes:
+        say(f"  note: {note}")
+    say(f"Fingerprint: {report.fingerprint or 'unavailable (no SHA256SUMS)'}")
+
+
+def show_inspect(info: dict[str, Any]) -> None:
+    source = info["source"]
+    say(f"Archive      {info['archive']}")
+    say(f"Format       {info['format']} {info['format_version']}  (id {info['archive_id']})")
+    company = f"company {source.get('company_id')}"
+    if source.get("company_name"):
+        company += f" \"{source['company_name']}\""
+    say(f"Source       {source.get('system')} {source.get('base_url')} ({company})")
+    if source.get("user_id") is not None:
+        say(f"Exported by  user {source.get('user_id')} {source.get('user_name') or ''}".rstrip())
+    say(f"Written      {info['created_at']} → {info['completed_at']} by "
+        f"{info['exporter']['name']} {info['exporter']['version']}")
+    scope = info["scope"] or {}
+    say("Scope        " + (", ".join(f"{key}: {_scope_value(value)}" for key, value in scope.items())
+                           or "everything the token can see"))
+    rows = [(name, entry["records"], "-" if entry["expected"] is None else entry["expected"],
+             human_bytes(entry["bytes"])) for name, entry in info["collections"].items()]
+    table("Collections", ("collection", "records", "expected", "size"), rows)
+    say(f"Blobs        {info['blobs']['count']} file(s), {human_bytes(info['blobs']['bytes'])}")
+    missing = info["missing"]
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in missing["by_reason"].items())
+    say(f"Missing      {missing['count']}" + (f" ({reasons})" if reasons else ""))
+    say(f"Fingerprint  {info['fingerprint']}")
+
+
+def _scope_value(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "all"
+    if value is None:
+        return "none"
+    return str(value)
+
+
+def show_packed(result: PackResult, verb: str) -> None:
+    say(f"{verb} {result.files} file(s), {human_bytes(result.bytes)} → {result.path}")
+    say(f"Fingerprint: {result.fingerprint}")
