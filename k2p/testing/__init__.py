@@ -1,0 +1,1 @@
+"""API simulators of Kaiten and Planka, shipped for tests, `k2p demo` and rehearsals."""

@@ -1,0 +1,238 @@
+"""Shared plumbing of the API simulators: a loopback-only threaded HTTP server that stops by itself,
+a thread-safe request log and seeded fault decisions.
+
+Both simulators subclass :class:`SimHandler` and run it inside a :class:`LoopbackServer`.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the simulator saw it (never holds credentials)."""
+
+    seq: int
+    time: float
+    method: str
+    path: str
+    query: str
+    status: int
+    origin: str = "api"
+    principal: str | None = None
+    had_authorization: bool = False
+    mutating: bool = False
+    note: str = ""
+
+
+class RequestLog:
+    """Append-only, thread-safe list of :class:`LoggedRequest` for test assertions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[LoggedRequest] = []
+
+    def add(self, **fields: Any) -> LoggedRequest:
+        with self._lock:
+            entry = LoggedRequest(seq=len(self._items), time=time.monotonic(), **fields)
+            self._items.append(entry)
+            return entry
+
+    def snapshot(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def count(self, predicate: Callable[[LoggedRequest], bool] | None = None) -> int:
+        items = self.snapshot()
+        return len(items) if predicate is None else sum(1 for item in items if predicate(item))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def __iter__(self) -> Iterable[LoggedRequest]:
+        return iter(self.snapshot())
+
+
+@dataclass
+class FaultPlan:
+    """Seeded random fault decisions: a server error, a dropped connection, added latency.
+
+    ``error_rate`` and ``drop_rate`` are probabilities per request; ``latency_ms`` is added to every
+    request. The decision is drawn under a lock so concurrent handlers share one reproducible stream.
+    """
+
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    latency_ms: float = 0.0
+    seed: int = 0
+    _rng: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._rng = random.Random(self.seed)
+
+    def draw(self) -> str:
+        """Return ``"error"``, ``"drop"`` or ``"ok"`` for the next request."""
+        if self.error_rate <= 0 and self.drop_rate <= 0:
+            return "ok"
+        with self._lock:
+            roll = self._rng.random()
+        if roll < self.error_rate:
+            return "error"
+        if roll < self.error_rate + self.drop_rate:
+            return "drop"
+        return "ok"
+
+    def delay(self) -> None:
+        if self.latency_ms > 0:
+            time.sleep(self.latency_ms / 1000.0)
+
+
+class SimHandler(BaseHTTPRequestHandler):
+    """Base request handler with JSON/text helpers; silent (no stderr access log)."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "k2p-sim"
+    sys_version = ""
+
+    # --- request helpers -------------------------------------------------------------------
+    @property
+    def url_path(self) -> str:
+        return urlsplit(self.path).path
+
+    @property
+    def url_query(self) -> str:
+        return urlsplit(self.path).query
+
+    def query_params(self) -> dict[str, list[str]]:
+        return parse_qs(self.url_query, keep_blank_values=True)
+
+    def read_body(self, limit: int | None = None) -> bytes | None:
+        """Read the request body; ``None`` when it exceeds ``limit`` (the body is still drained)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if limit is not None and length > limit:
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 16))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            return None
+        return self.rfile.read(length) if length else b""
+
+    # --- response helpers ------------------------------------------------------------------
+    def send_bytes(self, status: int, body: bytes, content_type: str,
+                   headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self.send_bytes(status, orjson.dumps(payload), "application/json; charset=utf-8", headers)
+
+    def send_text(self, status: int, text: str, content_type: str = "text/plain; charset=utf-8",
+                  headers: dict[str, str] | None = None) -> None:
+        self.send_bytes(status, text.encode("utf-8"), content_type, headers)
+
+    def drop_connection(self) -> None:
+        """Close the socket without an answer, as a crashed proxy or a network cut would."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class LoopbackServer:
+    """Run a handler class on 127.0.0.1 in a background thread.
+
+    The server stops on :meth:`stop`, on leaving the ``with`` block, or by itself after
+    ``idle_timeout`` seconds without a request (so a forgotten simulator never outlives its use).
+    Handlers reach shared state through ``self.server.sim`` (the ``owner`` given here).
+    """
+
+    def __init__(self, handler_class: type[SimHandler], owner: Any, *, port: int = 0,
+                 idle_timeout: float | None = None) -> None:
+        self._httpd = _Server((LOOPBACK, port), handler_class)
+        self._httpd.sim = owner  # type: ignore[attr-defined]
+        self._idle_timeout = idle_timeout
+        self._last_activity = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def touch(self) -> None:
+        """Record activity (handlers call this) so the idle watchdog does not fire."""
+        self._last_activity = time.monotonic()
+
+    def start(self) -> "LoopbackServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name=f"sim-{self.port}", daemon=True)
+        self._thread.start()
+        if self._idle_timeout:
+            self._watchdog = threading.Thread(target=self._watch_idle, daemon=True)
+            self._watchdog.start()
+        return self
+
+    def _watch_idle(self) -> None:
+        assert self._idle_timeout is not None
+        while not self._stopped.wait(0.5):
+            if time.monotonic() - self._last_activity > self._idle_timeout:
+                self.stop()
+                return
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def wait(self) -> None:
+        """Block until the server has stopped (standalone mode)."""
+        self._stopped.wait()
+
+    def __enter__(self) -> "LoopbackServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
