@@ -1,8 +1,9 @@
 """JSON that never alters source data: fast (orjson) with an exact fallback for huge integers.
 
-orjson parses integers beyond 64 bits as floats and refuses to encode them. A backup must keep such
-numbers exactly, so documents containing a run of 20+ digits are parsed by the stdlib instead (the
-check is a cheap regex; a long digit run inside a string only costs the slower path).
+orjson parses integers outside the signed 64-bit range as floats and refuses to encode them. A
+backup must keep such numbers exactly, so documents containing a run of 19+ digits (where that
+range ends) are parsed by the stdlib instead; the check is a cheap regex, and a long digit run
+inside a string only costs the slower path.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{20,}")
+_LONG_DIGITS = re.compile(rb"\d{19,}")
 
 
 def loads(data: bytes | str) -> Any:

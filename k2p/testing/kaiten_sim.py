@@ -12,15 +12,16 @@ Standalone: ``python -m k2p.testing.kaiten_sim --scale small --seed 0 [--rps 5] 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import random
 import re
-import socket
 import threading
 import time
 import traceback
 from collections import deque
-from typing import Mapping
+from dataclasses import dataclass, replace
+from typing import Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
 from k2p.testing import kaiten_routes  # noqa: F401  (importing it registers every route)
@@ -29,12 +30,35 @@ from k2p.testing.kaiten_company import KaitenCompany, TokenInfo, generate_compan
 from k2p.testing.kaiten_files import FileBlob, UrlSigner, s3_error
 from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler
 
-__all__ = ["FaultPlan", "KaitenSimulator", "RateLimiter", "SimStats", "main"]
+__all__ = ["FaultPlan", "KaitenSimulator", "RateLimiter", "SimEvent", "SimStats", "main"]
 
 API_PREFIXES = ("/api/v1", "/api/latest")
 Answer = tuple[Reply | None, str | None]  # (reply or None to drop the connection, principal kind)
 TOO_MANY = "Too many requests, please try again later."
 XML = "application/xml"
+
+
+@dataclass(frozen=True)
+class SimEvent:
+    """What an ``on_request`` hook sees: a request arriving, or part of a streamed body sent.
+
+    ``seq`` numbers arrivals across both origins (0-based); ``stage`` is ``"arrived"`` (before the
+    simulator decides anything: auth, rate limit, faults) or ``"body"`` (after each chunk of a
+    streamed file body, with ``sent`` of ``length`` bytes written so far).
+    """
+
+    seq: int
+    time: float  # time.monotonic() of the event
+    origin: str  # "api" | "storage"
+    method: str
+    path: str
+    query: str
+    stage: str = "arrived"
+    sent: int = 0
+    length: int = 0
+
+
+RequestHook = Callable[[SimEvent], None]
 
 
 class SimStats:
@@ -115,7 +139,9 @@ class FaultInjector:
         return Reply(status, body, "text/html" if body else None)
 
 
-def send_reply(handler: SimHandler, reply: Reply) -> None:
+def send_reply(handler: SimHandler, reply: Reply,
+               on_chunk: Callable[[int, int], None] | None = None) -> None:
+    """Write ``reply``; ``on_chunk(sent, length)`` runs after each chunk of a streamed body."""
     handler.send_response(reply.status)
     if reply.content_type:
         handler.send_header("Content-Type", reply.content_type)
@@ -129,8 +155,12 @@ def send_reply(handler: SimHandler, reply: Reply) -> None:
     if reply.stream is None:
         handler.wfile.write(reply.body)
         return
+    sent = 0
     for chunk in reply.stream:
         handler.wfile.write(chunk)
+        sent += len(chunk)
+        if on_chunk is not None:
+            on_chunk(sent, length)
 
 
 class _Handler(SimHandler):
@@ -138,24 +168,20 @@ class _Handler(SimHandler):
 
     gateway_name = ""
 
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in separate writes; without this, Nagle + delayed ACK add ~40 ms
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
     def _serve(self) -> None:
         sim: KaitenSimulator = self.server.sim  # type: ignore[attr-defined]
         sim.touch()
         if self.headers.get("Content-Length"):
             self.read_body()
         gateway = getattr(sim, self.gateway_name)
-        reply, principal = gateway.answer(self.command, self.path, self.headers)
         split = urlsplit(self.path)
+        event = sim.arrived(gateway.origin, self.command, split.path, split.query)
+        reply, principal = gateway.answer(self.command, self.path, self.headers)
         if reply is None:
             self.drop_connection()
         else:
             try:
-                send_reply(self, reply)
+                send_reply(self, reply, sim.body_progress(event) if reply.stream is not None else None)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
         sim.request_log.add(method=self.command, path=split.path, query=split.query,
@@ -288,19 +314,25 @@ class KaitenSimulator:
     ``Retry-After: 1`` unless ``retry_after=False``); ``faults`` injects errors/drops/latency;
     ``drift=True`` inserts a live card after every full ``/cards`` page (see
     :meth:`after_full_cards_page`); presigned URLs expire after ``signed_url_ttl`` seconds.
+    ``on_request`` (also settable later as ``sim.on_request``) is called in the serving thread with
+    a :class:`SimEvent` when a request arrives and while a file body streams, so a test can act at
+    an exact point (e.g. kill the client half-way through a download); it must not raise.
     """
 
     def __init__(self, company: KaitenCompany, *, rps: float | None = None, retry_after: bool = True,
                  faults: FaultPlan | None = None, drift: bool = False, signed_url_ttl: float = 15.0,
-                 idle_timeout: float | None = None, port: int = 0, storage_port: int = 0) -> None:
+                 idle_timeout: float | None = None, port: int = 0, storage_port: int = 0,
+                 on_request: RequestHook | None = None) -> None:
         self.company = company
         self.request_log = RequestLog()
         self.stats = SimStats()
         self.drift = drift
         self.signer = UrlSigner(signed_url_ttl)
-        self.faults = FaultInjector(faults, self.stats)
-        self.api = ApiGateway(self, RateLimiter(rps) if rps else None, retry_after)
+        self.on_request = on_request
+        self._arrivals = itertools.count()
+        self.api = ApiGateway(self, None, retry_after)
         self.storage = StorageGateway(self)
+        self.reconfigure(rps=rps, retry_after=retry_after, faults=faults)
         self._api_server = LoopbackServer(_ApiHandler, self, port=port, idle_timeout=idle_timeout)
         self._storage_server = LoopbackServer(_StorageHandler, self, port=storage_port,
                                               idle_timeout=idle_timeout)
@@ -346,6 +378,30 @@ class KaitenSimulator:
     def touch(self) -> None:
         self._api_server.touch()
         self._storage_server.touch()
+
+    def reconfigure(self, *, rps: float | None = None, retry_after: bool = True,
+                    faults: FaultPlan | None = None) -> None:
+        """Replace the rate limit and fault plan; company, ports and URLs stay (so exports of the
+        same simulator with and without trouble can be compared byte for byte)."""
+        self.faults = FaultInjector(faults, self.stats)
+        self.api.limiter = RateLimiter(rps) if rps else None
+        self.api.retry_after = retry_after
+
+    def arrived(self, origin: str, method: str, path: str, query: str) -> SimEvent:
+        """Number an arriving request and show it to the ``on_request`` hook."""
+        event = SimEvent(next(self._arrivals), time.monotonic(), origin, method, path, query)
+        hook = self.on_request
+        if hook is not None:
+            hook(event)
+        return event
+
+    def body_progress(self, event: SimEvent) -> Callable[[int, int], None]:
+        """The per-chunk callback of a streamed reply to ``event`` (calls the hook, if any)."""
+        def report(sent: int, length: int) -> None:
+            hook = self.on_request
+            if hook is not None:
+                hook(replace(event, time=time.monotonic(), stage="body", sent=sent, length=length))
+        return report
 
     # --- hooks used by the routes --------------------------------------------------------------
     def sign_url(self, blob: FileBlob, disposition: str) -> str:
