@@ -1,0 +1,233 @@
+"""Attachment routes of the Planka simulator: multipart file uploads (sniffed type, image size,
+automatic cover), link attachments (no outgoing request), and the downloads outside ``/api``."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+import struct
+import unicodedata
+from typing import Any
+from urllib.parse import urlsplit
+
+from k2p.testing.planka_access import card_path, require_board_reader, require_editor
+from k2p.testing.planka_http import ROUTES, Ctx, Reply, not_found, unprocessable
+from k2p.testing.planka_present import present_attachment
+from k2p.testing.planka_validation import OPT_NAME_128, REQ_ID, Input, is_url
+
+MAX_SIZE_TO_GET_ENCODING = 8 * 1024 * 1024
+MAX_SIZE_TO_PROCESS_AS_IMAGE = 64 * 1024 * 1024
+INLINE_MIME_TYPES = frozenset({"application/pdf", "audio/mpeg", "audio/wav", "audio/ogg", "audio/opus",
+                               "audio/mp4", "audio/x-aac", "video/mp4", "video/ogg", "video/webm"})
+_FILE_NOT_FOUND = "File attachment not found"
+
+
+# --- file inspection ---------------------------------------------------------------------------
+def sniff_mime_type(data: bytes) -> str | None:
+    """Magic-byte detection for common formats (file-type returns nothing for plain text)."""
+    signatures = (
+        (b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF87a", "image/gif"),
+        (b"GIF89a", "image/gif"), (b"%PDF-", "application/pdf"), (b"BM", "image/bmp"),
+        (b"\x1f\x8b", "application/gzip"), (b"PK\x03\x04", "application/zip"),
+        (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff"), (b"7z\xbc\xaf\x27\x1c", "application/x-7z-compressed"),
+    )
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    for magic, mime in signatures:
+        if data.startswith(magic):
+            return mime
+    return None
+
+
+def image_size(data: bytes, mime: str) -> tuple[int, int] | None:
+    """(width, height) read from the PNG/GIF/JPEG/WebP header; ``None`` when unreadable."""
+    try:
+        if mime == "image/png" and data[12:16] == b"IHDR":
+            return struct.unpack(">II", data[16:24])
+        if mime == "image/gif":
+            return struct.unpack("<HH", data[6:10])
+        if mime == "image/jpeg":
+            return _jpeg_size(data)
+        if mime == "image/webp":
+            return _webp_size(data)
+    except struct.error:
+        return None
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    index = 2
+    while index + 9 < len(data):
+        if data[index] != 0xFF:
+            index += 1
+            continue
+        marker = data[index + 1]
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            index += 2
+            continue
+        length = struct.unpack(">H", data[index + 2:index + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[index + 5:index + 9])
+            return width, height
+        index += 2 + length
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 ":
+        width, height = struct.unpack("<HH", data[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L":
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X":
+        return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+    return None
+
+
+def text_encoding(data: bytes) -> str:
+    """istextorbinary: 'utf8' unless a sampled chunk holds bytes ≤ 8 or invalid UTF-8."""
+    size = 24
+    chunks = [data[:size]]
+    if len(data) > size:
+        middle = len(data) // 2
+        chunks += [data[middle:middle + size], data[-size:]]
+    for chunk in chunks:
+        text = chunk.decode("utf-8", "replace")
+        if any(ch == "\ufffd" or ord(ch) <= 8 for ch in text):
+            return "binary"
+    return "utf8"
+
+
+def filenamify(name: str) -> str:
+    """Planka's ``filenamify``: reserved characters become ``!``, at most 100 characters."""
+    reserved = r'[<>:"/\\|?*\x00-\x1f]'
+    name = re.sub(r"(" + reserved + r"){2,}", r"\1", name)
+    name = unicodedata.normalize("NFD", name)
+    name = re.sub(r"^\.+(\\|/)|^\.+$", "!", name)
+    name = re.sub(reserved, "!", name)
+    name = re.sub(r"[\x00-\x1f\x80-\x9f]", "!", name)
+    name = re.sub(r"\.+$", "", name)
+    if name.endswith("."):
+        name += "!"
+    if re.match(r"^(con|prn|aux|nul|com\d|lpt\d)$", name, re.IGNORECASE):
+        name += "!"
+    if len(name) > 100:
+        dot = name.rfind(".")
+        if dot == -1:
+            name = name[:100]
+        else:
+            stem, ext = name[:dot], name[dot:]
+            name = stem[:max(1, 100 - len(ext))] + ext
+    return name
+
+
+def file_data(filename: str, data: bytes) -> dict[str, Any]:
+    """``attachments.processUploadedFile``: what Planka stores in ``attachment.data``."""
+    mime = sniff_mime_type(data)
+    size = len(data)
+    stored: dict[str, Any] = {"filename": filenamify(filename), "mimeType": mime, "size": size,
+                              "encoding": text_encoding(data) if size <= MAX_SIZE_TO_GET_ENCODING else None,
+                              "image": None}
+    if mime and mime.startswith("image/") and size <= MAX_SIZE_TO_PROCESS_AS_IMAGE:
+        dims = image_size(data, mime)
+        if dims:
+            extension = "jpg" if mime == "image/jpeg" else mime.split("/", 1)[1]
+            stored["image"] = {"width": dims[0], "height": dims[1], "thumbnailsExtension": extension}
+    return stored
+
+
+# --- routes ----------------------------------------------------------------------------------------
+@ROUTES.add("POST", "/api/cards/{cardId}/attachments", {
+    "cardId": REQ_ID, "type": Input(required=True, is_in=("file", "link")),
+    "url": Input(max_length=2048, custom=is_url), "name": Input(required=True, max_length=128),
+    "requestId": Input(not_empty=True, max_length=128)})
+def create(ctx: Ctx) -> Any:
+    store, me = ctx.store, ctx.user
+    card, _lst, board, _project = card_path(store, ctx.get("cardId"))
+    require_editor(store, me, board, "Card not found")
+    blob = None
+    if ctx.get("type") == "file":
+        uploads = [u for u in ctx.files if u.field == "file"]
+        limit = ctx.sim.max_upload_size
+        for upload in uploads:
+            if limit is not None and len(upload.data) > limit:
+                raise unprocessable(f"Upload limit of {limit} bytes exceeded ({len(upload.data)} bytes written)")
+        if not uploads:
+            raise unprocessable("No file was uploaded")
+        blob = uploads[-1].data
+        data = file_data(uploads[-1].filename, blob)
+    else:
+        if not ctx.get("url"):
+            raise unprocessable("Url must be present")
+        data = {"hostname": urlsplit(ctx.get("url")).hostname, "url": ctx.get("url")}
+    attachment = store.insert("attachments", {"cardId": card["id"], "creatorUserId": me["id"],
+                                              "type": ctx.get("type"), "name": ctx.get("name"), "data": data})
+    if blob is not None:
+        store.files[attachment["id"]] = blob
+    if not card["coverAttachmentId"] and data.get("image"):
+        store.update("cards", card["id"], {"coverAttachmentId": attachment["id"],
+                                           "isDueCompleted": card["isDueCompleted"] if card["dueDate"] else None})
+    return {"item": present_attachment(attachment, ctx.base_url)}
+
+
+def _editable_attachment(ctx: Ctx) -> tuple[dict[str, Any], dict[str, Any]]:
+    attachment = ctx.store.get("attachments", ctx.get("id"))
+    if not attachment:
+        raise not_found("Attachment not found")
+    card, _lst, board, _project = card_path(ctx.store, attachment["cardId"], "Attachment not found")
+    require_editor(ctx.store, ctx.user, board, "Attachment not found")
+    return attachment, card
+
+
+@ROUTES.add("PATCH", "/api/attachments/{id}", {"id": REQ_ID, "name": OPT_NAME_128})
+def update(ctx: Ctx) -> Any:
+    attachment, _card = _editable_attachment(ctx)
+    values = {"name": ctx.get("name")} if ctx.has("name") else {}
+    return {"item": present_attachment(ctx.store.update("attachments", attachment["id"], values), ctx.base_url)}
+
+
+@ROUTES.add("DELETE", "/api/attachments/{id}", {"id": REQ_ID})
+def delete(ctx: Ctx) -> Any:
+    store = ctx.store
+    attachment, card = _editable_attachment(ctx)
+    if card["coverAttachmentId"] == attachment["id"]:
+        store.update("cards", card["id"], {"coverAttachmentId": None,
+                                           "isDueCompleted": card["isDueCompleted"] if card["dueDate"] else None})
+    store.files.pop(attachment["id"], None)
+    return {"item": present_attachment(store.delete("attachments", attachment["id"]), ctx.base_url)}
+
+
+def _readable_file(ctx: Ctx) -> dict[str, Any]:
+    attachment = ctx.store.get("attachments", ctx.get("id"))
+    if not attachment or attachment["type"] != "file":
+        raise not_found(_FILE_NOT_FOUND)
+    _card, _lst, board, project = card_path(ctx.store, attachment["cardId"], _FILE_NOT_FOUND)
+    require_board_reader(ctx.store, ctx.user, project, board["id"], _FILE_NOT_FOUND)
+    return attachment
+
+
+@ROUTES.add("GET", "/attachments/{id}/download/{filename}", {"id": REQ_ID}, access="download")
+def download(ctx: Ctx) -> Any:
+    """Authenticated by the ``accessToken`` cookie or ``X-Api-Key``; a Bearer header is ignored."""
+    attachment = _readable_file(ctx)
+    data = attachment["data"]
+    mime = data["mimeType"] or mimetypes.guess_type(data["filename"])[0] or "application/octet-stream"
+    headers = {"Cache-Control": "private, max-age=86400, no-transform"}
+    if data["mimeType"] not in INLINE_MIME_TYPES and not data["image"]:
+        headers["Content-Disposition"] = "attachment"
+    return Reply(200, raw=ctx.store.files.get(attachment["id"], b""), content_type=mime, headers=headers)
+
+
+@ROUTES.add("GET", "/attachments/{id}/download/thumbnails/{fileName}.{fileExtension}", {
+    "id": REQ_ID, "fileName": Input(required=True, is_in=("outside-360", "outside-720")),
+    "fileExtension": Input(required=True, max_length=128)}, access="download")
+def download_thumbnail(ctx: Ctx) -> Any:
+    """Serves the original image bytes (the simulator does not resize)."""
+    attachment = _readable_file(ctx)
+    image = attachment["data"]["image"]
+    if not image or ctx.get("fileExtension") != image["thumbnailsExtension"]:
+        raise not_found(_FILE_NOT_FOUND)
+    return Reply(200, raw=ctx.store.files.get(attachment["id"], b""),
+                 content_type=attachment["data"]["mimeType"] or "application/octet-stream")
