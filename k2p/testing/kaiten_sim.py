@@ -109,6 +109,12 @@ class RateLimiter:
                    "X-RateLimit-Reset": str(math.ceil(time.time() + reset_in))}
         return allowed, headers
 
+    def exhaust(self, key: str) -> None:
+        """Use up the whole window now, as another client sharing the token would."""
+        now = time.monotonic()
+        with self._lock:
+            self._hits[key] = deque([now] * self.limit)
+
 
 class FaultInjector:
     """Applies a :class:`FaultPlan` in request order: 500/502/503 (HTML or empty body) or a drop."""
@@ -160,7 +166,7 @@ def send_reply(handler: SimHandler, reply: Reply,
         handler.wfile.write(chunk)
         sent += len(chunk)
         if on_chunk is not None:
-            on_chunk(sent, length)
+            on_chunk(sent, length or 0)
 
 
 class _Handler(SimHandler):
@@ -386,6 +392,11 @@ class KaitenSimulator:
         self.faults = FaultInjector(faults, self.stats)
         self.api.limiter = RateLimiter(rps) if rps else None
         self.api.retry_after = retry_after
+
+    def exhaust_rate_limit(self, token: str) -> None:
+        """Fill ``token``'s rate window (no-op without ``rps``): its next request answers 429."""
+        if self.api.limiter is not None:
+            self.api.limiter.exhaust(self.company.token_info(token).token)
 
     def arrived(self, origin: str, method: str, path: str, query: str) -> SimEvent:
         """Number an arriving request and show it to the ``on_request`` hook."""

@@ -1,0 +1,1 @@
+"""Kaiten side: HTTP client, rate limiting and the export crawl."""

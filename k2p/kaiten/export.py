@@ -1,0 +1,256 @@
+"""``k2p export``: crawl everything the token can see into an archive, in resumable units.
+
+Units run in a fixed order; each one writes its records, checkpoints the record files and is then
+committed in the journal. Rerunning the same command on an interrupted output directory skips
+committed units and continues from the last checkpoint, so the sealed archive's ``records/`` and
+``blobs/`` are identical to those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from k2p import __version__
+from k2p.archive.format import MANIFEST, WORK_DIR, SourceInfo
+from k2p.archive.writer import ArchiveWriter, SealedArchive, utc_now
+from k2p.errors import Refused
+from k2p.kaiten.client import KaitenClient
+from k2p.kaiten.context import CrawlContext, UnitOutput
+from k2p.kaiten import crawl_company, crawl_structure
+from k2p.kaiten.crawl_cards import CardBatchExporter
+from k2p.kaiten.endpoint import KaitenEndpoint, parse_kaiten_url
+from k2p.kaiten.files import FileFetcher
+from k2p.kaiten.journal import ExportJournal
+from k2p.kaiten.options import ExportOptions
+from k2p.kaiten.stats import RequestStats
+
+JOURNAL = "export.sqlite"
+REPORT = "export-report.json"
+
+
+@dataclass(frozen=True)
+class ExportOutcome:
+    sealed: SealedArchive
+    report: dict[str, Any]
+    resumed: bool
+
+
+def prepare_output(out: Path, *, restart: bool) -> bool:
+    """Decide between a fresh export and a resume; returns True when resuming."""
+    has_journal = (out / WORK_DIR / JOURNAL).exists()
+    if (out / MANIFEST).exists():
+        if not restart:
+            raise Refused(f"{out} already holds a complete archive; choose another --out, or pass "
+                          f"--restart to export into it again from scratch")
+        _wipe(out)
+        return False
+    if has_journal:
+        if restart:
+            _wipe(out)
+            return False
+        return True
+    if out.exists() and any(out.iterdir()):
+        raise Refused(f"{out} is not empty and holds no k2p export; choose a new --out directory")
+    return False
+
+
+def _wipe(out: Path) -> None:
+    """Empty ``out`` but keep the directory itself (it carries the lock of this run)."""
+    for child in out.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Refuse a second export writing into the same directory at the same time.
+
+    The lock is taken on the directory itself, before anything in it is looked at or changed, so a
+    refused second run cannot discard the first one's downloads or wipe it (``--restart``).
+    """
+    if out.exists() and not out.is_dir():
+        raise Refused(f"{out} is a file, not a directory; choose a new --out directory")
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX: no advisory locks
+        yield
+        return
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise Refused(f"another k2p export is writing {out}; wait for it or stop it first") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+class UnitRunner:
+    """Runs named units once each and commits them with their record checkpoint."""
+
+    def __init__(self, ctx: CrawlContext, stats: RequestStats) -> None:
+        self.ctx = ctx
+        self.stats = stats
+
+    def run(self, name: str, step: Callable[[UnitOutput], None]) -> bool:
+        journal = self.ctx.journal
+        if journal.is_done(name):
+            return False
+        started = time.monotonic()
+        out = UnitOutput()
+        step(out)
+        positions = self.ctx.writer.checkpoint()
+        out.counters["active_ms"] += int((time.monotonic() - started) * 1000)
+        journal.commit_unit(name, positions, board_cards=out.board_cards, card_tags=out.card_tags,
+                            stored_files=out.stored_files, counters=dict(out.counters),
+                            meta=out.meta, stats=self.stats.to_dict())
+        return True
+
+
+def run_export(options: ExportOptions, token: str, *, restart: bool = False,
+               on_progress: Callable[[str, Any], None] | None = None) -> ExportOutcome:
+    """Export (or resume exporting) into ``options.out``; returns the sealed archive and report."""
+    endpoint = parse_kaiten_url(options.kaiten_url)
+    with _exclusive(options.out):
+        resumed = prepare_output(options.out, restart=restart)
+        writer = ArchiveWriter(options.out, resume=resumed)
+        journal = ExportJournal(options.out / WORK_DIR / JOURNAL)
+        try:
+            return _run(options, token, endpoint, writer, journal, resumed, on_progress)
+        finally:
+            journal.close()
+
+
+def _run(options: ExportOptions, token: str, endpoint: KaitenEndpoint, writer: ArchiveWriter,
+         journal: ExportJournal, resumed: bool,
+         on_progress: Callable[[str, Any], None] | None) -> ExportOutcome:
+    progress = on_progress or (lambda event, value: None)
+    stats = RequestStats()
+    stats.load(journal.get("stats") or {})
+    client = KaitenClient(endpoint, token, rps=options.rps, ca_bundle=options.ca_bundle, stats=stats)
+    ctx = CrawlContext(client, writer, journal, options, on_progress=progress)
+    # The token is checked before the options are remembered: a run stopped by a wrong token
+    # must not bind the next attempt to its options.
+    identity = crawl_company.fetch_identity(ctx)
+    _guard_settings(journal, options, endpoint)
+    _guard_identity(journal, options, identity)
+    writer.restore(journal.last_positions() or {})
+    journal.put("runs", int(journal.get("runs") or 0) + 1)
+    runner = UnitRunner(ctx, stats)
+
+    progress("phase", "company")
+    runner.run("identity", lambda out: crawl_company.export_identity(ctx, out))
+    runner.run("users", lambda out: crawl_company.export_users(ctx, out))
+    runner.run("card_types", lambda out: crawl_company.export_card_types(ctx, out))
+    runner.run("custom_properties", lambda out: crawl_company.export_custom_properties(ctx, out))
+    runner.run("tags", lambda out: crawl_company.export_tags(ctx, out))
+    runner.run("sprints", lambda out: crawl_company.export_sprints(ctx, out))
+
+    progress("phase", "spaces")
+    runner.run("spaces", lambda out: crawl_structure.export_spaces(ctx, out))
+    for space_id in journal.get("space_ids") or []:
+        runner.run(f"space:{space_id}", lambda out, sid=space_id: crawl_structure.export_space(ctx, out, sid))
+    runner.run("boards", lambda out: crawl_structure.export_boards(ctx, out))
+    board_ids = journal.get("board_ids") or []
+    progress("boards_total", len(board_ids))
+    progress("phase", "boards")
+    for board_id in board_ids:
+        runner.run(f"board:{board_id}", lambda out, bid=board_id: crawl_structure.export_board(ctx, out, bid))
+        progress("board", 1)
+    if options.full_scope:
+        runner.run("sweep", lambda out: crawl_structure.export_card_sweep(ctx, out))
+
+    _export_cards(ctx, runner, options, [str(board) for board in board_ids] + ["sweep"], progress)
+    runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
+
+    progress("phase", "sealing")
+    return _seal(ctx, stats, identity, resumed)
+
+
+def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions, groups: list[str],
+                  progress: Callable[[str, Any], None]) -> None:
+    batches = []
+    for group in groups:
+        ids = ctx.journal.board_card_ids(group)
+        for start in range(0, len(ids), options.batch_size):
+            batches.append((f"cards:{group}:{start // options.batch_size}", ids[start:start + options.batch_size]))
+    progress("phase", "cards")
+    progress("cards_total", sum(len(ids) for _, ids in batches))
+    fetcher = (FileFetcher(ctx.client, ctx.writer.blobs, max_size=options.max_file_size,
+                           on_bytes=lambda size: progress("bytes", size)) if options.files else None)
+    exporter = CardBatchExporter(ctx, fetcher)
+    try:
+        for name, ids in batches:
+            if not runner.run(name, lambda out, batch=ids: exporter.export_batch(out, batch)):
+                progress("card", len(ids))
+    finally:
+        exporter.close()
+
+
+def _guard_settings(journal: ExportJournal, options: ExportOptions, endpoint: KaitenEndpoint) -> None:
+    wanted = options.content_settings(endpoint.api_base)
+    saved = journal.get("settings")
+    if saved is None:
+        journal.put("settings", wanted)
+        journal.put("created_at", utc_now())
+        return
+    changed = [f"{key} {saved.get(key)!r} → {wanted.get(key)!r}" for key in wanted
+               if saved.get(key) != wanted.get(key)]
+    if changed:
+        raise Refused(f"{options.out} holds an interrupted export started with other options "
+                      f"({'; '.join(changed)}); rerun with the same options, or pass --restart")
+
+
+def _guard_identity(journal: ExportJournal, options: ExportOptions, identity: dict[str, Any]) -> None:
+    saved = journal.get("user_id")
+    if saved is None:
+        journal.put("user_id", identity["id"])
+    elif saved != identity["id"]:
+        raise Refused(f"{options.out} holds an interrupted export made with another user's token "
+                      f"(user {saved}, now {identity['id']}); use the same token, or pass --restart")
+
+
+def _seal(ctx: CrawlContext, stats: RequestStats, identity: dict[str, Any], resumed: bool) -> ExportOutcome:
+    journal, writer, options = ctx.journal, ctx.writer, ctx.options
+    counters = journal.counters()
+    referenced = {sha for sha, _ in journal.stored_files().values()}
+    writer.prune_blobs(keep=referenced)
+    expected = {"cards": counters.get("cards_listed", 0)}
+    missing = writer.missing_reasons()
+    endpoint = ctx.client.endpoint
+    source = SourceInfo(base_url=endpoint.api_base, api_version=endpoint.api_version,
+                        company_id=identity.get("company_id"),
+                        company_name=(identity.get("company") or {}).get("name")
+                        if isinstance(identity.get("company"), dict) else identity.get("company_name"),
+                        user_id=identity.get("id"), user_name=identity.get("full_name"))
+    report = {
+        "k2p_version": __version__,
+        "source": source.model_dump(),
+        "scope": options.scope(),
+        "started_at": journal.get("created_at"),
+        "finished_at": utc_now(),
+        "runs": journal.get("runs"),
+        "active_seconds": round(counters.get("active_ms", 0) / 1000, 1),
+        "rate": {"configured_rps": options.rps, "final_rps": round(ctx.client.limiter.rate, 2),
+                 "concurrency": options.concurrency},
+        "requests": stats.to_dict(),
+        "collections": writer.record_counts(),
+        "expected": expected,
+        "missing": {"count": sum(missing.values()), "by_reason": dict(sorted(missing.items()))},
+    }
+    writer.write_report(REPORT, report)
+    sealed = writer.finalize(source=source, exporter_version=__version__,
+                             created_at=journal.get("created_at"), scope=options.scope(),
+                             expected=expected)
+    return ExportOutcome(sealed, report, resumed)
+

@@ -1,0 +1,40 @@
+"""Configuration of an export (validated once, stored in the journal to guard resumes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ExportOptions(BaseModel):
+    """``k2p export`` options. Only :meth:`content_settings` must match when resuming."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kaiten_url: str
+    out: Path
+    rps: float = Field(4.0, gt=0, le=1000)
+    concurrency: int = Field(4, ge=1, le=64)
+    spaces: tuple[int, ...] = ()
+    boards: tuple[int, ...] = ()
+    files: bool = True
+    max_file_size: int | None = Field(None, ge=0)
+    ca_bundle: str | None = None
+    batch_size: int = Field(50, ge=1, le=1000)
+
+    @property
+    def full_scope(self) -> bool:
+        return not self.spaces and not self.boards
+
+    def content_settings(self, api_base: str) -> dict[str, Any]:
+        """The settings that shape the archive's content (rate and concurrency do not)."""
+        return {"api_base": api_base, "spaces": sorted(self.spaces), "boards": sorted(self.boards),
+                "files": self.files, "max_file_size": self.max_file_size,
+                "batch_size": self.batch_size}
+
+    def scope(self) -> dict[str, Any]:
+        """The scope as recorded in the manifest."""
+        return {"spaces": sorted(self.spaces), "boards": sorted(self.boards), "files": self.files,
+                "max_file_size": self.max_file_size}

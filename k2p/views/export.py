@@ -1,0 +1,63 @@
+"""Progress and end-of-run summary of ``k2p export``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.progress import Progress, TaskID
+
+from k2p.console import human_bytes, say, table
+from k2p.kaiten.export import ExportOutcome
+
+
+class ExportProgress:
+    """Receives crawl events; draws phase, board, card and byte bars when a terminal watches."""
+
+    def __init__(self, bar: Progress | None) -> None:
+        self._bar = bar
+        self._tasks: dict[str, TaskID] = {}
+
+    def _task(self, name: str, description: str, total: float | None = None) -> TaskID | None:
+        if self._bar is None:
+            return None
+        if name not in self._tasks:
+            self._tasks[name] = self._bar.add_task(description, total=total)
+        return self._tasks[name]
+
+    def __call__(self, event: str, value: Any) -> None:
+        if self._bar is None:
+            return
+        if event == "phase":
+            task = self._task("phase", "phase")
+            self._bar.update(task, description=f"phase: {value}")
+        elif event in ("boards_total", "cards_total"):
+            name = event.removesuffix("_total")
+            task = self._task(name, name)
+            self._bar.update(task, total=value)
+        elif event in ("board", "card"):
+            self._bar.advance(self._task(event, event), value)
+        elif event == "bytes":
+            self._bar.advance(self._task("bytes", "file bytes"), value)
+
+
+def show_export(outcome: ExportOutcome) -> None:
+    report = outcome.report
+    requests = report["requests"]
+    verb = "Resumed and completed" if outcome.resumed else "Exported"
+    say(f"{verb} {report['source']['base_url']} → {outcome.sealed.root}")
+    rows = [(name, count, "-" if report["expected"].get(name) is None else report["expected"][name])
+            for name, count in report["collections"].items()]
+    table("Records", ("collection", "records", "expected"), rows)
+    missing = report["missing"]
+    if missing["count"]:
+        table("Not exported (see missing.jsonl.zst)", ("reason", "count"),
+              list(missing["by_reason"].items()))
+    table("Requests", ("metric", "value"), [
+        ("API requests", requests["requests_total"]),
+        ("retries", requests["retries"]),
+        ("rate limited (429)", requests["rate_limited_429"]),
+        ("files downloaded", requests["file_downloads"]),
+        ("file bytes", human_bytes(requests["file_bytes"])),
+        ("active time (s)", report["active_seconds"]),
+    ])
+    say(f"Fingerprint: {outcome.sealed.fingerprint}")
