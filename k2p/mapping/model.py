@@ -1,0 +1,184 @@
+"""What the mapping produces: a plan of Planka objects, each with a stable source key.
+
+The plan says *what* should exist in Planka and in which order; the importer decides *how*
+(create, update or leave unchanged, by comparing with its ledger) and assigns positions. Every
+object carries a ``key`` derived from Kaiten ids only, so re-running an import, or importing a
+newer archive of the same company, finds the same Planka object again.
+
+Sibling order is the order of the lists below (``BoardPlan.cards`` is ordered within each list).
+Payload fields use Planka's names and already respect Planka's limits (truncation happens in the
+mapping and is reported through :class:`Fidelity`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class LabelPlan:
+    key: str                      # label:<board>:tag:<tag id> | label:<board>:lane:<lane id>
+    name: str | None              # ≤ 128, never ""
+    color: str                    # one of Planka's 42 label colours
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "color": self.color}
+
+
+@dataclass
+class ListPlan:
+    key: str                      # list:<board>:column:<id> | list:<board>:subcolumn:<id>
+    name: str                     # ≤ 128, non-empty
+    type: str                     # "active" | "closed"
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type}
+
+
+@dataclass
+class CustomFieldPlan:
+    key: str                      # field:<board>:property:<property id>
+    name: str                     # ≤ 128
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
+class TaskPlan:
+    key: str                      # task:<card>:item:<checklist item id>
+    name: str                     # ≤ 1024, non-empty
+    is_completed: bool
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "isCompleted": self.is_completed}
+
+
+@dataclass
+class TaskListPlan:
+    key: str                      # tasklist:<card>:checklist:<checklist id>
+    name: str                     # ≤ 128
+    tasks: list[TaskPlan] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
+class CommentPlan:
+    key: str                      # comment:<comment id>
+    text: str                     # Markdown with an attribution line; within the body limit
+
+    def fields(self) -> dict[str, Any]:
+        return {"text": self.text}
+
+
+@dataclass
+class AttachmentPlan:
+    key: str                      # attachment:<card>:file:<file id> | attachment:<card>:link:<link id>
+    type: str                     # "file" | "link"
+    name: str                     # ≤ 128, non-empty
+    sha256: str | None = None     # file: the archive blob to upload
+    size: int | None = None
+    url: str | None = None        # link: http(s), ≤ 2048
+    is_image: bool = False        # file: can be a cover
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "sha256": self.sha256, "url": self.url}
+
+
+@dataclass
+class CardPlan:
+    key: str                      # card:<card id>
+    list_key: str                 # the list the card lives in (also for archived cards)
+    name: str                     # ≤ 1024, non-empty
+    type: str                     # "project" | "story"
+    description: str | None = None
+    due_date: str | None = None   # ISO 8601
+    is_due_completed: bool | None = None
+    stopwatch_total: int | None = None   # seconds of tracked time
+    archived: bool = False        # created in list_key, then moved to the board's archive list
+    label_keys: list[str] = field(default_factory=list)
+    member_user_ids: list[str] = field(default_factory=list)   # Planka user ids
+    task_lists: list[TaskListPlan] = field(default_factory=list)
+    comments: list[CommentPlan] = field(default_factory=list)  # oldest first
+    attachments: list[AttachmentPlan] = field(default_factory=list)
+    cover_key: str | None = None  # attachment key of the cover, None: no cover
+    custom_values: dict[str, str] = field(default_factory=dict)  # field key → content (≤ 512)
+
+    def fields(self) -> dict[str, Any]:
+        """The card's own Planka fields (create payload minus position)."""
+        payload: dict[str, Any] = {"type": self.type, "name": self.name}
+        if self.description is not None:
+            payload["description"] = self.description
+        if self.due_date is not None:
+            payload["dueDate"] = self.due_date
+            payload["isDueCompleted"] = bool(self.is_due_completed)
+        if self.stopwatch_total:
+            payload["stopwatch"] = {"startedAt": None, "total": self.stopwatch_total}
+        return payload
+
+
+@dataclass
+class BoardPlan:
+    key: str                      # board:<board id>
+    name: str                     # ≤ 128
+    member_user_ids: list[str] = field(default_factory=list)   # Planka ids, role editor
+    labels: list[LabelPlan] = field(default_factory=list)
+    lists: list[ListPlan] = field(default_factory=list)
+    custom_fields: list[CustomFieldPlan] = field(default_factory=list)
+    cards: list[CardPlan] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
+class BoardRef:
+    """A board placed in a project; its content is planned later, one board at a time."""
+
+    board_id: str
+    key: str                      # board:<board id>
+
+
+@dataclass
+class ProjectPlan:
+    key: str                      # project:<space id>
+    name: str                     # ≤ 128 ("Parent / Child" for nested spaces by default)
+    description: str | None = None
+    boards: list[BoardRef] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description}
+
+
+@dataclass(frozen=True)
+class Note:
+    """One fidelity observation: something degraded, dropped or needing attention."""
+
+    category: str                 # truncated | unmapped_user | missing_file | lossy | dropped | skipped | renamed
+    entity: str                   # e.g. "card:50000012"
+    field: str                    # e.g. "name", "description", "members"
+    detail: str
+
+
+class Fidelity:
+    """Collects notes; the report shows counts per (category, field) with a few examples."""
+
+    def __init__(self) -> None:
+        self.notes: list[Note] = []
+
+    def add(self, category: str, entity: str, field: str, detail: str) -> None:
+        self.notes.append(Note(category, entity, field, detail))
+
+    def extend(self, other: "Fidelity") -> None:
+        self.notes.extend(other.notes)
+
+    def summary(self, examples: int = 3) -> list[dict[str, Any]]:
+        groups: dict[tuple[str, str], list[Note]] = {}
+        for note in self.notes:
+            groups.setdefault((note.category, note.field), []).append(note)
+        return [{"category": category, "field": field_name, "count": len(notes),
+                 "examples": [f"{note.entity}: {note.detail}" for note in notes[:examples]]}
+                for (category, field_name), notes in sorted(groups.items())]

@@ -1,0 +1,119 @@
+"""Mapping policy: the defaults and their overrides from ``mapping.toml`` (docs/MAPPING.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from k2p.errors import ExitCode, K2PError
+from k2p.mapping.colors import LABEL_COLORS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CardType = Literal["project", "story"]
+MAX_TEXT_BUDGET = 1_040_000      # bytes; the server's JSON body limit is 1,048,576 for the whole request
+
+
+class MappingRules(BaseModel):
+    """Every policy choice of the mapping; each field is a top-level key of ``mapping.toml``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # spaces → projects
+    nested_naming: Literal["path", "leaf"] = "path"
+    nested_separator: str = Field(" / ", min_length=1, max_length=16)
+    # columns → lists
+    subcolumn_separator: str = Field(" / ", min_length=1, max_length=16)
+    done_list_type: Literal["closed", "active"] = "closed"
+    unknown_column_name: str = Field("(unknown column)", min_length=1, max_length=128)
+    # lanes → labels
+    lanes: Literal["label", "ignore"] = "label"
+    lane_label_prefix: str = Field("Lane: ", max_length=64)
+    lane_label_color: str = "gun-metal"
+    # tags → labels: Kaiten palette index → Planka colour, over the built-in table
+    tag_colors: dict[int, str] = Field(default_factory=dict)
+    # cards
+    card_type: CardType = "project"
+    card_types: dict[str, CardType] = Field(default_factory=dict)   # Kaiten type id or name → type
+    details_footer: bool = True
+    card_url: str | None = None       # e.g. "https://acme.kaiten.ru/space/{space_id}/card/{card_id}"
+    custom_fields: bool = True
+    comment_attribution: bool = True
+    placeholder_name: str = Field("(untitled)", min_length=1, max_length=64)
+    # long texts (descriptions, comments)
+    text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
+    truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",
+                                   min_length=1, max_length=256)
+
+    @field_validator("lane_label_color")
+    @classmethod
+    def _known_color(cls, value: str) -> str:
+        if value not in LABEL_COLORS:
+            raise ValueError(f"{value!r} is not a Planka label colour (see docs/MAPPING.md)")
+        return value
+
+    @field_validator("tag_colors")
+    @classmethod
+    def _known_colors(cls, value: dict[int, str]) -> dict[int, str]:
+        for index, color in value.items():
+            if color not in LABEL_COLORS:
+                raise ValueError(f"colour {color!r} for index {index} is not a Planka label colour")
+        return value
+
+    @field_validator("placeholder_name", "unknown_column_name")
+    @classmethod
+    def _visible(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain a visible character")
+        return value
+
+    @field_validator("card_url")
+    @classmethod
+    def _url_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or "{card_id}" not in value:
+            raise ValueError("must be an http(s) URL template containing {card_id}")
+        try:
+            value.format(card_id=1, board_id=1, space_id=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{card_id}}, {{board_id}} and {{space_id}} may be used ({exc})") from None
+        return value
+
+    def planka_card_type(self, type_id: Any, type_name: str | None) -> CardType:
+        """The Planka card type for a Kaiten card type (by id, then by name, else ``card_type``)."""
+        for key in (str(type_id), type_name):
+            if key is not None and key in self.card_types:
+                return self.card_types[key]
+        return self.card_type
+
+
+def load_rules(path: Path | None) -> MappingRules:
+    """Read ``mapping.toml`` (defaults when ``path`` is None); one-line K2PError on any problem."""
+    if path is None:
+        return MappingRules()
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _bad(path, f"cannot read it: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise _bad(path, "is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise _bad(path, f"invalid TOML: {exc}") from None
+    try:
+        return MappingRules.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"] if part != "[key]") or "(top level)"
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        raise _bad(path, f"key {key!r}: {message}") from None
+
+
+def _bad(path: Path, message: str) -> K2PError:
+    return K2PError(f"{path}: {message}", exit_code=ExitCode.USAGE)

@@ -1,0 +1,147 @@
+"""Text that Planka accepts: lengths counted like JavaScript, bodies that fit the request limit.
+
+Planka validates lengths with JavaScript's ``String.length`` (UTF-16 code units: an emoji outside
+the Basic Multilingual Plane counts 2) and refuses JSON bodies over 1 MB, so a long description is
+cut by the byte size of its JSON encoding (orjson, as the importer sends it), not its length.
+All cuts fall on code-point boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import orjson
+
+NAME_MAX = 128          # projects, boards, lists, labels, task lists, custom fields, attachments
+LONG_NAME_MAX = 1024    # cards and tasks
+FIELD_VALUE_MAX = 512   # custom field content
+URL_MAX = 2048          # link attachments
+TEXT_MAX = 1_048_576    # description and comment validator maximum (UTF-16 units)
+ELLIPSIS = "…"
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]])")
+_ENTITY_LIKE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
+_BREAK_WINDOW = 2000    # a cut moves back to a line break found within this many characters
+
+
+def js_len(text: str) -> int:
+    """``String.length`` in JavaScript: UTF-16 code units."""
+    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+
+
+def clean(text: str) -> str:
+    """Text Planka can store: no NUL (PostgreSQL refuses it), no lone surrogates (not UTF-8)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def cut_units(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` within ``limit`` UTF-16 units, never splitting a character."""
+    if len(text) <= limit // 2 or js_len(text) <= limit:
+        return text
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return text[:index]
+    return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` within ``limit`` units; a cut one ends with ``…``."""
+    if js_len(text) <= limit:
+        return text
+    return cut_units(text, limit - 1).rstrip() + ELLIPSIS
+
+
+def shorten_filename(name: str, limit: int = NAME_MAX) -> str:
+    """Like :func:`shorten`, keeping a short extension (``…x.pdf``) so the type stays visible."""
+    if js_len(name) <= limit:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or not 1 <= len(ext) <= 16 or " " in ext:
+        return shorten(name, limit)
+    suffix = ELLIPSIS + "." + ext
+    return cut_units(stem, limit - js_len(suffix)) + suffix
+
+
+def json_size(text: str) -> int:
+    """Bytes of ``text`` as a JSON string (quotes included), as the importer will send it."""
+    return len(orjson.dumps(text))
+
+
+def fit_text(body: str, *, budget: int, marker: str, prefix: str = "", suffix: str = "") -> tuple[str, bool]:
+    """``prefix + body + suffix`` within ``budget`` JSON bytes and the validator maximum.
+
+    When too long, ``body`` is cut (at a line break near the cut when there is one) and ``marker``
+    appended; ``prefix`` and ``suffix`` (attribution, details footer) are always kept whole.
+    Returns the text and whether it was cut.
+    """
+    prefix, body, suffix = clean(prefix), clean(body), clean(suffix)
+    whole = prefix + body + suffix
+    if _fits(whole, budget):
+        return whole, False
+    low, high = 0, len(body)       # the longest body prefix that fits is in [low, high)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _fits(prefix + body[:middle] + marker + suffix, budget):
+            low = middle
+        else:
+            high = middle - 1
+    cut = body[:low]
+    newline = cut.rfind("\n", max(0, low - _BREAK_WINDOW))
+    if newline > 0:
+        cut = cut[:newline]
+    return prefix + cut.rstrip() + marker + suffix, True
+
+
+def _fits(text: str, budget: int) -> bool:
+    return json_size(text) <= budget and js_len(text) <= TEXT_MAX
+
+
+def md_escape(text: str) -> str:
+    """Inline Markdown that shows ``text`` literally: no emphasis, links, code or HTML tags."""
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _ENTITY_LIKE.sub("&amp;", text)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
+def parse_time(value: object) -> datetime | None:
+    """A Kaiten ISO 8601 timestamp as an aware UTC datetime (``None`` when absent or invalid)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python 3.10 parses only 3 or 6 fraction digits.
+    text = _FRACTION.sub(lambda match: "." + (match.group(1) + "000000")[:6], text, count=1)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def iso_utc(moment: datetime) -> str:
+    """``2026-08-01T09:15:00.000Z``: the form Planka itself returns."""
+    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
+            f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
+
+
+def human_utc(value: object, *, with_time: bool = True) -> str | None:
+    """``2026-08-01 09:15 UTC`` (or ``2026-08-01``) for footers and attribution lines."""
+    moment = parse_time(value)
+    if moment is None:
+        return None
+    day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+    return f"{day} {moment.hour:02d}:{moment.minute:02d} UTC" if with_time else day

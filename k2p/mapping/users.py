@@ -1,0 +1,166 @@
+"""Kaiten users → Planka users: the editable CSV (template, parsing) and its resolution.
+
+The CSV has one row per Kaiten user: ``kaiten_id, name, email, username, planka_user``. The
+operator fills ``planka_user`` with a Planka user's id, username or e-mail (blank: unmapped —
+the person is then named in texts only). Nothing here talks to Planka: the importer passes the
+Planka user list in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Iterable
+
+from k2p.archive.index import CompanyRecords
+from k2p.errors import ExitCode, K2PError
+from k2p.mapping.ordering import id_order
+
+CSV_COLUMNS = ("kaiten_id", "name", "email", "username", "planka_user")
+
+
+class UserMap(dict[str, str]):
+    """Kaiten user id → Planka user id, plus display names from the archive for everyone.
+
+    ``names`` is a Kaiten id → name dict, or the archive's records to take the names from.
+    """
+
+    def __init__(self, ids: dict[str, str] | None = None,
+                 names: dict[str, str] | CompanyRecords | None = None) -> None:
+        super().__init__(ids or {})
+        self.names: dict[str, str] = archive_names(names) if isinstance(names, CompanyRecords) else dict(names or {})
+
+    @property
+    def mapping(self) -> dict[str, str]:
+        """The id mapping as a plain dict."""
+        return dict(self)
+
+    def name_of(self, kaiten_id: object) -> str:
+        """The person's display name, or ``Kaiten user <id>`` when the archive does not know it."""
+        return self.names.get(str(kaiten_id)) or f"Kaiten user {kaiten_id}"
+
+
+def display_name(user: dict[str, Any]) -> str | None:
+    """``full_name``, else ``username``, else ``email`` of a Kaiten user object."""
+    for key in ("full_name", "username", "email"):
+        value = user.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def kaiten_users(company: CompanyRecords) -> list[dict[str, Any]]:
+    """Every Kaiten user of the archive (both user collections), ordered by id."""
+    merged: dict[str, dict[str, Any]] = {}
+    for collection in (company.company_users, company.users):
+        for user_id, record in collection.items():
+            merged.setdefault(user_id, record["raw"])
+    return [merged[key] for key in sorted(merged, key=id_order)]
+
+
+def archive_names(company: CompanyRecords) -> dict[str, str]:
+    """Kaiten user id → display name, for every user the archive knows."""
+    names = {}
+    for user in kaiten_users(company):
+        name = display_name(user)
+        if name:
+            names[str(user.get("id"))] = name
+    return names
+
+
+def template_rows(company: CompanyRecords, planka_users: list[dict] | None) -> list[dict]:
+    """CSV rows for every Kaiten user; ``planka_user`` pre-filled by e-mail, else username."""
+    by_email = _index(planka_users or [], "email")
+    by_username = _index(planka_users or [], "username")
+    rows = []
+    for user in kaiten_users(company):
+        email, username = _lower(user.get("email")), _lower(user.get("username"))
+        match = ""
+        if email and email in by_email:
+            match = by_email[email].get("email") or ""
+        elif username and username in by_username:
+            match = by_username[username].get("username") or ""
+        rows.append({"kaiten_id": str(user.get("id")), "name": display_name(user) or "",
+                     "email": user.get("email") or "", "username": user.get("username") or "",
+                     "planka_user": match})
+    return rows
+
+
+def parse_user_csv(text: str, *, source: str) -> dict[str, str]:
+    """``kaiten_id → planka_user`` (as typed) from a filled-in CSV; rows without one are skipped."""
+    text = text.lstrip("\ufeff")
+    header_line = text.split("\n", 1)[0]
+    delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [column.strip().lower() for column in next(reader)]
+    except StopIteration:
+        raise _bad(f"{source}: the file is empty; expected the columns {', '.join(CSV_COLUMNS)}") from None
+    for column in ("kaiten_id", "planka_user"):
+        if column not in header:
+            raise _bad(f"{source}: line 1: missing column {column!r} (columns: {', '.join(CSV_COLUMNS)})")
+    id_at, user_at = header.index("kaiten_id"), header.index("planka_user")
+    wanted: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    try:
+        for row in reader:
+            line = reader.line_num
+            kaiten_id = row[id_at].strip() if id_at < len(row) else ""
+            planka_user = row[user_at].strip() if user_at < len(row) else ""
+            if not planka_user:
+                continue
+            if not kaiten_id.isdigit():
+                raise _bad(f"{source}: line {line}: kaiten_id {kaiten_id!r} is not a Kaiten user id")
+            if kaiten_id in wanted and wanted[kaiten_id] != planka_user:
+                raise _bad(f"{source}: line {line}: Kaiten user {kaiten_id} is already mapped on line "
+                           f"{lines[kaiten_id]} to {wanted[kaiten_id]!r}")
+            wanted[kaiten_id] = planka_user
+            lines.setdefault(kaiten_id, line)
+    except csv.Error as exc:
+        raise _bad(f"{source}: line {reader.line_num}: {exc}") from None
+    return wanted
+
+
+def resolve_user_map(wanted: dict[str, str], planka_users: list[dict], company: CompanyRecords,
+                     *, source: str = "users.csv") -> tuple[UserMap, list[str]]:
+    """Turn CSV values into Planka user ids; returns the map and one problem line per failure."""
+    by_id = {str(user.get("id")): user for user in planka_users}
+    by_username = _index(planka_users, "username")
+    by_email = _index(planka_users, "email")
+    names = archive_names(company)
+    known = {str(user.get("id")) for user in kaiten_users(company)}
+    ids: dict[str, str] = {}
+    problems: list[str] = []
+    for kaiten_id in sorted(wanted, key=id_order):
+        value = wanted[kaiten_id]
+        user = by_id.get(value) or by_username.get(value.lower()) or by_email.get(value.lower())
+        label = f"Kaiten user {kaiten_id}" + (f" ({names[kaiten_id]})" if kaiten_id in names else "")
+        if kaiten_id not in known:
+            # Cards can name people missing from the user lists, so the row still counts.
+            problems.append(f"{source}: Kaiten user {kaiten_id} is not in the archive's user lists "
+                            "(mapped anyway)")
+        if user is None:
+            problems.append(f"{source}: planka_user {value!r} for {label} not found in Planka")
+        elif user.get("isDeactivated"):
+            problems.append(f"{source}: planka_user {value!r} for {label} is deactivated in Planka")
+        else:
+            ids[kaiten_id] = str(user["id"])
+    return UserMap(ids, names), problems
+
+
+def _index(users: Iterable[dict], key: str) -> dict[str, dict]:
+    index: dict[str, dict] = {}
+    for user in users:
+        value = _lower(user.get(key))
+        if value:
+            index.setdefault(value, user)
+    return index
+
+
+def _lower(value: object) -> str:
+    return value.strip().lower() if isinstance(value, str) else ""
+
+
+
+def _bad(message: str) -> K2PError:
+    return K2PError(message, exit_code=ExitCode.USAGE)
