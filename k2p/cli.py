@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -16,9 +16,12 @@ from k2p.archive.pack import pack_archive, unpack_archive
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.console import emit_json, fail, progress
-from k2p.credentials import require_secret
+from k2p.credentials import require_secret, secret_from_env
 from k2p.errors import ExitCode, K2PError
 from k2p.views.archive import show_inspect, show_packed, show_verify
+
+if TYPE_CHECKING:
+    from k2p.planka.client import Credentials
 
 ARCHIVE_ARG = click.Path(path_type=Path)
 
@@ -161,6 +164,86 @@ def export(kaiten_url: str, out: Path, token_file: Path | None, rps: float, conc
                    "fingerprint": outcome.sealed.fingerprint})
     else:
         show_export(outcome)
+
+
+def _planka_credentials() -> "Credentials":
+    from k2p.planka.client import Credentials
+
+    return Credentials(api_key=secret_from_env("K2P_PLANKA_API_KEY"),
+                       username=(os.environ.get("K2P_PLANKA_USER") or "").strip() or None,
+                       password=secret_from_env("K2P_PLANKA_PASSWORD"))
+
+
+@main.command(name="import")
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("--planka-url", help="Planka 2.x base URL (optional with --dry-run).")
+@click.option("--dry-run", is_flag=True, help="Plan only: print what would change, send no write.")
+@click.option("--state", type=ARCHIVE_ARG, help="Ledger file (default k2p-ledger-<company>.sqlite).")
+@click.option("--users", type=ARCHIVE_ARG, help="users.csv mapping Kaiten users to Planka accounts.")
+@click.option("--mapping", type=ARCHIVE_ARG, help="mapping.toml overriding the mapping policies.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Cards replayed in parallel within a board.")
+@click.option("--space", "spaces", type=int, multiple=True, help="Only this Kaiten space (repeatable).")
+@click.option("--board", "boards", type=int, multiple=True, help="Only this Kaiten board (repeatable).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM file of CAs to trust.")
+@click.option("--accept-terms", is_flag=True, help="Accept Planka's terms of service for the "
+              "importing account if Planka asks (first login).")
+@click.option("--report", type=ARCHIVE_ARG, help="Where to write the JSON report.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: bool, state: Path | None,
+            users: Path | None, mapping: Path | None, concurrency: int, spaces: tuple[int, ...],
+            boards: tuple[int, ...], ca_bundle: str | None, accept_terms: bool, report: Path | None,
+            as_json: bool) -> None:
+    """Replay an archive into Planka (idempotent and resumable: rerun to continue).
+
+    Credentials come from K2P_PLANKA_API_KEY, or K2P_PLANKA_USER and K2P_PLANKA_PASSWORD.
+    """
+    from k2p.planka.importer import ImportOptions, run_import
+    from k2p.views.importing import ImportProgress, show_import
+
+    options = ImportOptions(archive=archive, planka_url=planka_url, dry_run=dry_run, state=state,
+                            users=users, mapping=mapping, concurrency=concurrency, spaces=spaces,
+                            boards=boards, ca_bundle=ca_bundle, accept_terms=accept_terms, report=report)
+    with progress(not as_json) as bar:
+        outcome = run_import(options, _planka_credentials(), on_progress=ImportProgress(bar))
+    if as_json:
+        emit_json({**outcome.report, "report_path": str(outcome.report_path)})
+    else:
+        show_import(outcome)
+    ctx.exit(outcome.exit_code)
+
+
+@main.command(name="users-template")
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("--planka-url", help="Pre-fill planka_user by matching e-mail, then username.")
+@click.option("-o", "--output", type=ARCHIVE_ARG, default=Path("users.csv"), show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--accept-terms", is_flag=True, help="Accept Planka's terms on first login.")
+def users_template(archive: Path, planka_url: str | None, output: Path, force: bool,
+                   ca_bundle: str | None, accept_terms: bool) -> None:
+    """Write a CSV of the archive's users with a planka_user column to fill in."""
+    from k2p.console import say
+    from k2p.planka.users_template import write_users_template
+
+    result = write_users_template(archive, output, planka_url=planka_url,
+                                  credentials=_planka_credentials() if planka_url else None,
+                                  ca_bundle=ca_bundle, accept_terms=accept_terms, force=force)
+    say(f"Wrote {result.users} users to {result.path}"
+        + (f"; {result.matched} matched to Planka accounts" if planka_url else
+           "; fill in the planka_user column (Planka username, e-mail or id)"))
+
+
+@main.command()
+@click.option("--workdir", type=ARCHIVE_ARG, help="Keep the demo's archive, ledger and reports here "
+              "(default: a temporary directory, removed afterwards).")
+@click.option("--scale", type=click.Choice(["tiny", "small"]), default="small", show_default=True)
+def demo(workdir: Path | None, scale: str) -> None:
+    """Export a simulated Kaiten company and import it into a simulated Planka, twice."""
+    from k2p.testing.demo import run_demo
+
+    run_demo(workdir, scale=scale)
 
 
 if __name__ == "__main__":

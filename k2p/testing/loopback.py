@@ -131,7 +131,11 @@ class SimHandler(BaseHTTPRequestHandler):
         return parse_qs(self.url_query, keep_blank_values=True)
 
     def read_body(self, limit: int | None = None) -> bytes | None:
-        """Read the request body; ``None`` when it exceeds ``limit`` (the body is still drained)."""
+        """Read the request body; ``None`` when it exceeds ``limit`` (the body is still drained).
+
+        A client that disconnects before sending ``Content-Length`` bytes aborted its request: like
+        a real server, raise instead of processing a truncated body.
+        """
         length = int(self.headers.get("Content-Length") or 0)
         if limit is not None and length > limit:
             remaining = length
@@ -141,7 +145,10 @@ class SimHandler(BaseHTTPRequestHandler):
                     break
                 remaining -= len(chunk)
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            raise ConnectionResetError(f"client sent {len(body)} of {length} body bytes, then closed")
+        return body
 
     # --- response helpers ------------------------------------------------------------------
     def send_bytes(self, status: int, body: bytes, content_type: str,
@@ -178,6 +185,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that was killed or gave up resets its connection: expected, not worth a traceback.
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class LoopbackServer:

@@ -1,0 +1,179 @@
+"""Random access to a Kaiten export for the importer: company records in memory, boards on demand.
+
+Company-level collections (users, spaces, boards, columns, lanes, tags, …) are small and loaded
+once. Cards and their sub-records can be large, so they are streamed once into a temporary SQLite
+index keyed by board and card; :meth:`ArchiveIndex.board` then loads one board at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from k2p import jsoncodec
+from k2p.archive import collections as C
+from k2p.archive.reader import ArchiveReader
+
+Record = dict[str, Any]
+
+PER_CARD = (C.COMMENTS, C.FILES, C.TIME_LOGS, C.LOCATION_HISTORY)
+
+
+def _ref(record: Record, name: str) -> str | None:
+    ref = record.get("ref") or {}
+    value = ref.get(name)
+    return None if value is None else str(value)
+
+
+@dataclass
+class CompanyRecords:
+    """The small collections, as record envelopes keyed by source id (``raw`` is the payload)."""
+
+    current_user: Record | None = None
+    users: dict[str, Record] = field(default_factory=dict)
+    company_users: dict[str, Record] = field(default_factory=dict)
+    spaces: dict[str, Record] = field(default_factory=dict)
+    space_members: dict[str, list[Record]] = field(default_factory=dict)   # space id → members
+    space_boards: list[Record] = field(default_factory=list)
+    boards: dict[str, Record] = field(default_factory=dict)
+    columns: dict[str, list[Record]] = field(default_factory=dict)         # board id → columns
+    lanes: dict[str, list[Record]] = field(default_factory=dict)           # board id → lanes
+    card_types: dict[str, Record] = field(default_factory=dict)
+    tags: dict[str, Record] = field(default_factory=dict)
+    custom_properties: dict[str, Record] = field(default_factory=dict)
+    select_values: dict[str, Record] = field(default_factory=dict)          # value id → record
+    catalog_values: dict[str, Record] = field(default_factory=dict)
+    missing: list[Record] = field(default_factory=list)
+    card_counts: dict[str, int] = field(default_factory=dict)              # board id → cards
+    # Only card payloads say which space is a board's primary (board.spaces[].primary_path).
+    primary_spaces: dict[str, str] = field(default_factory=dict)           # board id → space id
+
+    def user(self, user_id: object) -> Record | None:
+        """A user's raw payload from either user collection."""
+        key = str(user_id)
+        record = self.users.get(key) or self.company_users.get(key)
+        return None if record is None else record["raw"]
+
+
+@dataclass
+class BoardRecords:
+    """One board's cards (raw payloads, archive order) and their sub-records by card id."""
+
+    board_id: str
+    cards: list[Record] = field(default_factory=list)
+    comments: dict[str, list[Record]] = field(default_factory=dict)
+    files: dict[str, list[Record]] = field(default_factory=dict)           # file records (blob, status)
+    time_logs: dict[str, list[Record]] = field(default_factory=dict)
+    location_history: dict[str, list[Record]] = field(default_factory=dict)
+
+
+class ArchiveIndex:
+    """Index of a complete archive; use as a context manager (the temporary index is deleted)."""
+
+    def __init__(self, reader: ArchiveReader, *, cards: bool = True) -> None:
+        self.reader = reader
+        self._dir = Path(tempfile.mkdtemp(prefix="k2p-index-"))
+        self._db = sqlite3.connect(self._dir / "index.sqlite")
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE rows (collection TEXT, board TEXT, card TEXT, seq INTEGER, "
+                         "line BLOB)")
+        self.company = self._load_company()
+        if cards:
+            self._index_cards()
+
+    def close(self) -> None:
+        self._db.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def __enter__(self) -> "ArchiveIndex":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _records(self, collection: C.Collection) -> list[Record]:
+        if not self.reader.has_collection(collection.name):
+            return []
+        return list(self.reader.iter_records(collection.name))
+
+    def _load_company(self) -> CompanyRecords:
+        company = CompanyRecords()
+        current = self._records(C.CURRENT_USER)
+        company.current_user = current[0] if current else None
+        for target, collection in ((company.users, C.USERS), (company.company_users, C.COMPANY_USERS),
+                                   (company.spaces, C.SPACES), (company.boards, C.BOARDS),
+                                   (company.card_types, C.CARD_TYPES), (company.tags, C.TAGS),
+                                   (company.custom_properties, C.CUSTOM_PROPERTIES),
+                                   (company.select_values, C.SELECT_VALUES),
+                                   (company.catalog_values, C.CATALOG_VALUES)):
+            for record in self._records(collection):
+                target.setdefault(str(record["id"]), record)
+        for record in self._records(C.SPACE_MEMBERS):
+            company.space_members.setdefault(_ref(record, "space_id") or "", []).append(record)
+        company.space_boards = self._records(C.SPACE_BOARDS)
+        for record in self._records(C.COLUMNS):
+            company.columns.setdefault(_ref(record, "board_id") or "", []).append(record)
+        for record in self._records(C.LANES):
+            company.lanes.setdefault(_ref(record, "board_id") or "", []).append(record)
+        company.missing = list(self.reader.iter_records("missing"))
+        return company
+
+    def _index_cards(self) -> None:
+        card_board: dict[str, str] = {}
+        rows = []
+        if self.reader.has_collection(C.CARDS.name):
+            for seq, line in enumerate(self.reader.iter_record_lines(C.CARDS.name)):
+                record = jsoncodec.loads(line)
+                board = str(record["raw"].get("board_id", _ref(record, "board_id")))
+                card_board[str(record["id"])] = board
+                self._note_primary_space(board, record["raw"])
+                self.company.card_counts[board] = self.company.card_counts.get(board, 0) + 1
+                rows.append((C.CARDS.name, board, str(record["id"]), seq, line))
+        self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", rows)
+        for collection in PER_CARD:
+            if not self.reader.has_collection(collection.name):
+                continue
+            batch = []
+            for seq, line in enumerate(self.reader.iter_record_lines(collection.name)):
+                card = _ref(jsoncodec.loads(line), "card_id") or ""
+                batch.append((collection.name, card_board.get(card, ""), card, seq, line))
+                if len(batch) >= 5000:
+                    self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+                    batch.clear()
+            self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+        self._db.execute("CREATE INDEX rows_board ON rows (board, collection, seq)")
+        self._db.commit()
+
+    def _note_primary_space(self, board: str, card: Record) -> None:
+        if board in self.company.primary_spaces:
+            return
+        spaces = (card.get("board") or {}).get("spaces") or []
+        for space in spaces:
+            if isinstance(space, dict) and space.get("primary_path") is True:
+                self.company.primary_spaces[board] = str(space.get("space_id", space.get("id")))
+                return
+
+    def board(self, board_id: str) -> BoardRecords:
+        """Everything card-level that belongs to ``board_id``, in archive order."""
+        records = BoardRecords(str(board_id))
+        targets = {C.COMMENTS.name: records.comments, C.FILES.name: records.files,
+                   C.TIME_LOGS.name: records.time_logs,
+                   C.LOCATION_HISTORY.name: records.location_history}
+        query = "SELECT collection, card, line FROM rows WHERE board = ? ORDER BY collection, seq"
+        for collection, card, line in self._db.execute(query, (str(board_id),)):
+            record = jsoncodec.loads(line)
+            if collection == C.CARDS.name:
+                records.cards.append(record["raw"])
+            else:
+                targets[collection].setdefault(card, []).append(record)
+        return records
+
+    def orphan_card_count(self) -> int:
+        """Cards whose board is not in the archive's ``boards`` collection."""
+        return sum(count for board, count in self.company.card_counts.items()
+                   if board not in self.company.boards)

@@ -1,0 +1,153 @@
+"""The import ledger: which Planka object stands for which Kaiten object, and in which state.
+
+One SQLite file per (source company, target server). Each row maps a plan key (``card:123``)
+to a Planka id, with per-field hashes of what was last sent so that a newer archive updates only
+what changed. A create is preceded by an ``intent`` row: if the process dies or the response is
+lost, the next run finds the intent and reconciles it against Planka instead of creating again.
+
+WAL mode with ``synchronous=NORMAL`` survives a killed process (the case that matters here); after
+a power loss the last rows may be missing, and intents then fall back to reconciliation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from k2p import jsoncodec
+from k2p.errors import Refused
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS objects (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL, planka_id TEXT,
+    parent_id TEXT, position REAL, state TEXT NOT NULL DEFAULT '{}', intent_at REAL,
+    updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS objects_planka_id ON objects (planka_id);
+"""
+
+
+def field_hashes(fields: dict[str, Any]) -> dict[str, str]:
+    """Short per-field hashes of a payload (what the ledger remembers of each sent value)."""
+    return {name: hashlib.sha256(jsoncodec.dumps(value)).hexdigest()[:16]
+            for name, value in sorted(fields.items())}
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    kind: str
+    status: str                # intent | done
+    planka_id: str | None
+    parent_id: str | None
+    position: float | None
+    state: dict[str, Any]
+    intent_at: float | None
+
+    @property
+    def done(self) -> bool:
+        return self.status == "done"
+
+
+class Ledger:
+    """Thread-safe ledger access (one connection guarded by a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- identity --------------------------------------------------------------------------
+    def bind(self, source: dict[str, Any], target: dict[str, Any] | None) -> bool:
+        """Tie the ledger to one source company and one Planka server; True when new.
+
+        ``target`` None (an offline plan) checks the source only.
+        """
+        saved_source, saved_target = self._meta("source"), self._meta("target")
+        if saved_source is None:
+            self._put_meta("source", source)
+            if target is not None:
+                self._put_meta("target", target)
+            return True
+        if saved_source != source:
+            raise Refused(f"ledger {self.path} belongs to another Kaiten company ({saved_source}); "
+                          f"pass a different --state file for this archive")
+        if target is not None and saved_target is None:
+            self._put_meta("target", target)
+        elif target is not None and saved_target != target:
+            raise Refused(f"ledger {self.path} was used with another Planka server "
+                          f"({saved_target.get('url')}); pass a different --state file")
+        return False
+
+    def _meta(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else jsoncodec.loads(row[0])
+
+    def _put_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, jsoncodec.dumps(value).decode()))
+
+    # --- rows ------------------------------------------------------------------------------
+    def get(self, key: str) -> Row | None:
+        with self._lock:
+            found = self._db.execute("SELECT key, kind, status, planka_id, parent_id, position, state, "
+                                     "intent_at FROM objects WHERE key = ?", (key,)).fetchone()
+        if found is None:
+            return None
+        return Row(found[0], found[1], found[2], found[3], found[4], found[5], jsoncodec.loads(found[6]),
+                   found[7])
+
+    def intent(self, key: str, kind: str, parent_id: str | None) -> float:
+        """Record that a create of ``key`` is about to be sent; returns the intent time."""
+        now = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO objects (key, kind, status, parent_id, intent_at, updated_at) "
+                "VALUES (?, ?, 'intent', ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "parent_id = excluded.parent_id, updated_at = excluded.updated_at, "
+                "intent_at = COALESCE(objects.intent_at, excluded.intent_at)",
+                (key, kind, parent_id, now, now))
+        return now
+
+    def done(self, key: str, kind: str, planka_id: str, parent_id: str | None, *,
+             position: float | None = None, state: dict[str, Any] | None = None) -> None:
+        """Record the Planka object standing for ``key`` (after a create, adoption or update)."""
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO objects (key, kind, status, planka_id, parent_id, position, state, updated_at) "
+                "VALUES (?, ?, 'done', ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'done', "
+                "planka_id = excluded.planka_id, parent_id = excluded.parent_id, "
+                "position = excluded.position, state = excluded.state, intent_at = NULL, "
+                "updated_at = excluded.updated_at",
+                (key, kind, planka_id, parent_id, position, jsoncodec.dumps(state or {}).decode(),
+                 time.time()))
+
+    def forget_intent(self, key: str) -> None:
+        """Drop an intent that reconciliation proved was never committed."""
+        with self._lock:
+            self._db.execute("DELETE FROM objects WHERE key = ? AND status = 'intent'", (key,))
+
+    def claimed(self, planka_id: str) -> bool:
+        """Whether some ledger row already stands for this Planka object."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM objects WHERE planka_id = ? AND status = 'done'",
+                                    (planka_id,)).fetchone() is not None
+
+    def count(self, status: str = "done") -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM objects WHERE status = ?",
+                                        (status,)).fetchone()[0])

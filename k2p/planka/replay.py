@@ -1,0 +1,302 @@
+"""Replaying one planned board into Planka: board, members, labels, lists, fields, then cards.
+
+Cards are replayed by a worker pool (``--concurrency``); their order in Planka comes from the
+explicit positions planned up front, not from the order in which workers finish. Within a card,
+children are replayed in a fixed order: labels, members, task lists and tasks, comments (oldest
+first), attachments, custom field values, and finally the card's cover and archive placement.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from k2p.archive.reader import ArchiveReader
+from k2p.errors import ArchiveInvalid
+from k2p.mapping.model import AttachmentPlan, BoardPlan, CardPlan
+from k2p.planka import specs
+from k2p.planka.client import MultipartFile, PlankaClient, PlankaError
+from k2p.planka.positions import plan_positions
+from k2p.planka.sync import Result, Spec, Syncer, Tally
+
+FIELD_GROUP_NAME = "Kaiten"
+
+
+@dataclass
+class ImportContext:
+    """Everything a replay step needs; ``client`` is None in an offline dry run."""
+
+    client: PlankaClient | None
+    syncer: Syncer
+    tally: Tally
+    reader: ArchiveReader
+    me: str | None
+    concurrency: int = 8
+    on_progress: Callable[[str, Any], None] = lambda event, value: None
+
+    @property
+    def api(self) -> PlankaClient:
+        assert self.client is not None, "an offline dry run never sends requests"
+        return self.client
+
+
+@dataclass
+class BoardState:
+    """Planka ids resolved while replaying a board, shared (read-only) by card workers."""
+
+    board_id: str | None
+    list_ids: dict[str, str | None] = field(default_factory=dict)
+    label_ids: dict[str, str | None] = field(default_factory=dict)
+    group_id: str | None = None
+    field_ids: dict[str, str | None] = field(default_factory=dict)
+    archive_list_id: str | None = None
+
+
+def known_positions(ctx: ImportContext, keys: Sequence[str]) -> dict[str, float | None]:
+    positions: dict[str, float | None] = {}
+    for key in keys:
+        row = ctx.syncer.row(key)
+        positions[key] = row.position if row is not None and row.done else None
+    return positions
+
+
+def guarded(ctx: ImportContext, key: str, kind: str, step: Callable[[], Result]) -> Result | None:
+    """Run one object's step; a refusal by Planka fails that object (and skips its children)."""
+    try:
+        return step()
+    except PlankaError as error:
+        ctx.tally.fail(key, kind, str(error))
+        return None
+
+
+def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, position: float) -> None:
+    client = ctx.client
+    result = guarded(ctx, plan.key, "board", lambda: ctx.syncer.ensure(
+        plan.key, project_id, plan.fields(), specs.board(client, project_id, plan.name),  # type: ignore[arg-type]
+        position=position))
+    if result is None:
+        return
+    state = BoardState(result.planka_id)
+    for user_id in plan.member_user_ids:
+        if user_id != ctx.me:
+            key = f"{plan.key}:member:{user_id}"
+            guarded(ctx, key, "board_membership", lambda key=key, user_id=user_id: ctx.syncer.ensure(
+                key, state.board_id, {}, specs.board_membership(client, state.board_id, user_id)))  # type: ignore[arg-type]
+    positions = plan_positions([label.key for label in plan.labels],
+                               known_positions(ctx, [label.key for label in plan.labels]))
+    for label in plan.labels:
+        done = guarded(ctx, label.key, "label", lambda label=label: ctx.syncer.ensure(
+            label.key, state.board_id, label.fields(),
+            specs.label(client, state.board_id, label.name, label.color), position=positions[label.key]))  # type: ignore[arg-type]
+        state.label_ids[label.key] = done.planka_id if done else None
+    positions = plan_positions([item.key for item in plan.lists],
+                               known_positions(ctx, [item.key for item in plan.lists]))
+    for kanban_list in plan.lists:
+        done = guarded(ctx, kanban_list.key, "list", lambda item=kanban_list: ctx.syncer.ensure(
+            item.key, state.board_id, item.fields(),
+            specs.kanban_list(client, state.board_id, item.name, item.type), position=positions[item.key]))  # type: ignore[arg-type]
+        state.list_ids[kanban_list.key] = done.planka_id if done else None
+    _replay_fields(ctx, plan, state)
+    _replay_cards(ctx, plan, state)
+
+
+def _replay_fields(ctx: ImportContext, plan: BoardPlan, state: BoardState) -> None:
+    if not plan.custom_fields:
+        return
+    client = ctx.client
+    key = f"{plan.key}:fieldgroup"
+    group = guarded(ctx, key, "custom_field_group", lambda: ctx.syncer.ensure(
+        key, state.board_id, {"name": FIELD_GROUP_NAME},
+        specs.field_group(client, state.board_id, FIELD_GROUP_NAME), position=65536.0))  # type: ignore[arg-type]
+    if group is None:
+        return
+    state.group_id = group.planka_id
+    positions = plan_positions([item.key for item in plan.custom_fields],
+                               known_positions(ctx, [item.key for item in plan.custom_fields]))
+    for custom in plan.custom_fields:
+        done = guarded(ctx, custom.key, "custom_field", lambda custom=custom: ctx.syncer.ensure(
+            custom.key, state.group_id, custom.fields(),
+            specs.custom_field(client, state.board_id, state.group_id, custom.name),  # type: ignore[arg-type]
+            position=positions[custom.key]))
+        state.field_ids[custom.key] = done.planka_id if done else None
+
+
+def _card_positions(ctx: ImportContext, plan: BoardPlan) -> dict[str, float]:
+    """Positions of every card within its list, keeping those already placed where possible."""
+    by_list: dict[str, list[str]] = {}
+    known: dict[str, float | None] = {}
+    for card in plan.cards:
+        by_list.setdefault(card.list_key, []).append(card.key)
+        row = ctx.syncer.row(card.key)
+        same_list = row is not None and row.done and row.state.get("list_key") == card.list_key
+        known[card.key] = row.position if same_list and row is not None else None
+    positions: dict[str, float] = {}
+    for keys in by_list.values():
+        positions.update(plan_positions(keys, known))
+    return positions
+
+
+def _replay_cards(ctx: ImportContext, plan: BoardPlan, state: BoardState) -> None:
+    positions = _card_positions(ctx, plan)
+    if any(card.archived for card in plan.cards) and ctx.client is not None and state.board_id:
+        state.archive_list_id = _archive_list_id(ctx, plan.key, state.board_id)
+
+    def work(card: CardPlan) -> None:
+        replay_card(ctx, state, card, positions[card.key])
+        ctx.on_progress("card", 1)
+
+    if ctx.concurrency <= 1:
+        for card in plan.cards:
+            work(card)
+        return
+    with ThreadPoolExecutor(max_workers=ctx.concurrency, thread_name_prefix="card") as pool:
+        futures = [pool.submit(work, card) for card in plan.cards]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            if future.done() and future.exception() is not None:
+                for pending in futures:
+                    pending.cancel()
+                raise future.exception()  # type: ignore[misc]
+
+
+def _archive_list_id(ctx: ImportContext, board_key: str, board_id: str) -> str | None:
+    row = ctx.syncer.row(board_key)
+    if row is not None and row.state.get("archive_list"):
+        return str(row.state["archive_list"])
+    lists = ctx.api.get(f"/api/boards/{board_id}").get("included", {}).get("lists", [])
+    found = next((item["id"] for item in lists if item.get("type") == "archive"), None)
+    if found:
+        ctx.syncer.merge_state(board_key, archive_list=found)
+    return found
+
+
+# --- cards -----------------------------------------------------------------------------------
+def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position: float) -> None:
+    list_id = board.list_ids.get(plan.list_key)
+    if list_id is None and not ctx.syncer.dry_run:
+        ctx.tally.fail(plan.key, "card", f"its list {plan.list_key} could not be created")
+        return
+    fields = {**plan.fields(), "list_key": plan.list_key}
+    result = guarded(ctx, plan.key, "card", lambda: ctx.syncer.ensure(
+        plan.key, board.board_id, fields, _card_spec(ctx, board, plan, list_id, position),
+        position=position, state={"list_key": plan.list_key}))
+    if result is None:
+        return
+    card_id = result.planka_id
+    for label_key in plan.label_keys:
+        label_id = board.label_ids.get(label_key)
+        key = f"{plan.key}:label:{label_key}"
+        if label_id is not None or ctx.syncer.dry_run:
+            guarded(ctx, key, "card_label", lambda key=key, label_id=label_id: ctx.syncer.ensure(
+                key, card_id, {}, specs.card_label(ctx.client, card_id, label_id)))  # type: ignore[arg-type]
+    for user_id in plan.member_user_ids:
+        key = f"{plan.key}:member:{user_id}"
+        guarded(ctx, key, "card_membership", lambda key=key, user_id=user_id: ctx.syncer.ensure(
+            key, card_id, {}, specs.card_membership(ctx.client, card_id, user_id)))  # type: ignore[arg-type]
+    _replay_tasks(ctx, plan, card_id)
+    for comment in plan.comments:
+        guarded(ctx, comment.key, "comment", lambda comment=comment: ctx.syncer.ensure(
+            comment.key, card_id, comment.fields(), specs.comment(ctx.client, card_id, comment.text, ctx.me)))  # type: ignore[arg-type]
+    attachment_ids = _replay_attachments(ctx, plan, card_id)
+    for field_key, content in plan.custom_values.items():
+        key = f"{plan.key}:value:{field_key}"
+        guarded(ctx, key, "custom_value", lambda key=key, field_key=field_key, content=content: ctx.syncer.ensure(
+            key, card_id, {"content": content},
+            specs.custom_value(ctx.client, card_id, board.group_id, board.field_ids.get(field_key))))  # type: ignore[arg-type]
+    _replay_placement(ctx, board, plan, card_id, list_id, position, attachment_ids)
+
+
+def _card_spec(ctx: ImportContext, board: BoardState, plan: CardPlan, list_id: str | None,
+               position: float) -> Spec:
+    """The card spec, translating the ``list_key`` pseudo-field into a move between lists."""
+    base = specs.card(ctx.client, board.board_id, list_id, plan.name)  # type: ignore[arg-type]
+
+    def create(payload: dict[str, Any]) -> dict[str, Any]:
+        return base.create({name: value for name, value in payload.items() if name != "list_key"})
+
+    def update(planka_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        changes = dict(changes)
+        if changes.pop("list_key", None) is not None:
+            changes.update(listId=list_id, position=position)
+        return base.update(planka_id, changes)  # type: ignore[misc]
+
+    return Spec("card", create=create, update=update, find=base.find, match=base.match)
+
+
+def _replay_tasks(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> None:
+    order = [item.key for item in plan.task_lists]
+    positions = plan_positions(order, known_positions(ctx, order))
+    for task_list in plan.task_lists:
+        done = guarded(ctx, task_list.key, "task_list", lambda task_list=task_list: ctx.syncer.ensure(
+            task_list.key, card_id, task_list.fields(),
+            specs.task_list(ctx.client, card_id, task_list.name), position=positions[task_list.key]))  # type: ignore[arg-type]
+        if done is None:
+            continue
+        task_order = [task.key for task in task_list.tasks]
+        task_positions = plan_positions(task_order, known_positions(ctx, task_order))
+        for task in task_list.tasks:
+            guarded(ctx, task.key, "task", lambda task=task, parent=done.planka_id: ctx.syncer.ensure(
+                task.key, parent, task.fields(), specs.task(ctx.client, card_id, parent, task.name),  # type: ignore[arg-type]
+                position=task_positions[task.key]))
+
+
+def _replay_attachments(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> dict[str, str | None]:
+    ids: dict[str, str | None] = {}
+    for attachment in plan.attachments:
+        create = (lambda payload, item=attachment: _upload(ctx, card_id, item)) if attachment.type == "file" \
+            else (lambda payload, item=attachment: ctx.api.create(
+                f"/api/cards/{card_id}/attachments",
+                {"type": "link", "name": item.name, "url": item.url})["item"])
+        spec = specs.attachment(ctx.client, card_id, attachment.name, attachment.type,  # type: ignore[arg-type]
+                                attachment.size, create)
+        done = guarded(ctx, attachment.key, "attachment", lambda item=attachment, spec=spec: ctx.syncer.ensure(
+            item.key, card_id, {"name": item.name}, spec))
+        ids[attachment.key] = done.planka_id if done else None
+    return ids
+
+
+def _upload(ctx: ImportContext, card_id: str | None, plan: AttachmentPlan) -> dict[str, Any]:
+    """Upload an archive blob, hashing it on the way; a damaged blob is removed again."""
+    assert plan.sha256 is not None
+    mime = mimetypes.guess_type(plan.name)[0] or "application/octet-stream"
+    with ctx.reader.open_blob(plan.sha256) as source:
+        size = plan.size if plan.size is not None else ctx.reader.container.members[
+            f"blobs/sha256/{plan.sha256[:2]}/{plan.sha256}"].size
+        body = MultipartFile({"type": "file", "name": plan.name}, plan.name, source, size, mime)
+        body.on_bytes = lambda count: ctx.on_progress("bytes", count)
+        item = ctx.api.upload(f"/api/cards/{card_id}/attachments", body)["item"]
+    if body.digest.hexdigest() != plan.sha256:
+        ctx.api.delete(f"/api/attachments/{item['id']}")
+        raise ArchiveInvalid(f"blob {plan.sha256} in the archive is damaged (its bytes hash to "
+                             f"{body.digest.hexdigest()}); the upload was removed — restore the archive")
+    return item
+
+
+def _replay_placement(ctx: ImportContext, board: BoardState, plan: CardPlan, card_id: str | None,
+                      list_id: str | None, position: float, attachment_ids: dict[str, str | None]) -> None:
+    """Cover and archive placement, applied last (after attachments exist)."""
+    key = f"{plan.key}:placement"
+    # Planka may pick a new image attachment as cover by itself, so the attachment set is part of
+    # what placement depends on.
+    desired = {"archived": plan.archived, "cover": plan.cover_key,
+               "attachments": sorted(item.key for item in plan.attachments)}
+
+    def apply(_payload: dict[str, Any], *_: Any) -> dict[str, Any]:
+        cover_id = attachment_ids.get(plan.cover_key) if plan.cover_key else None
+        current = ctx.api.get(f"/api/cards/{card_id}")["item"]
+        patch: dict[str, Any] = {}
+        if current.get("coverAttachmentId") != cover_id:
+            patch["coverAttachmentId"] = cover_id
+        in_archive = board.archive_list_id is not None and current.get("listId") == board.archive_list_id
+        if plan.archived and not in_archive:
+            patch["listId"] = board.archive_list_id
+        elif not plan.archived and in_archive:
+            patch.update(listId=list_id, position=position)
+        if patch:
+            current = ctx.api.update(f"/api/cards/{card_id}", patch)["item"]
+        return {"id": f"{card_id}", **{name: current.get(name) for name in ("listId", "coverAttachmentId")}}
+
+    spec = Spec("card_placement", create=apply, update=lambda planka_id, changes: apply(changes))
+    guarded(ctx, key, "card_placement", lambda: ctx.syncer.ensure(key, card_id, desired, spec))

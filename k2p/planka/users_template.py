@@ -1,0 +1,47 @@
+"""``k2p users-template``: a CSV of the archive's users to map onto Planka accounts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from k2p.archive.index import ArchiveIndex
+from k2p.archive.reader import ArchiveReader
+from k2p.errors import Refused
+from k2p.fileio import atomic_write_bytes
+from k2p.mapping.users import template_rows
+from k2p.planka.client import Credentials, PlankaClient
+
+COLUMNS = ("kaiten_id", "name", "email", "username", "planka_user")
+
+
+@dataclass(frozen=True)
+class TemplateResult:
+    path: Path
+    users: int
+    matched: int
+
+
+def write_users_template(archive: Path, output: Path, *, planka_url: str | None = None,
+                         credentials: Credentials | None = None, ca_bundle: str | None = None,
+                         accept_terms: bool = False, force: bool = False) -> TemplateResult:
+    """Write the CSV; with ``planka_url``, pre-fill ``planka_user`` by e-mail, then username."""
+    if output.exists() and not force:
+        raise Refused(f"{output} already exists; edit it, or pass --force to overwrite it")
+    planka_users = None
+    if planka_url is not None:
+        client = PlankaClient(planka_url, credentials or Credentials(), accept_terms=accept_terms,
+                              ca_bundle=ca_bundle)
+        client.probe()
+        client.authenticate()
+        planka_users = list(client.get("/api/users").get("items", []))
+    with ArchiveReader(archive) as reader, ArchiveIndex(reader, cards=False) as index:
+        rows = template_rows(index.company, planka_users)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(output, buffer.getvalue().encode("utf-8"))
+    return TemplateResult(output, len(rows), sum(1 for row in rows if row.get("planka_user")))

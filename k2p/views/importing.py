@@ -1,0 +1,66 @@
+"""Progress and end-of-run summary of ``k2p import`` (and of its dry run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.progress import Progress, TaskID
+
+from k2p.console import say, table
+from k2p.planka.importer import ImportOutcome
+
+
+class ImportProgress:
+    """Board, card and upload-byte bars when a terminal watches."""
+
+    def __init__(self, bar: Progress | None) -> None:
+        self._bar = bar
+        self._tasks: dict[str, TaskID] = {}
+
+    def _task(self, name: str, description: str) -> TaskID:
+        assert self._bar is not None
+        if name not in self._tasks:
+            self._tasks[name] = self._bar.add_task(description, total=None)
+        return self._tasks[name]
+
+    def __call__(self, event: str, value: Any) -> None:
+        if self._bar is None:
+            return
+        if event == "phase":
+            self._bar.update(self._task("phase", "phase"), description=f"phase: {value}")
+        elif event == "boards_total":
+            self._bar.update(self._task("boards", "boards"), total=value)
+        elif event == "board":
+            self._bar.advance(self._task("boards", "boards"), 1)
+            self._bar.update(self._task("cards", "cards"), description=f"cards of board {value}")
+        elif event == "card":
+            self._bar.advance(self._task("cards", "cards"), value)
+        elif event == "bytes":
+            self._bar.advance(self._task("bytes", "upload bytes"), value)
+
+
+def show_import(outcome: ImportOutcome) -> None:
+    report = outcome.report
+    if outcome.dry_run:
+        where = "offline, from the ledger only (no --planka-url)" if outcome.offline else report["planka"]["url"]
+        say(f"Dry run against {where}: nothing was changed in Planka")
+        headings = ("kind", "would create", "would update", "unchanged", "failed")
+    else:
+        say(f"Imported {report['archive']} into {report['planka']['url']} "
+            f"(Planka {report['planka']['version']})")
+        headings = ("kind", "created", "updated", "unchanged", "failed")
+    rows = [(kind, counts["created"], counts["updated"], counts["unchanged"], counts["failed"])
+            for kind, counts in report["counts"].items()]
+    table("Objects", headings, rows)
+    if report["fidelity"]:
+        table("Fidelity (what Planka could not hold as is)", ("category", "field", "count", "example"),
+              [(item["category"], item["field"], item["count"], (item["examples"] or [""])[0][:90])
+               for item in report["fidelity"]])
+    for failure in report["failures"][:10]:
+        say(f"  FAILED {failure['key']}: {failure['message']}")
+    if len(report["failures"]) > 10:
+        say(f"  … {len(report['failures']) - 10} more failures in the report")
+    if report.get("ledger"):
+        say(f"Ledger: {report['ledger']}")
+    say(f"Report: {outcome.report_path}")
+    say(f"Archive fingerprint: {report['fingerprint']}")
