@@ -63,19 +63,20 @@ def write_records(root: Path, count: int, blob_mb: int, blob_size_mb: int = 45) 
 
 
 def peak_rss_of_writer(workdir: Path, count: int) -> float:
-    """Peak RSS in MiB of a fresh process that writes ``count`` records."""
+    """Peak RSS in MiB of a fresh process that writes ``count`` records.
+
+    The child reports its own ``VmHWM``: ``ru_maxrss`` from ``wait4`` would not do, because Linux
+    carries the forking parent's high-water mark across ``exec``.
+    """
     target = workdir / f"rss-{count}.k2p"
     shutil.rmtree(target, ignore_errors=True)
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r});"
             f"from archive_bench import write_records; from pathlib import Path;"
-            f"write_records(Path({str(target)!r}), {count}, 0)")
-    child = subprocess.Popen([sys.executable, "-c", code])
-    _pid, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+            f"write_records(Path({str(target)!r}), {count}, 0);"
+            f"print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     shutil.rmtree(target, ignore_errors=True)
-    if child.returncode != 0:
-        raise SystemExit(f"writer process failed with exit code {child.returncode}")
-    return usage.ru_maxrss / 1024  # Linux reports KiB
+    return int(result.stdout.split()[-1]) / 1024  # VmHWM is in KiB
 
 
 def dir_size(root: Path) -> int:
@@ -94,7 +95,7 @@ def best_of(runs: int, action) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--blob-mb", type=int, default=900)
+    parser.add_argument("--blob-mb", type=int, default=1000)
     parser.add_argument("--workdir", type=Path, default=Path("bench-work"))
     parser.add_argument("--rss-counts", default="250000,500000,1000000")
     args = parser.parse_args()

@@ -99,7 +99,9 @@ def test_no_files_stores_no_bytes(sim: KaitenSimulator, tmp_path: Path) -> None:
     log = sim.request_log.snapshot()[start:]
     report = json.loads(result.stdout)
     files = records(root, "files")
-    assert files and {row["status"] for row in files} == {"skipped"}
+    cloud = {row["id"] for row in files if row["raw"].get("type") in (2, 3, 4, 5, 6)}
+    assert cloud, "the tiny company has cloud-drive links"
+    assert files and all(row["status"] == ("external" if row["id"] in cloud else "skipped") for row in files)
     assert all(row["blob"] is None for row in files)
     assert not (root / "blobs").exists() or not any((root / "blobs").rglob("*"))
     assert not [row for row in records(root, "missing") if row["entity"] == "file"]
@@ -166,3 +168,23 @@ def test_drift_neither_duplicates_nor_loses_cards(tmp_path: Path) -> None:
         assert len(pages) >= 2, condition  # more than 100 cards of each condition
     assert outcome.report["expected"]["cards"] == len(cards)
     assert_valid(tmp_path / "drift.k2p")
+
+
+@pytest.mark.parametrize("option", ["--board", "--space"])
+def test_unknown_scope_ids_are_refused(sim: KaitenSimulator, tmp_path: Path, option: str) -> None:
+    result = run_cli(export_args(sim, tmp_path / "x.k2p", option, "424242"), token_of(sim))
+    assert result.returncode == 2, result.stderr
+    assert f"{option} 424242: not visible to this token" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_wrong_token_never_wipes_an_archive_even_with_restart(full: Path, sim: KaitenSimulator,
+                                                             tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy.k2p"
+    shutil.copytree(full, copy)
+    result = run_cli(export_args(sim, copy, "--restart"), "not-a-valid-token")
+    assert result.returncode == 6 and "rejected the token (401)" in result.stderr
+    assert (copy / "k2p-archive.json").exists()
+    assert_valid(copy)

@@ -10,7 +10,7 @@ import pytest
 from k2p.errors import K2PError
 from k2p.kaiten.client import retry_after_seconds
 from k2p.kaiten.endpoint import parse_kaiten_url
-from k2p.kaiten.ratelimit import RECOVERY, RECOVERY_AFTER, SLOWDOWN, RateLimiter
+from k2p.kaiten.ratelimit import HEADROOM, RECOVERY, RECOVERY_AFTER, SLOWDOWN, RateLimiter
 from k2p.kaiten.stats import endpoint_template
 
 
@@ -139,13 +139,13 @@ def test_limiter_adopts_a_lower_advertised_limit_only() -> None:
     pacer.cap(80)
     assert (pacer.max_rate, pacer.rate) == (50, 50)
     pacer.cap(20)
-    assert (pacer.max_rate, pacer.rate) == (20, 20)
+    assert (pacer.max_rate, pacer.rate) == (20 * HEADROOM, 20 * HEADROOM)
     pacer.acquire()
     pacer.acquire()
-    assert clock.slept == [pytest.approx(0.05)]
+    assert clock.slept == [pytest.approx(1 / (20 * HEADROOM))]
     for _ in range(RECOVERY_AFTER * 5):
         pacer.success()
-    assert pacer.rate == 20
+    assert pacer.rate == 20 * HEADROOM
 
 
 def test_limiter_refuses_a_zero_rate() -> None:

@@ -20,7 +20,7 @@ from k2p import __version__, jsoncodec
 from k2p.errors import RemoteError
 from k2p.kaiten.endpoint import KaitenEndpoint
 from k2p.kaiten.ratelimit import RateLimiter
-from k2p.kaiten.stats import RequestStats, endpoint_template
+from k2p.kaiten.stats import STORAGE, RequestStats, endpoint_template
 from k2p.redaction import register_secret
 
 USER_AGENT = f"k2p/{__version__} (+kaiten export)"
@@ -128,7 +128,7 @@ class KaitenClient:
         if authenticated:
             self.limiter.acquire()
         target = _safe_target(url)
-        template = endpoint_template(urlsplit(url).path) if authenticated else "(file storage)"
+        template = endpoint_template(urlsplit(url).path) if authenticated else STORAGE
         try:
             response = self._session(authenticated).get(url, params=params, stream=stream,
                                                         timeout=self._timeout, allow_redirects=False)

@@ -8,7 +8,7 @@ Workers fetch in parallel; records are written afterwards in card-id order (dete
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,7 @@ from k2p.archive import collections as C
 from k2p.archive.blobs import BlobRef
 from k2p.kaiten.client import KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, missing_from_error, reason_for
-from k2p.kaiten.files import FileFetcher, FileOutcome, file_key
+from k2p.kaiten.files import FileFetcher, FileOutcome, file_key, is_cloud_link
 
 
 @dataclass(frozen=True)
@@ -42,22 +42,28 @@ class CardResult:
     card_id: str
     card: dict[str, Any] | None = None
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    files: list[tuple[dict[str, Any], FileOutcome]] = field(default_factory=list)
+    files: list[tuple[dict[str, Any], Future[FileOutcome]]] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CardBatchExporter:
-    """Fetches batches of cards with a worker pool shared across batches."""
+    """Fetches batches of cards with worker pools shared across batches.
+
+    File downloads run in their own pool: a worker streaming bytes from storage would otherwise
+    leave part of the API request budget unused.
+    """
 
     def __init__(self, ctx: CrawlContext, fetcher: FileFetcher | None) -> None:
         self.ctx = ctx
         self.fetcher = fetcher
         self.pool = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="card")
+        self.downloads = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="file")
         # Files stored by earlier units (also of an interrupted run) are never downloaded again.
         self.known_files: dict[str, tuple[str, int]] = ctx.journal.stored_files()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.downloads.shutdown(wait=False, cancel_futures=True)
 
     def export_batch(self, out: UnitOutput, card_ids: list[str]) -> None:
         for collection in (C.CARDS, C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY, C.FILES):
@@ -80,7 +86,7 @@ class CardBatchExporter:
             if sub.needed(card):
                 result.lists[sub.collection.name] = self._sub_list(result, card_id, sub)
         for file in card.get("files") or []:
-            result.files.append((file, self._file(file)))
+            result.files.append((file, self.downloads.submit(self._file, file)))
         return result
 
     def _sub_list(self, result: CardResult, card_id: str, sub: SubList) -> list[dict[str, Any]]:
@@ -102,6 +108,8 @@ class CardBatchExporter:
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     def _file(self, file: dict[str, Any]) -> FileOutcome:
+        if is_cloud_link(file):
+            return FileOutcome("external", detail="cloud-drive link, not downloaded")
         if self.fetcher is None:
             return FileOutcome("skipped", detail="--no-files")
         known = self.known_files.get(file_key(file))
@@ -125,7 +133,8 @@ class CardBatchExporter:
             tag_id = tag.get("tag_id", tag.get("id"))
             if tag_id is not None:
                 out.card_tags.append((str(tag_id), tag))
-        for file, outcome in result.files:
+        for file, pending in result.files:
+            outcome = pending.result()
             self._write_file(out, result.card_id, file, outcome)
 
     def _check_comment_count(self, card: dict[str, Any], result: CardResult) -> None:

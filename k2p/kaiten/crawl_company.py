@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from k2p.archive import collections as C
-from k2p.kaiten.client import KaitenHTTPError
+from k2p.kaiten.client import KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, id_order
 from k2p.errors import RemoteError
 
@@ -34,17 +34,16 @@ def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
     return rows
 
 
-def fetch_identity(ctx: CrawlContext) -> dict[str, Any]:
+def fetch_identity(client: KaitenClient) -> dict[str, Any]:
     """``GET /users/current``: validates the token (401 stops the export) and names the company."""
-    user = ctx.client.get_json("/users/current")
+    user = client.get_json("/users/current")
     if not isinstance(user, dict) or "id" not in user:
-        raise RemoteError(f"GET {ctx.client.endpoint.api_base}/users/current did not answer a user; "
+        raise RemoteError(f"GET {client.endpoint.api_base}/users/current did not answer a user; "
                           f"is --kaiten-url a Kaiten company?")
     return user
 
 
-def export_identity(ctx: CrawlContext, out: UnitOutput) -> None:
-    user = fetch_identity(ctx)
+def export_identity(ctx: CrawlContext, out: UnitOutput, user: dict[str, Any]) -> None:
     ctx.write(C.CURRENT_USER, user["id"], user)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 from k2p import __version__
 from k2p.archive.format import MANIFEST, WORK_DIR, SourceInfo
 from k2p.archive.writer import ArchiveWriter, SealedArchive, utc_now
-from k2p.errors import Refused
+from k2p.errors import ExitCode, K2PError, Refused
 from k2p.kaiten.client import KaitenClient
 from k2p.kaiten.context import CrawlContext, UnitOutput
 from k2p.kaiten import crawl_company, crawl_structure
@@ -121,35 +121,36 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
                on_progress: Callable[[str, Any], None] | None = None) -> ExportOutcome:
     """Export (or resume exporting) into ``options.out``; returns the sealed archive and report."""
     endpoint = parse_kaiten_url(options.kaiten_url)
+    stats = RequestStats()
+    client = KaitenClient(endpoint, token, rps=options.rps, ca_bundle=options.ca_bundle, stats=stats)
+    # The token is checked before anything on disk changes: a wrong token must neither wipe an
+    # archive (--restart) nor bind the next attempt to this run's options.
+    identity = crawl_company.fetch_identity(client)
     with _exclusive(options.out):
         resumed = prepare_output(options.out, restart=restart)
         writer = ArchiveWriter(options.out, resume=resumed)
         journal = ExportJournal(options.out / WORK_DIR / JOURNAL)
         try:
-            return _run(options, token, endpoint, writer, journal, resumed, on_progress)
+            return _run(options, client, identity, writer, journal, resumed, on_progress)
         finally:
             journal.close()
 
 
-def _run(options: ExportOptions, token: str, endpoint: KaitenEndpoint, writer: ArchiveWriter,
+def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any], writer: ArchiveWriter,
          journal: ExportJournal, resumed: bool,
          on_progress: Callable[[str, Any], None] | None) -> ExportOutcome:
     progress = on_progress or (lambda event, value: None)
-    stats = RequestStats()
+    stats = client.stats
     stats.load(journal.get("stats") or {})
-    client = KaitenClient(endpoint, token, rps=options.rps, ca_bundle=options.ca_bundle, stats=stats)
     ctx = CrawlContext(client, writer, journal, options, on_progress=progress)
-    # The token is checked before the options are remembered: a run stopped by a wrong token
-    # must not bind the next attempt to its options.
-    identity = crawl_company.fetch_identity(ctx)
-    _guard_settings(journal, options, endpoint)
+    _guard_settings(journal, options, client.endpoint)
     _guard_identity(journal, options, identity)
     writer.restore(journal.last_positions() or {})
     journal.put("runs", int(journal.get("runs") or 0) + 1)
     runner = UnitRunner(ctx, stats)
 
     progress("phase", "company")
-    runner.run("identity", lambda out: crawl_company.export_identity(ctx, out))
+    runner.run("identity", lambda out: crawl_company.export_identity(ctx, out, identity))
     runner.run("users", lambda out: crawl_company.export_users(ctx, out))
     runner.run("card_types", lambda out: crawl_company.export_card_types(ctx, out))
     runner.run("custom_properties", lambda out: crawl_company.export_custom_properties(ctx, out))
@@ -158,10 +159,12 @@ def _run(options: ExportOptions, token: str, endpoint: KaitenEndpoint, writer: A
 
     progress("phase", "spaces")
     runner.run("spaces", lambda out: crawl_structure.export_spaces(ctx, out))
+    _refuse_unknown("--space", options.spaces, journal.get("scoped_space_ids") or [])
     for space_id in journal.get("space_ids") or []:
         runner.run(f"space:{space_id}", lambda out, sid=space_id: crawl_structure.export_space(ctx, out, sid))
     runner.run("boards", lambda out: crawl_structure.export_boards(ctx, out))
     board_ids = journal.get("board_ids") or []
+    _refuse_unknown("--board", options.boards, board_ids)
     progress("boards_total", len(board_ids))
     progress("phase", "boards")
     for board_id in board_ids:
@@ -195,6 +198,15 @@ def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions,
                 progress("card", len(ids))
     finally:
         exporter.close()
+
+
+def _refuse_unknown(option: str, chosen: tuple[int, ...], found: list[Any]) -> None:
+    """Stop when a chosen space or board is not visible to the token (an empty export helps nobody)."""
+    unknown = sorted(set(chosen) - {int(item) for item in found})
+    if unknown:
+        raise K2PError(f"{option} {', '.join(map(str, unknown))}: not visible to this token (or not "
+                       f"in any space it can see); check the id, then rerun with --restart",
+                       exit_code=ExitCode.USAGE)
 
 
 def _guard_settings(journal: ExportJournal, options: ExportOptions, endpoint: KaitenEndpoint) -> None:

@@ -21,6 +21,7 @@ from k2p.kaiten.client import KaitenClient, KaitenHTTPError, TransientError, _sa
 CLOUD_TYPES = {2, 3, 4, 5, 6}          # Google Drive, Dropbox, Box, OneDrive, Yandex Disk
 PRIVATE_TYPE = 11
 DOWNLOAD_ATTEMPTS = 4
+SIZE_MISMATCH_ATTEMPTS = 2
 CHUNK = 1 << 16
 
 REASON_BY_STATUS = {401: "forbidden", 403: "forbidden", 404: "not_found", 410: "not_found",
@@ -45,6 +46,11 @@ class _Failed(Exception):
         self.reason = reason
         self.detail = detail
         self.http_status = http_status
+
+
+def is_cloud_link(file: dict[str, Any]) -> bool:
+    """A Google Drive/Dropbox/… entry: a link, never bytes to download."""
+    return file.get("type") in CLOUD_TYPES
 
 
 def file_key(file: dict[str, Any]) -> str:
@@ -75,7 +81,7 @@ class FileFetcher:
         self._on_bytes = on_bytes or (lambda size: None)
 
     def fetch(self, file: dict[str, Any]) -> FileOutcome:
-        if file.get("type") in CLOUD_TYPES:
+        if is_cloud_link(file):
             return FileOutcome("external", detail="cloud-drive link, not downloaded")
         url = file.get("url")
         if not isinstance(url, str) or not url:
@@ -85,21 +91,25 @@ class FileFetcher:
             return FileOutcome("missing", reason="too_large",
                                detail=f"declared {size} bytes > --max-file-size {self._max_size}")
         last: _Failed | None = None
-        for _ in range(DOWNLOAD_ATTEMPTS):
+        attempts = 0
+        for attempts in range(1, DOWNLOAD_ATTEMPTS + 1):
             try:
                 ref = self._download(file, url, size)
             except _Failed as failure:
-                if failure.reason not in ("interrupted", "size_mismatch", "link_expired"):
-                    return FileOutcome("missing", reason=failure.reason, detail=failure.detail,
-                                       http_status=failure.http_status)
                 last = failure
-                continue
+                # A second identical size mismatch is the file's real state, not a broken transfer.
+                if failure.reason == "size_mismatch" and attempts >= SIZE_MISMATCH_ATTEMPTS:
+                    break
+                if failure.reason in ("interrupted", "size_mismatch", "link_expired"):
+                    continue
+                return FileOutcome("missing", reason=failure.reason, detail=failure.detail,
+                                   http_status=failure.http_status)
             self._client.stats.download(ref.size)
             return FileOutcome("stored", blob=ref)
         assert last is not None
         reason = "download_failed" if last.reason == "interrupted" else last.reason
         return FileOutcome("missing", reason=reason, http_status=last.http_status,
-                           detail=f"{last.detail} (after {DOWNLOAD_ATTEMPTS} attempts)")
+                           detail=f"{last.detail} (after {attempts} attempts)")
 
     # --- one attempt -----------------------------------------------------------------------
     def _download(self, file: dict[str, Any], url: str, size: int | None) -> BlobRef:

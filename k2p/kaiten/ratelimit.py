@@ -16,6 +16,10 @@ SLOWDOWN = 0.8           # rate multiplier after a 429
 RECOVERY = 1.05          # rate multiplier after RECOVERY_AFTER successes in a row
 RECOVERY_AFTER = 50
 MIN_RATE = 0.2
+# Share of a server-advertised limit actually used: pacing at exactly the limit puts requests on
+# the edge of a sliding window, where arrival jitter turns some into 429s that each cost a full
+# Retry-After pause for every worker.
+HEADROOM = 0.97
 
 
 class RateLimiter:
@@ -56,11 +60,12 @@ class RateLimiter:
             self._next = max(self._next, until)
 
     def cap(self, limit: float) -> None:
-        """Lower the maximum rate to ``limit`` (e.g. the server's advertised limit); never raises it."""
+        """Keep below a limit the server advertises (with :data:`HEADROOM`); never raises the rate."""
+        target = limit * HEADROOM
         with self._lock:
-            if 0 < limit < self.max_rate:
-                self.max_rate = limit
-                self.rate = min(self.rate, limit)
+            if 0 < target < self.max_rate:
+                self.max_rate = target
+                self.rate = min(self.rate, target)
 
     def throttle(self, retry_after: float | None) -> None:
         """Record a 429: pause for ``retry_after`` (default one second) and slow down.

@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from typing import Any
 
+STORAGE = "(file storage)"  # the endpoint name under which downloads from storage are counted
 _ID_SEGMENT = re.compile(r"/(\d+|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27})(?=/|$)")
 
 
@@ -56,6 +57,8 @@ class RequestStats:
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
             return {"requests_total": sum(self.requests.values()),
+                    "api_requests": sum(count for template, count in self.requests.items()
+                                        if template != STORAGE),
                     "requests_by_endpoint": dict(sorted(self.requests.items())),
                     "responses_by_status": dict(sorted(self.statuses.items())),
                     "retries": self.retries, "rate_limited_429": self.throttled,

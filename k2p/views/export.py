@@ -53,7 +53,7 @@ def show_export(outcome: ExportOutcome) -> None:
         table("Not exported (see missing.jsonl.zst)", ("reason", "count"),
               list(missing["by_reason"].items()))
     table("Requests", ("metric", "value"), [
-        ("API requests", requests["requests_total"]),
+        ("API requests", requests["api_requests"]),
         ("retries", requests["retries"]),
         ("rate limited (429)", requests["rate_limited_429"]),
         ("files downloaded", requests["file_downloads"]),
