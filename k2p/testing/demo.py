@@ -45,6 +45,8 @@ def run_demo(workdir: Path | None, *, scale: str = "small") -> None:
     finally:
         if workdir is None:
             shutil.rmtree(base, ignore_errors=True)
+            say("(The demo's archive, ledger and reports were in a temporary directory, now removed; "
+                "run `k2p demo --workdir DIR` to keep them.)")
 
 
 def _demo(base: Path, scale: str) -> None:
