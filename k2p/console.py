@@ -9,9 +9,10 @@ from typing import Any, Iterator, Sequence
 import orjson
 from rich.console import Console
 from rich.progress import (
-    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn,
-    TimeRemainingColumn, TransferSpeedColumn,
+    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskProgressColumn,
+    TextColumn, TimeRemainingColumn, TransferSpeedColumn,
 )
+from rich.text import Text
 from rich.table import Table
 
 from k2p.redaction import redact
@@ -66,14 +67,34 @@ def interactive() -> bool:
     return _err.is_terminal
 
 
+class _ByUnit(ProgressColumn):
+    """Renders a task with one column for counts and another for bytes (``unit="bytes"``)."""
+
+    def __init__(self, counts: ProgressColumn, size: ProgressColumn) -> None:
+        super().__init__()
+        self._counts, self._size = counts, size
+
+    def render(self, task: Task) -> Text:
+        column = self._size if task.fields.get("unit") == "bytes" else self._counts
+        return column.render(task)  # type: ignore[return-value]
+
+
 @contextmanager
 def progress(enabled: bool = True, *, transfer: bool = False) -> Iterator[Progress | None]:
-    """A rich progress display on stderr, or ``None`` when not interactive or disabled."""
+    """A rich progress display on stderr, or ``None`` when not interactive or disabled.
+
+    Tasks added with ``unit="bytes"`` show sizes and a transfer rate; others show counts. With
+    ``transfer`` every task is a byte count.
+    """
     if not (enabled and interactive()):
         yield None
         return
-    columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
-    columns += ([DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn()] if transfer
-                else [MofNCompleteColumn(), TaskProgressColumn(), TimeRemainingColumn()])
+    if transfer:
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                              TransferSpeedColumn(), TimeRemainingColumn()]
+    else:
+        columns = [TextColumn("{task.description}"), BarColumn(),
+                   _ByUnit(MofNCompleteColumn(), DownloadColumn()),
+                   _ByUnit(TaskProgressColumn(), TransferSpeedColumn()), TimeRemainingColumn()]
     with Progress(*columns, console=_err, transient=False) as bar:
         yield bar

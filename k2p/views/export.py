@@ -17,11 +17,12 @@ class ExportProgress:
         self._bar = bar
         self._tasks: dict[str, TaskID] = {}
 
-    def _task(self, name: str, description: str, total: float | None = None) -> TaskID | None:
+    def _task(self, name: str, description: str, total: float | None = None,
+              unit: str = "items") -> TaskID | None:
         if self._bar is None:
             return None
         if name not in self._tasks:
-            self._tasks[name] = self._bar.add_task(description, total=total)
+            self._tasks[name] = self._bar.add_task(description, total=total, unit=unit)
         return self._tasks[name]
 
     def __call__(self, event: str, value: Any) -> None:
@@ -37,7 +38,7 @@ class ExportProgress:
         elif event in ("board", "card"):
             self._bar.advance(self._task(event, event), value)
         elif event == "bytes":
-            self._bar.advance(self._task("bytes", "file bytes"), value)
+            self._bar.advance(self._task("bytes", "file bytes", unit="bytes"), value)
 
 
 def show_export(outcome: ExportOutcome) -> None:

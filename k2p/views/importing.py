@@ -17,10 +17,10 @@ class ImportProgress:
         self._bar = bar
         self._tasks: dict[str, TaskID] = {}
 
-    def _task(self, name: str, description: str) -> TaskID:
+    def _task(self, name: str, description: str, unit: str = "items") -> TaskID:
         assert self._bar is not None
         if name not in self._tasks:
-            self._tasks[name] = self._bar.add_task(description, total=None)
+            self._tasks[name] = self._bar.add_task(description, total=None, unit=unit)
         return self._tasks[name]
 
     def __call__(self, event: str, value: Any) -> None:
@@ -36,7 +36,7 @@ class ImportProgress:
         elif event == "card":
             self._bar.advance(self._task("cards", "cards"), value)
         elif event == "bytes":
-            self._bar.advance(self._task("bytes", "upload bytes"), value)
+            self._bar.advance(self._task("bytes", "upload bytes", unit="bytes"), value)
 
 
 def show_import(outcome: ImportOutcome) -> None:
