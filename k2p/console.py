@@ -9,7 +9,7 @@ from typing import Any, Iterator, Sequence
 import orjson
 from rich.console import Console
 from rich.progress import (
-    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskProgressColumn,
+    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TaskProgressColumn,
     TextColumn, TimeRemainingColumn, TransferSpeedColumn,
 )
 from rich.text import Text
@@ -77,6 +77,20 @@ class _ByUnit(ProgressColumn):
     def render(self, task: Task) -> Text:
         column = self._size if task.fields.get("unit") == "bytes" else self._counts
         return column.render(task)  # type: ignore[return-value]
+
+
+class ProgressEvents:
+    """Base of the commands' progress listeners: named bars created on first use (TTY only)."""
+
+    def __init__(self, bar: Progress | None) -> None:
+        self._bar = bar
+        self._tasks: dict[str, TaskID] = {}
+
+    def _task(self, name: str, description: str, total: float | None = None, unit: str = "items") -> TaskID:
+        assert self._bar is not None
+        if name not in self._tasks:
+            self._tasks[name] = self._bar.add_task(description, total=total, unit=unit)
+        return self._tasks[name]
 
 
 @contextmanager

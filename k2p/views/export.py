@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.progress import Progress, TaskID
-
-from k2p.console import human_bytes, say, table
+from k2p.console import ProgressEvents, human_bytes, say, table
 from k2p.kaiten.export import ExportOutcome
 
 
-class ExportProgress:
+class ExportProgress(ProgressEvents):
     """Receives crawl events; draws phase, board, card and byte bars when a terminal watches."""
-
-    def __init__(self, bar: Progress | None) -> None:
-        self._bar = bar
-        self._tasks: dict[str, TaskID] = {}
-
-    def _task(self, name: str, description: str, total: float | None = None,
-              unit: str = "items") -> TaskID | None:
-        if self._bar is None:
-            return None
-        if name not in self._tasks:
-            self._tasks[name] = self._bar.add_task(description, total=total, unit=unit)
-        return self._tasks[name]
 
     def __call__(self, event: str, value: Any) -> None:
         if self._bar is None:

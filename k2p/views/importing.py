@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.progress import Progress, TaskID
-
-from k2p.console import say, table
+from k2p.console import ProgressEvents, say, table
 from k2p.planka.importer import ImportOutcome
 
 
-class ImportProgress:
+class ImportProgress(ProgressEvents):
     """Board, card and upload-byte bars when a terminal watches."""
-
-    def __init__(self, bar: Progress | None) -> None:
-        self._bar = bar
-        self._tasks: dict[str, TaskID] = {}
-
-    def _task(self, name: str, description: str, unit: str = "items") -> TaskID:
-        assert self._bar is not None
-        if name not in self._tasks:
-            self._tasks[name] = self._bar.add_task(description, total=None, unit=unit)
-        return self._tasks[name]
 
     def __call__(self, event: str, value: Any) -> None:
         if self._bar is None:
