@@ -62,7 +62,7 @@ def test_faults_and_429s_leave_the_archive_unchanged(sim: KaitenSimulator, refer
     sim.reconfigure(rps=60, faults=FaultPlan(error_rate=0.05, drop_rate=0.05, seed=4))
 
     def crowd(event: SimEvent) -> None:  # another client on the same token now and then
-        if event.origin == "api" and event.stage == "arrived" and event.seq % 50 == 0:
+        if event.origin == "api" and event.stage == "arrived" and event.seq % 25 == 0:
             sim.exhaust_rate_limit("admin")
 
     sim.on_request = crowd

@@ -352,6 +352,10 @@ def test_planning_is_deterministic(board: tuple[CompanyRecords, BoardRecords]) -
     ("http://a.b.123", False), ("https://", False), ("https:///path", False), ("http://a..b", False),
     ("https://x.org/<script>", False), ("mailto:a@b.c", False), ("https://x.org/" + "a" * 2040, False),
     ("http://x.org:0/", False), ("http://x.org:99999/", False),
+    # Planka 2.1.1 answered 400 to these on a live server: JavaScript's \s covers U+FEFF, and
+    # maxLength: 2048 counts UTF-16 units.
+    ("https://x.org/\ufeff", False), ("https://x.org/" + "\U0001F600" * 1020, False),
+    ("https://x.org/" + "\U0001F600" * 1017, True),
 ])
 def test_link_urls_like_planka(url: str, ok: bool) -> None:
     assert is_planka_url(url) is ok

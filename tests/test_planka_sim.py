@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import re
+import struct
 
+import pytest
 import requests
 
+from k2p.testing.planka_attachments import text_encoding
 from k2p.testing.planka_sim import PlankaSimulator
+from tests.helpers.planka_state import PlankaReader
 from tests.test_planka_sim_support import (STRONG_PASSWORD, Api, admin, bearer, error, jpeg_header,  # noqa: F401
                                            make_board, make_card, png_bytes, sim)
 
@@ -210,15 +214,24 @@ def test_archive_moves_and_board_read(sim: PlankaSimulator, admin: Api) -> None:
     assert (restored["prevListId"], restored["isClosed"], restored["position"]) == (None, True, 1)
 
 
-def test_list_cards_paging(admin: Api) -> None:
+def test_list_cards_paging(sim: PlankaSimulator, admin: Api) -> None:
+    """Like Planka 2.1.1 over HTTP: 50 cards, newest first, and no usable cursor — the ``before``
+    object in a query string crashes the server (500), and as a JSON string it fails validation."""
     ids = make_board(admin)
     made = [make_card(admin, ids.trash, name=f"t{i}") for i in range(55)]
     first = admin.ok("GET", f"/api/lists/{ids.trash}/cards")["items"]
     assert len(first) == 50 and first[0]["id"] == made[-1]["id"]
     last = first[-1]
-    rest = admin.ok("GET", f"/api/lists/{ids.trash}/cards",
-                    params={"before[listChangedAt]": last["listChangedAt"], "before[id]": last["id"]})["items"]
-    assert [c["id"] for c in first + rest] == [c["id"] for c in reversed(made)]
+    crashed = admin.get(f"/api/lists/{ids.trash}/cards",
+                        params={"before[listChangedAt]": last["listChangedAt"], "before[id]": last["id"]})
+    assert (crashed.status_code, crashed.text) == (500, "Internal Server Error")
+    as_text = admin.get(f"/api/lists/{ids.trash}/cards",
+                        params={"before": f'{{"listChangedAt":"{last["listChangedAt"]}","id":"{last["id"]}"}}'})
+    assert error(as_text, 400)["problems"][0].endswith("failed custom validation.")
+    assert error(admin.get(f"/api/lists/{ids.trash}/cards", params={"search[a]": "1"}), 400)["problems"] == [
+        'Invalid "search":\n  · Expecting a string, but got a dictionary.']
+    reader = PlankaReader(sim.url, sim.create_api_key("admin"))
+    assert sorted(card["id"] for card in reader.list_cards(ids.trash, ids.board)) == sorted(c["id"] for c in made)
 
 
 def test_card_show_and_labels_and_members(sim: PlankaSimulator, admin: Api) -> None:
@@ -276,6 +289,74 @@ def test_comments_page_newest_first(admin: Api) -> None:
 
 
 # --- attachments ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(("data", "encoding"), [
+    (b"", "utf8"),                                   # an empty file is text (seen on a live 2.1.1)
+    ("план sprint lane ".encode() * 100, "utf8"),    # samples cut through Cyrillic: widened, still text
+    ("ж".encode() * 40 + b"\xd0", "utf8"),          # the end sample stops before a cut character
+    (b"\xd0" + "ж".encode() * 40, "binary"),        # … but a stray byte in a sample is binary
+    (b"text\x07text", "binary"), (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "binary"),
+])
+def test_text_encoding_is_istextorbinary(data: bytes, encoding: str) -> None:
+    assert text_encoding(data) == encoding
+
+
+def _tiff(width: int, height: int) -> bytes:
+    entries = [(256, 3, 1, width), (257, 3, 1, height)]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHIHH", tag, kind, count, value, 0)
+                                                     for tag, kind, count, value in entries)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + b"\x00" * 8
+
+
+def _avif(width: int, height: int) -> bytes:
+    ftyp = struct.pack(">I", 20) + b"ftypavif" + b"\x00\x00\x00\x00mif1"
+    return ftyp + struct.pack(">I", 20) + b"ispe" + b"\x00" * 4 + struct.pack(">II", width, height)
+
+
+def _rotated_jpeg(width: int, height: int, orientation: int) -> bytes:
+    tiff = b"MM\x00*" + struct.pack(">I", 8) + struct.pack(">HHHIHH", 1, 0x0112, 3, 1, orientation, 0) + b"\x00" * 4
+    app1 = b"Exif\x00\x00" + tiff
+    sof = struct.pack(">BHHHB", 8, height, width, 3, 0) + b"\x00" * 9
+    return (b"\xff\xd8" + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1
+            + b"\xff\xc0" + struct.pack(">H", len(sof) + 2) + sof + b"\xff\xd9")
+
+
+def test_images_sharp_reads_become_covers(admin: Api) -> None:
+    """As on a live 2.1.1: TIFF and AVIF are images too (AVIF thumbnails are ``.heif``), and an
+    EXIF orientation of 5–8 swaps width and height."""
+    ids = make_board(admin)
+    for name, data, expected in (("t.tiff", _tiff(40, 30), ("image/tiff", 40, 30, "tiff")),
+                                 ("a.avif", _avif(40, 30), ("image/avif", 40, 30, "heif")),
+                                 ("r.jpg", _rotated_jpeg(40, 30, 6), ("image/jpeg", 30, 40, "jpg"))):
+        card = make_card(admin, ids.list, name=name)
+        item = admin.item("POST", f"/api/cards/{card['id']}/attachments", data={"type": "file", "name": name},
+                          files={"file": (name, data)})
+        image = item["data"]["image"]
+        assert (item["data"]["mimeType"], image["width"], image["height"],
+                item["data"]["thumbnailUrls"]["outside360"].rsplit(".", 1)[1]) == expected
+        assert admin.item("GET", f"/api/cards/{card['id']}")["coverAttachmentId"] == item["id"]
+
+
+def test_multipart_filenames_like_multiparty(sim: PlankaSimulator, admin: Api) -> None:
+    """Planka reads file names with multiparty: quotes inside, ``%22``, backslash paths and spaces
+    are handled as on a live 2.1.1; download URLs then use the filenamified name."""
+    ids = make_board(admin)
+    card = make_card(admin, ids.list)
+    seen = {}
+    for raw in ('q"uote.txt', "per%22cent.txt", "dir\\\\name.txt", " lead.txt", "trail. ", "p%41.txt"):
+        body = ('--B\r\nContent-Disposition: form-data; name="type"\r\n\r\nfile\r\n'
+                '--B\r\nContent-Disposition: form-data; name="name"\r\n\r\nn\r\n'
+                f'--B\r\nContent-Disposition: form-data; name="file"; filename="{raw}"\r\n\r\nxx\r\n--B--\r\n')
+        item = admin.item("POST", f"/api/cards/{card['id']}/attachments", data=body.encode(),
+                          headers={"Content-Type": "multipart/form-data; boundary=B"})
+        seen[raw] = item["data"]["url"].split("/download/", 1)[1]
+    assert seen == {'q"uote.txt': "q!uote.txt", "per%22cent.txt": "per!cent.txt", "dir\\\\name.txt": "name.txt",
+                    " lead.txt": " lead.txt", "trail. ": "trail. ", "p%41.txt": "p%41.txt"}
+    download = requests.get(f"{sim.url}/attachments/{item['id']}/download/p%2541.txt",
+                            headers={"X-Api-Key": sim.create_api_key("admin")})
+    assert download.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert download.headers["Content-Disposition"] == "attachment"
+
+
 def test_file_upload_cover_and_download(sim: PlankaSimulator, admin: Api) -> None:
     ids = make_board(admin)
     card = make_card(admin, ids.list)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka_validation import is_url
 from tests.test_planka_sim_support import (STRONG_PASSWORD, Api, Board, admin, bearer, error,  # noqa: F401
                                            make_board, make_card, png_bytes, sim)
 
@@ -170,6 +171,45 @@ def test_conflicts(sim: PlankaSimulator, admin: Api, ids: Board, card: dict[str,
                  409)["message"] == "User already card member"
 
 
+# validator.js 13.15 isURL with Planka's options, as run by Planka 2.1.1 (each verdict taken from the
+# real validator; the link ones were also sent to a live 2.1.1 server).
+LINK_URLS = [
+    ("https://example.com/x", True), ("http://intranet/wiki", True), ("http://localhost:8080/x", True),
+    ("http://example.com:", True), ("https://:pass@example.com", True), ("http://[::1]:8080/", True),
+    ("http:example.com", True), ("http://[fe80::1%25eth0]/", True), ("http://пример.рф", True),
+    ("http://1.2.3.4", True), ("HTTP://EXAMPLE.COM", True), ("http://example.com/%zz", True),
+    ("http://my_host.example.com/x", False), ("http://ex_ample.com", False), ("http://x.y_z", False),
+    ("http://-a.com", False), ("http://a-.com", False), ("http://a..b", False), ("http://example.com.", False),
+    ("http://.example.com", False), ("http://1.2.3", False), ("http://256.1.1.1", False),
+    ("http://01.02.03.04", False), ("http://example.123", False), ("http://example.com:0", False),
+    ("http://example.com:65536", False), ("http://example.com/<x>", False), ("http://example.com\\path", False),
+    ("http://example.com/\ufeff", False), ("http://example.com\n", False), ("http://" + "a" * 64 + ".com", False),
+    ("http://ＥＸＡＭＰＬＥ.com", False), ("http://xn--.com", False), ("http://ex%41mple.com", False),
+    ("ftp://example.com", False), ("//example.com", False), ("example.com", False), ("mailto:a@b.c", False),
+    ("http://u:pa:ss@example.com", False), ("http://:@example.com", False), ("http://@example.com", False),
+    ("http://example.com/" + "a" * 2065, True), ("http://example.com/" + "a" * 2066, False),
+]
+
+
+@pytest.mark.parametrize(("url", "accepted"), LINK_URLS)
+def test_link_url_validation_is_validator_js(url: str, accepted: bool) -> None:
+    assert is_url(url) is accepted
+
+
+def test_link_urls_over_http_and_favicon_hosts(admin: Api, card: dict[str, Any]) -> None:
+    refused = admin.post(f"/api/cards/{card['id']}/attachments",
+                         {"type": "link", "name": "u", "url": "http://my_host.example.com/x"})
+    assert problems(refused) == ["Invalid \"url\":\n  · Value ('http://my_host.example.com/x') failed custom "
+                                 "validation."]
+    favicons = {}
+    for url in ("http://[::1]:8080/", "http:example.com", "http://Пример.рф/", "https://codepen.io/x"):
+        item = admin.item("POST", f"/api/cards/{card['id']}/attachments", {"type": "link", "name": "u", "url": url})
+        favicons[url] = item["data"]["faviconUrl"].split("/", 3)[3]
+    assert favicons == {"http://[::1]:8080/": "favicons/[::1].png", "http:example.com": "favicons/example.com.png",
+                        "http://Пример.рф/": "favicons/xn--e1afmkfd.xn--p1ai.png",
+                        "https://codepen.io/x": "preloaded-favicons/codepen.io.png"}
+
+
 # --- 422 and 500 -------------------------------------------------------------------------------
 def test_unprocessable_cases(sim: PlankaSimulator, admin: Api, ids: Board, card: dict[str, Any]) -> None:
     def message(response: Any) -> str:
@@ -182,8 +222,8 @@ def test_unprocessable_cases(sim: PlankaSimulator, admin: Api, ids: Board, card:
     other_board = admin.item("POST", f"/api/projects/{ids.project}/boards", {"position": 2, "name": "B2"})["id"]
     assert message(admin.patch(f"/api/cards/{card['id']}", {"boardId": other_board})) == "List must be present"
     task_list = admin.item("POST", f"/api/cards/{card['id']}/task-lists", {"position": 1, "name": "t"})
-    assert message(admin.post(f"/api/task-lists/{task_list['id']}/tasks", {"position": 1})) == \
-        "Linked card or name must be present"
+    # A real 2.1.1 answers 500 here, not 422 (see test_task_without_name_is_a_server_error).
+    assert admin.post(f"/api/task-lists/{task_list['id']}/tasks", {"position": 1}).status_code == 500
     assert message(admin.post(f"/api/boards/{ids.board}/custom-field-groups", {"position": 1})) == \
         "Base custom field group or name must be present"
     board_user = sim.add_user(email="bu@example.com", username="bu", password=STRONG_PASSWORD)
@@ -200,6 +240,14 @@ def test_unprocessable_cases(sim: PlankaSimulator, admin: Api, ids: Board, card:
     assert error(admin.patch(f"/api/cards/{card['id']}", {"coverAttachmentId": link["id"]}), 404)["message"] == \
         "Cover attachment not found"
     assert admin.item("PATCH", f"/api/cards/{card['id']}", {"coverAttachmentId": image["id"]})["coverAttachmentId"]
+
+
+def test_task_without_name_is_a_server_error(admin: Api, card: dict[str, Any]) -> None:
+    """Planka 2.1.1 (checked on a live server): neither ``name`` nor ``linkedCardId`` → plain 500."""
+    task_list = admin.item("POST", f"/api/cards/{card['id']}/task-lists", {"position": 1, "name": "t"})
+    for body in ({"position": 1}, {"position": 1, "name": None}):
+        response = admin.post(f"/api/task-lists/{task_list['id']}/tasks", body)
+        assert (response.status_code, response.text) == (500, "Internal Server Error")
 
 
 def test_explicit_null_card_position_is_a_server_error(admin: Api, ids: Board) -> None:

@@ -33,15 +33,21 @@ def test_body_over_one_megabyte_is_rejected_before_anything(sim: PlankaSimulator
     before = sim.mutation_count()
     big = admin.post(f"/api/lists/{ids.list}/cards",
                      {"type": "project", "position": 1, "name": "big", "description": "x" * 1_048_600})
-    assert big.status_code == 400 and big.content == b""
+    assert big.status_code == 400 and big.content == b"" and "Content-Type" not in big.headers
+    card = make_card(admin, ids.list, name="edge")
+    for size, status in ((1_048_576, 200), (1_048_577, 400)):   # as measured on a live Planka 2.1.1
+        body = b'{"description": "' + b"a" * (size - 19) + b'"}'
+        assert len(body) == size
+        edge = admin.patch(f"/api/cards/{card['id']}", data=body, headers={"Content-Type": "application/json"})
+        assert edge.status_code == status, size
     unauthenticated = requests.post(f"{sim.url}/api/projects", data=b"{" + b" " * 1_048_577 + b"}",
                                     headers={"Content-Type": "application/json"})
     assert unauthenticated.status_code == 400 and unauthenticated.content == b""
     malformed = admin.post(f"/api/lists/{ids.list}/cards", data=b"{not json",
                            headers={"Content-Type": "application/json"})
     assert malformed.status_code == 400 and malformed.content == b""
-    assert _card_names(admin, ids) == []
-    assert sim.mutation_count() == before + 3
+    assert _card_names(admin, ids) == ["edge"]
+    assert sim.mutation_count() == before + 6
 
 
 def test_commit_then_drop(sim: PlankaSimulator, admin: Api) -> None:

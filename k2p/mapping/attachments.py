@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from k2p.mapping.context import BoardContext
 from k2p.mapping.model import AttachmentPlan
-from k2p.mapping.text import NAME_MAX, URL_MAX, clean
+from k2p.mapping.text import NAME_MAX, URL_MAX, clean, js_len
 
 CLOUD_TYPES = {2, 3, 4, 5, 6}          # Google Drive, Dropbox, Box, OneDrive, Yandex Disk
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}   # what Planka thumbnails
@@ -71,11 +71,11 @@ def plan_attachments(ctx: BoardContext, card: dict[str, Any], missing: dict[str,
 
 
 def _link(ctx: BoardContext, entity: str, key: str, url: Any, title: Any) -> AttachmentPlan | None:
-    if not isinstance(url, str) or not is_planka_url(url.strip()):
+    if not isinstance(url, str) or not is_planka_url(clean(url.strip())):
         shown = url if not isinstance(url, str) or len(url) <= 200 else url[:200] + "…"
         ctx.fidelity.add("dropped", entity, "link", f"not an http(s) URL Planka accepts (≤ {URL_MAX}): {shown!r}")
         return None
-    url = clean(url.strip())
+    url = clean(url.strip())   # checked as sent
     name_source = title if isinstance(title, str) and title.strip() else urlsplit(url).hostname or url
     return AttachmentPlan(key=key, type="link", name=ctx.name(name_source, NAME_MAX, entity, "attachment_name"),
                           url=url)
@@ -103,7 +103,8 @@ def _reason(status: Any, missing: dict[str, dict[str, Any]], file_id: str) -> st
 
 def is_planka_url(url: str) -> bool:
     """What Planka's ``isUrl`` accepts: validator.js ``isURL`` for http(s), no TLD required, ≤ 2048."""
-    if not url or len(url) > URL_MAX or re.search(r"[\s<>]", url):
+    # JavaScript's \s also matches U+FEFF; its length counts UTF-16 units.
+    if not url or js_len(url) > URL_MAX or re.search("[\\s\ufeff<>]", url):
         return False
     rest = url.split("#", 1)[0].split("?", 1)[0]
     protocol, separator, rest = rest.partition("://")

@@ -151,10 +151,11 @@ class SimHandler(BaseHTTPRequestHandler):
         return body
 
     # --- response helpers ------------------------------------------------------------------
-    def send_bytes(self, status: int, body: bytes, content_type: str,
+    def send_bytes(self, status: int, body: bytes, content_type: str | None,
                    headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)

@@ -9,7 +9,7 @@ from k2p.testing.planka_access import (card_path, check_keys, is_project_manager
                                        require_board_reader, require_editor, require_member,
                                        task_list_path)
 from k2p.testing.planka_cards import PAGE_SIZE, record_action
-from k2p.testing.planka_http import ROUTES, Ctx, conflict, forbidden, not_found, unprocessable
+from k2p.testing.planka_http import ROUTES, Ctx, conflict, forbidden, not_found, server_error
 from k2p.testing.planka_present import present_users
 from k2p.testing.planka_store import Store
 from k2p.testing.planka_validation import (BOOL, ID_INPUT, NAME_128, OPT_NAME_128, OPT_POSITION,
@@ -143,7 +143,10 @@ def create_task(ctx: Ctx) -> Any:
         linked, _l, linked_board, linked_project = card_path(store, ctx.get("linkedCardId"), "Linked card not found")
         require_board_reader(store, me, linked_project, linked_board["id"], "Linked card not found")
     if not linked and not ctx.get("name"):
-        raise unprocessable("Linked card or name must be present")
+        # Planka 2.1.1's tasks/create-one helper declares this exit under a misspelt key
+        # (`exists:`), so its `throw 'linkedCardOrNameMustBeInValues'` escapes the controller's
+        # intercept: a plain-text 500, not the documented 422.
+        raise server_error()
     values = {key: ctx.get(key) for key in ("name", "isCompleted") if ctx.has(key)}
     if linked:
         values.update({"linkedCardId": linked["id"], "name": linked["name"]})

@@ -223,6 +223,32 @@ def _assign(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
 
 
+def _raw_header(head: bytes, wanted: str) -> str:
+    """A part header's value as multiparty reads it (UTF-8, leading spaces skipped, untouched)."""
+    for line in head.decode("utf-8", "replace").split("\r\n"):
+        field, colon, value = line.partition(":")
+        if colon and field.strip().lower() == wanted:
+            return value.lstrip(" ")
+    return ""
+
+
+def multiparty_filename(disposition: str) -> str | None:
+    """multiparty 4.1's ``parseFilename`` (what skipper, so Planka, reads): the quoted value up to a
+    ``"`` that ends the header or precedes ``; ``, ``%22`` and ``\\"`` turned into quotes, ``&#NNNN;``
+    entities decoded, and everything up to the last backslash dropped. Spaces are kept."""
+    match = re.search(r'\bfilename="(.*?)"($|; )', disposition, re.IGNORECASE | re.ASCII)
+    if match:
+        filename = match.group(1)
+    else:
+        match = re.search(r"\bfilename\*=utf-8''(.*?)($|; )", disposition, re.IGNORECASE | re.ASCII)
+        if not match:
+            return None
+        filename = unquote(match.group(1), errors="replace")
+    filename = re.sub(r'%22|\\"', '"', filename)
+    filename = re.sub(r"&#([0-9]{4});", lambda entity: chr(int(entity.group(1))), filename)
+    return filename[filename.rfind("\\") + 1:]
+
+
 def _part_headers(head: bytes) -> email.message.Message:
     parser = email.parser.BytesHeaderParser(policy=email.policy.HTTP)
     return parser.parsebytes(head + b"\r\n\r\n")
@@ -247,8 +273,10 @@ def parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], lis
         if content.endswith(b"\r\n"):
             content = content[:-2]
         headers = _part_headers(head)
-        name = headers.get_param("name", header="content-disposition")
-        filename = headers.get_filename()
+        disposition = _raw_header(head, "content-disposition")
+        name_match = re.search(r'\bname="([^"]+)"', disposition, re.IGNORECASE | re.ASCII)
+        name = name_match.group(1) if name_match else None
+        filename = multiparty_filename(disposition)
         if not isinstance(name, str):
             continue
         if filename is not None:

@@ -47,6 +47,9 @@ def present_users(store: Store, user_ids: Iterable[str], viewer: Record, default
     return [present_user(u, viewer, default_admin_email) for u in sorted(filter(None, users), key=id_key)]
 
 
+PRELOADED_FAVICONS = frozenset({"codepen.io"})
+
+
 def present_attachment(attachment: Record, base_url: str) -> Record:
     """``attachments.presentOne``: download and thumbnail URLs for files, favicon for links."""
     data = dict(attachment)
@@ -66,7 +69,10 @@ def present_attachment(attachment: Record, base_url: str) -> Record:
             },
         }
     else:
-        data["data"] = {"url": raw.get("url"), "faviconUrl": f"{base_url}/favicons/{raw.get('hostname')}.png"}
+        hostname = raw.get("hostname")
+        # Planka 2.1.1 ships one preloaded favicon (public/preloaded-favicons/codepen.io.png).
+        folder = "preloaded-favicons" if hostname in PRELOADED_FAVICONS else "favicons"
+        data["data"] = {"url": raw.get("url"), "faviconUrl": f"{base_url}/{folder}/{hostname}.png"}
     return data
 
 

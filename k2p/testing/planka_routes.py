@@ -11,7 +11,7 @@ from k2p.testing import (planka_attachments, planka_auth, planka_boards, planka_
                          planka_cards, planka_custom_fields, planka_projects, planka_users)
 from k2p.testing.planka_auth import authenticate
 from k2p.testing.planka_http import ROUTES, ApiError, Ctx, Reply, Upload, not_found, server_error, unauthorized
-from k2p.testing.planka_validation import ValidationFailed, bad_request_body, validate
+from k2p.testing.planka_validation import InputCrash, ValidationFailed, bad_request_body, validate
 
 SPA_HTML = """<!doctype html>
 <html lang="en">
@@ -83,6 +83,8 @@ def dispatch(sim: Any, method: str, path: str, headers: Any, query: dict[str, An
         return _with_principal(error_reply(error), principal)
     except ValidationFailed as failed:
         return _with_principal(Reply(400, bad_request_body(method, path, failed.problems)), principal)
+    except InputCrash:
+        return _with_principal(error_reply(server_error()), principal)
     with store.lock:
         ctx = Ctx(sim, store, method, path, inputs, user, session, headers, files)
         try:

@@ -143,7 +143,7 @@ class PlankaRequestHandler(SimHandler):
             body, files = parse_body(content_type, raw)
         except BodyRejected:
             self._log(sim, 400, mutating, None, "body rejected")
-            return self.send_bytes(400, b"", "text/plain; charset=utf-8")
+            return self.send_bytes(400, b"", None)   # Sails sends no Content-Type here
         seq = sim.next_mutation_seq() if mutating else 0
         if mutating and sim.hooks.fire(seq, method, path, "received") == "drop":
             self._log(sim, 0, mutating, None, "hook:drop-before-commit")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import requests
 
@@ -20,12 +21,20 @@ Item = dict[str, Any]
 
 
 class PlankaReader:
-    """GETs against a Planka server with an API key (which also authenticates downloads)."""
+    """GETs against a Planka server with an API key (which also authenticates downloads), or with
+    a login ``token`` (Bearer for ``/api``; downloads ignore Bearer and read the ``accessToken``
+    cookie instead)."""
 
-    def __init__(self, url: str, api_key: str) -> None:
+    def __init__(self, url: str, api_key: str | None, *, token: str | None = None) -> None:
         self.url = url
         self.session = requests.Session()
-        self.session.headers["X-Api-Key"] = api_key
+        self.session.trust_env = False
+        if token is not None:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+            self.session.cookies.set("accessToken", token)
+        else:
+            assert api_key is not None, "an API key or a token is needed"
+            self.session.headers["X-Api-Key"] = api_key
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         response = self.session.get(self.url + path, params=params, timeout=30)
@@ -43,16 +52,36 @@ class PlankaReader:
                 return list(reversed(found))
             before = page[-1]["id"]
 
-    def list_cards(self, list_id: str) -> list[Item]:
-        """Cards of any list (archive included), paged like the Planka client does."""
-        found: list[Item] = []
-        params: dict[str, Any] = {}
+    def list_cards(self, list_id: str, board_id: str) -> list[Item]:
+        """Cards of any list (archive included).
+
+        ``GET /api/lists/:id/cards`` answers 50 cards; Planka 2.1.1 cannot page it over HTTP (its
+        ``before`` cursor is an object, and ``?before[id]=…`` makes the server answer 500). Past 50,
+        the cards are found through the board's activity (``createCard``/``moveCard`` actions,
+        paged by ``beforeId``) and read one by one.
+        """
+        first = self.get(f"/api/lists/{list_id}/cards")["items"]
+        if len(first) < 50:
+            return first
+        card_ids: set[str] = set()
+        before = None
         while True:
-            page = self.get(f"/api/lists/{list_id}/cards", params)["items"]
-            found.extend(page)
-            if len(page) < 50:
-                return found
-            params = {"before[listChangedAt]": page[-1]["listChangedAt"], "before[id]": page[-1]["id"]}
+            actions = self.get(f"/api/boards/{board_id}/actions", {"beforeId": before} if before else None)["items"]
+            card_ids.update(action["cardId"] for action in actions
+                            if action["type"] in ("createCard", "moveCard") and action.get("cardId"))
+            if len(actions) < 50:
+                break
+            before = actions[-1]["id"]
+        found = []
+        for card_id in sorted(card_ids, key=int):
+            response = self.session.get(f"{self.url}/api/cards/{card_id}", timeout=30)
+            if response.status_code == 404:
+                continue          # deleted since
+            response.raise_for_status()
+            card = response.json()["item"]
+            if card["listId"] == list_id:
+                found.append(card)
+        return found
 
     def download_sha256(self, attachment: Item) -> str:
         response = self.session.get(attachment["data"]["url"], timeout=60)
@@ -90,13 +119,16 @@ def card_view(reader: PlankaReader, card_id: str, lists: dict[str, Item], labels
     }
 
 
-def snapshot(url: str, api_key: str) -> dict[str, Any]:
+def snapshot(url: str, api_key: str | None, project_ids: Collection[str] | None = None, *,
+             token: str | None = None) -> dict[str, Any]:
     """Everything an import created, keyed by names and in Planka's order (no ids): comparable
-    between a clean import and an interrupted-then-resumed one."""
-    reader = PlankaReader(url, api_key)
+    between a clean import and an interrupted-then-resumed one. ``project_ids`` restricts it to
+    those projects (a live server may hold others)."""
+    reader = PlankaReader(url, api_key, token=token)
     projects = reader.get("/api/projects")
     result: dict[str, Any] = {}
-    for project in sorted(projects["items"], key=lambda item: item["name"]):
+    chosen = [item for item in projects["items"] if project_ids is None or item["id"] in project_ids]
+    for project in sorted(chosen, key=lambda item: item["name"]):
         boards = sorted((board for board in projects["included"]["boards"] if board["projectId"] == project["id"]),
                         key=lambda board: board["position"])
         result[project["name"]] = {board["name"]: board_view(reader, board["id"]) for board in boards}
@@ -115,14 +147,18 @@ def board_view(reader: PlankaReader, board_id: str) -> dict[str, Any]:
     archive = next(item for item in lists.values() if item["type"] == "archive")
     cards_by_list = {item["id"]: sorted((card for card in included["cards"] if card["listId"] == item["id"]),
                                         key=lambda card: card["position"]) for item in ordered_lists}
-    archived = sorted(reader.list_cards(archive["id"]), key=lambda card: card["name"])
+    # The archive has no order of its own (Planka lists it by the time of the move), and names can
+    # repeat: order archived cards by everything the snapshot shows of them.
+    archived = sorted((card_view(reader, card["id"], lists, labels, users)
+                       for card in reader.list_cards(archive["id"], board_id)),
+                      key=lambda view: json.dumps(view, sort_keys=True, ensure_ascii=False))
     return {
         "lists": [(item["name"], item["type"]) for item in ordered_lists],
         "labels": [(item["name"], item["color"]) for item in sorted(labels.values(), key=lambda item: item["position"])],
         "members": sorted(users[item["userId"]].get("email") or item["userId"] for item in included["boardMemberships"]),
         "cards": {lists[list_id]["name"]: [card_view(reader, card["id"], lists, labels, users) for card in cards]
                   for list_id, cards in cards_by_list.items()},
-        "archived": [card_view(reader, card["id"], lists, labels, users) for card in archived],
+        "archived": archived,
     }
 
 
