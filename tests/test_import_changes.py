@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from k2p.cli import main
@@ -88,14 +88,15 @@ def test_fix_forward_and_exact_dry_runs(tmp_path: Path) -> None:
         assert not _nonzero(third.report["counts"], "created") and not _nonzero(third.report["counts"], "updated")
 
 
-def test_offline_dry_run_plans_from_the_ledger_alone(tmp_path: Path) -> None:
+def test_offline_dry_run_plans_from_the_ledger_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     company = generate_company("tiny")
     with KaitenSimulator(company, idle_timeout=300) as kaiten:
         export(kaiten, tmp_path / "a.k2p")
-    runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path) as cwd:
-        result = runner.invoke(main, ["import", str(tmp_path / "a.k2p"), "--dry-run"])
-        assert result.exit_code == 0, result.output
-        assert "offline, from the ledger only" in result.output and "would create" in result.output
-        assert not list(Path(cwd).glob("*.sqlite")), "a dry run must not leave a ledger behind"
-        assert list(Path(cwd).glob("k2p-import-plan-*.json"))
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "a.k2p"), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "offline, from the ledger only" in result.output and "would create" in result.output
+    assert not list(work.glob("*.sqlite")), "a dry run must not leave a ledger behind"
+    assert list(work.glob("k2p-import-plan-*.json"))

@@ -213,5 +213,5 @@ def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | No
         "failures": [{"key": failure.key, "kind": failure.kind, "message": failure.message}
                      for failure in tally.failures],
         "fidelity": fidelity.summary(),
-        "mapped_users": len(users.mapping) if hasattr(users, "mapping") else None,
+        "mapped_users": len(users),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import mimetypes
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import ArchiveInvalid
@@ -63,12 +63,34 @@ def known_positions(ctx: ImportContext, keys: Sequence[str]) -> dict[str, float 
 
 
 def guarded(ctx: ImportContext, key: str, kind: str, step: Callable[[], Result]) -> Result | None:
-    """Run one object's step; a refusal by Planka fails that object (and skips its children)."""
+    """Run one object's step; a refusal by Planka (or a damaged blob) fails that object and skips
+    its children, while the rest of the import goes on."""
     try:
         return step()
     except PlankaError as error:
         ctx.tally.fail(key, kind, str(error))
-        return None
+    except ArchiveInvalid as error:
+        ctx.tally.fail(key, kind, error.message)
+    return None
+
+
+class Ordered(Protocol):
+    key: str
+
+    def fields(self) -> dict[str, Any]: ...
+
+
+def replay_ordered(ctx: ImportContext, parent_id: str | None, kind: str, items: Sequence[Ordered],
+                   spec_for: Callable[[Any], Spec]) -> dict[str, str | None]:
+    """Ensure ordered siblings (positions kept where possible); returns their Planka ids by key."""
+    order = [item.key for item in items]
+    positions = plan_positions(order, known_positions(ctx, order))
+    ids: dict[str, str | None] = {}
+    for item in items:
+        done = guarded(ctx, item.key, kind, lambda item=item: ctx.syncer.ensure(
+            item.key, parent_id, item.fields(), spec_for(item), position=positions[item.key]))
+        ids[item.key] = done.planka_id if done else None
+    return ids
 
 
 def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, position: float) -> None:
@@ -84,20 +106,10 @@ def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, po
             key = f"{plan.key}:member:{user_id}"
             guarded(ctx, key, "board_membership", lambda key=key, user_id=user_id: ctx.syncer.ensure(
                 key, state.board_id, {}, specs.board_membership(client, state.board_id, user_id)))  # type: ignore[arg-type]
-    positions = plan_positions([label.key for label in plan.labels],
-                               known_positions(ctx, [label.key for label in plan.labels]))
-    for label in plan.labels:
-        done = guarded(ctx, label.key, "label", lambda label=label: ctx.syncer.ensure(
-            label.key, state.board_id, label.fields(),
-            specs.label(client, state.board_id, label.name, label.color), position=positions[label.key]))  # type: ignore[arg-type]
-        state.label_ids[label.key] = done.planka_id if done else None
-    positions = plan_positions([item.key for item in plan.lists],
-                               known_positions(ctx, [item.key for item in plan.lists]))
-    for kanban_list in plan.lists:
-        done = guarded(ctx, kanban_list.key, "list", lambda item=kanban_list: ctx.syncer.ensure(
-            item.key, state.board_id, item.fields(),
-            specs.kanban_list(client, state.board_id, item.name, item.type), position=positions[item.key]))  # type: ignore[arg-type]
-        state.list_ids[kanban_list.key] = done.planka_id if done else None
+    state.label_ids = replay_ordered(ctx, state.board_id, "label", plan.labels, lambda label: specs.label(
+        client, state.board_id, label.name, label.color))  # type: ignore[arg-type]
+    state.list_ids = replay_ordered(ctx, state.board_id, "list", plan.lists, lambda item: specs.kanban_list(
+        client, state.board_id, item.name, item.type))  # type: ignore[arg-type]
     _replay_fields(ctx, plan, state)
     _replay_cards(ctx, plan, state)
 
@@ -113,14 +125,8 @@ def _replay_fields(ctx: ImportContext, plan: BoardPlan, state: BoardState) -> No
     if group is None:
         return
     state.group_id = group.planka_id
-    positions = plan_positions([item.key for item in plan.custom_fields],
-                               known_positions(ctx, [item.key for item in plan.custom_fields]))
-    for custom in plan.custom_fields:
-        done = guarded(ctx, custom.key, "custom_field", lambda custom=custom: ctx.syncer.ensure(
-            custom.key, state.group_id, custom.fields(),
-            specs.custom_field(client, state.board_id, state.group_id, custom.name),  # type: ignore[arg-type]
-            position=positions[custom.key]))
-        state.field_ids[custom.key] = done.planka_id if done else None
+    state.field_ids = replay_ordered(ctx, state.group_id, "custom_field", plan.custom_fields, lambda item: (
+        specs.custom_field(client, state.board_id, state.group_id, item.name)))  # type: ignore[arg-type]
 
 
 def _card_positions(ctx: ImportContext, plan: BoardPlan) -> dict[str, float]:
@@ -226,20 +232,13 @@ def _card_spec(ctx: ImportContext, board: BoardState, plan: CardPlan, list_id: s
 
 
 def _replay_tasks(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> None:
-    order = [item.key for item in plan.task_lists]
-    positions = plan_positions(order, known_positions(ctx, order))
+    list_ids = replay_ordered(ctx, card_id, "task_list", plan.task_lists, lambda item: specs.task_list(
+        ctx.client, card_id, item.name))  # type: ignore[arg-type]
     for task_list in plan.task_lists:
-        done = guarded(ctx, task_list.key, "task_list", lambda task_list=task_list: ctx.syncer.ensure(
-            task_list.key, card_id, task_list.fields(),
-            specs.task_list(ctx.client, card_id, task_list.name), position=positions[task_list.key]))  # type: ignore[arg-type]
-        if done is None:
-            continue
-        task_order = [task.key for task in task_list.tasks]
-        task_positions = plan_positions(task_order, known_positions(ctx, task_order))
-        for task in task_list.tasks:
-            guarded(ctx, task.key, "task", lambda task=task, parent=done.planka_id: ctx.syncer.ensure(
-                task.key, parent, task.fields(), specs.task(ctx.client, card_id, parent, task.name),  # type: ignore[arg-type]
-                position=task_positions[task.key]))
+        parent = list_ids[task_list.key]
+        if parent is not None or ctx.syncer.dry_run:
+            replay_ordered(ctx, parent, "task", task_list.tasks, lambda item, parent=parent: specs.task(
+                ctx.client, card_id, parent, item.name))  # type: ignore[arg-type]
 
 
 def _replay_attachments(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> dict[str, str | None]:

@@ -32,114 +32,102 @@ def _patch(client: PlankaClient, prefix: str) -> Callable[[str, dict[str, Any]],
     return lambda planka_id, changes: _item(client.update(f"{prefix}/{planka_id}", changes))
 
 
+def _child(kind: str, client: PlankaClient, *, create_at: str, patch_prefix: str, read: str,
+           included: str, match: Callable[[Item], bool]) -> Spec:
+    """An ordinary object: POST under its parent, PATCH by id, found again in the parent's read."""
+    return Spec(kind, create=lambda payload: _item(client.create(create_at, payload)),
+                update=_patch(client, patch_prefix), find=_included(client, read, included), match=match)
+
+
+def _link(kind: str, client: PlankaClient, *, create_at: str, body: dict[str, Any], read: str,
+          included: str, match: Callable[[Item], bool]) -> Spec:
+    """A join object (membership, card label): nothing to update, and 409 "already …" is adopted."""
+    find = _included(client, read, included)
+
+    def create(_payload: dict[str, Any]) -> Item:
+        try:
+            return _item(client.create(create_at, body))
+        except PlankaError as error:
+            if error.status != 409:
+                raise
+            found = next((item for item in find() if match(item)), None)
+            if found is None:
+                raise
+            return found
+
+    return Spec(kind, create=create, find=find, match=match)
+
+
+def _named(name: str | None, **fields: Any) -> Callable[[Item], bool]:
+    return lambda item: item.get("name") == name and all(item.get(k) == v for k, v in fields.items())
+
+
 def project(client: PlankaClient, name: str) -> Spec:
     return Spec("project",
                 create=lambda p: _item(client.create("/api/projects", {"type": "shared", **_without_none(p)})),
                 update=_patch(client, "/api/projects"),
                 find=lambda: list(client.get("/api/projects").get("items", [])),
-                match=lambda item: item.get("name") == name, recent_only=True)
+                match=_named(name), recent_only=True)
 
 
 def board(client: PlankaClient, project_id: str | None, name: str) -> Spec:
-    return Spec("board",
-                create=lambda p: _item(client.create(f"/api/projects/{project_id}/boards", p)),
-                update=_patch(client, "/api/boards"),
-                find=_included(client, f"/api/projects/{project_id}", "boards"),
-                match=lambda item: item.get("name") == name and item.get("projectId") == project_id)
-
-
-def _adopt_on_conflict(create: Callable[[dict[str, Any]], Item],
-                       find: Callable[[], list[Item]], match: Callable[[Item], bool]) -> Callable[[dict[str, Any]], Item]:
-    """A create that treats 409 "already …" as success by adopting the existing object."""
-    def run(payload: dict[str, Any]) -> Item:
-        try:
-            return create(payload)
-        except PlankaError as error:
-            if error.status != 409:
-                raise
-            for item in find():
-                if match(item):
-                    return item
-            raise
-    return run
+    return _child("board", client, create_at=f"/api/projects/{project_id}/boards", patch_prefix="/api/boards",
+                  read=f"/api/projects/{project_id}", included="boards", match=_named(name, projectId=project_id))
 
 
 def board_membership(client: PlankaClient, board_id: str | None, user_id: str) -> Spec:
-    find = _included(client, f"/api/boards/{board_id}", "boardMemberships")
-    match = lambda item: item.get("userId") == user_id  # noqa: E731
-    create = lambda p: _item(client.create(f"/api/boards/{board_id}/board-memberships",  # noqa: E731
-                                           {"userId": user_id, "role": "editor"}))
-    return Spec("board_membership", create=_adopt_on_conflict(create, find, match), find=find, match=match)
+    return _link("board_membership", client, create_at=f"/api/boards/{board_id}/board-memberships",
+                 body={"userId": user_id, "role": "editor"}, read=f"/api/boards/{board_id}",
+                 included="boardMemberships", match=lambda item: item.get("userId") == user_id)
 
 
 def label(client: PlankaClient, board_id: str | None, name: str | None, color: str) -> Spec:
-    return Spec("label",
-                create=lambda p: _item(client.create(f"/api/boards/{board_id}/labels", p)),
-                update=_patch(client, "/api/labels"),
-                find=_included(client, f"/api/boards/{board_id}", "labels"),
-                match=lambda item: item.get("name") == name and item.get("color") == color)
+    return _child("label", client, create_at=f"/api/boards/{board_id}/labels", patch_prefix="/api/labels",
+                  read=f"/api/boards/{board_id}", included="labels", match=_named(name, color=color))
 
 
 def kanban_list(client: PlankaClient, board_id: str | None, name: str, list_type: str) -> Spec:
-    return Spec("list",
-                create=lambda p: _item(client.create(f"/api/boards/{board_id}/lists", p)),
-                update=_patch(client, "/api/lists"),
-                find=_included(client, f"/api/boards/{board_id}", "lists"),
-                match=lambda item: item.get("name") == name and item.get("type") == list_type)
+    return _child("list", client, create_at=f"/api/boards/{board_id}/lists", patch_prefix="/api/lists",
+                  read=f"/api/boards/{board_id}", included="lists", match=_named(name, type=list_type))
 
 
 def field_group(client: PlankaClient, board_id: str | None, name: str) -> Spec:
-    return Spec("custom_field_group",
-                create=lambda p: _item(client.create(f"/api/boards/{board_id}/custom-field-groups", p)),
-                update=_patch(client, "/api/custom-field-groups"),
-                find=_included(client, f"/api/boards/{board_id}", "customFieldGroups"),
-                match=lambda item: item.get("name") == name and item.get("boardId") == board_id)
+    return _child("custom_field_group", client, create_at=f"/api/boards/{board_id}/custom-field-groups",
+                  patch_prefix="/api/custom-field-groups", read=f"/api/boards/{board_id}",
+                  included="customFieldGroups", match=_named(name, boardId=board_id))
 
 
 def custom_field(client: PlankaClient, board_id: str | None, group_id: str | None, name: str) -> Spec:
-    return Spec("custom_field",
-                create=lambda p: _item(client.create(f"/api/custom-field-groups/{group_id}/custom-fields", p)),
-                update=_patch(client, "/api/custom-fields"),
-                find=_included(client, f"/api/boards/{board_id}", "customFields"),
-                match=lambda item: item.get("name") == name and item.get("customFieldGroupId") == group_id)
+    return _child("custom_field", client, create_at=f"/api/custom-field-groups/{group_id}/custom-fields",
+                  patch_prefix="/api/custom-fields", read=f"/api/boards/{board_id}", included="customFields",
+                  match=_named(name, customFieldGroupId=group_id))
 
 
 def card(client: PlankaClient, board_id: str | None, list_id: str | None, name: str) -> Spec:
-    return Spec("card",
-                create=lambda p: _item(client.create(f"/api/lists/{list_id}/cards", p)),
-                update=_patch(client, "/api/cards"),
-                find=_included(client, f"/api/boards/{board_id}", "cards"),
-                match=lambda item: item.get("name") == name and item.get("listId") == list_id)
+    return _child("card", client, create_at=f"/api/lists/{list_id}/cards", patch_prefix="/api/cards",
+                  read=f"/api/boards/{board_id}", included="cards", match=_named(name, listId=list_id))
 
 
 def card_label(client: PlankaClient, card_id: str | None, label_id: str) -> Spec:
-    find = _included(client, f"/api/cards/{card_id}", "cardLabels")
-    match = lambda item: item.get("labelId") == label_id  # noqa: E731
-    create = lambda p: _item(client.create(f"/api/cards/{card_id}/card-labels", {"labelId": label_id}))  # noqa: E731
-    return Spec("card_label", create=_adopt_on_conflict(create, find, match), find=find, match=match)
+    return _link("card_label", client, create_at=f"/api/cards/{card_id}/card-labels", body={"labelId": label_id},
+                 read=f"/api/cards/{card_id}", included="cardLabels",
+                 match=lambda item: item.get("labelId") == label_id)
 
 
 def card_membership(client: PlankaClient, card_id: str | None, user_id: str) -> Spec:
-    find = _included(client, f"/api/cards/{card_id}", "cardMemberships")
-    match = lambda item: item.get("userId") == user_id  # noqa: E731
-    create = lambda p: _item(client.create(f"/api/cards/{card_id}/card-memberships", {"userId": user_id}))  # noqa: E731
-    return Spec("card_membership", create=_adopt_on_conflict(create, find, match), find=find, match=match)
+    return _link("card_membership", client, create_at=f"/api/cards/{card_id}/card-memberships",
+                 body={"userId": user_id}, read=f"/api/cards/{card_id}", included="cardMemberships",
+                 match=lambda item: item.get("userId") == user_id)
 
 
 def task_list(client: PlankaClient, card_id: str | None, name: str) -> Spec:
-    return Spec("task_list",
-                create=lambda p: _item(client.create(f"/api/cards/{card_id}/task-lists", p)),
-                update=_patch(client, "/api/task-lists"),
-                find=_included(client, f"/api/cards/{card_id}", "taskLists"),
-                match=lambda item: item.get("name") == name and item.get("cardId") == card_id)
+    return _child("task_list", client, create_at=f"/api/cards/{card_id}/task-lists", patch_prefix="/api/task-lists",
+                  read=f"/api/cards/{card_id}", included="taskLists", match=_named(name, cardId=card_id))
 
 
 def task(client: PlankaClient, card_id: str | None, task_list_id: str | None, name: str) -> Spec:
-    return Spec("task",
-                create=lambda p: _item(client.create(f"/api/task-lists/{task_list_id}/tasks", p)),
-                update=_patch(client, "/api/tasks"),
-                find=_included(client, f"/api/cards/{card_id}", "tasks"),
-                match=lambda item: item.get("name") == name and item.get("taskListId") == task_list_id)
+    return _child("task", client, create_at=f"/api/task-lists/{task_list_id}/tasks", patch_prefix="/api/tasks",
+                  read=f"/api/cards/{card_id}", included="tasks", match=_named(name, taskListId=task_list_id))
 
 
 def comment(client: PlankaClient, card_id: str | None, text: str, me: str | None) -> Spec:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from k2p.planka.client import AmbiguousWrite, PlankaError
+from k2p.errors import RemoteError
+from k2p.planka.client import AmbiguousWrite
 from k2p.planka.ledger import Ledger, Row, field_hashes
 
 CREATE_ATTEMPTS = 5
@@ -152,8 +153,8 @@ class Syncer:
                 found = self._reconcile(spec, intent_at)
                 if found is not None:
                     return found, True
-        raise PlankaError(0, "POST", key, {"message": f"create failed {CREATE_ATTEMPTS} times with "
-                                                      f"no answer from the server"})
+        raise RemoteError(f"Planka did not answer {CREATE_ATTEMPTS} attempts to create {key} (and it was "
+                          f"not created); check the server, then rerun the import to resume")
 
     def _reconcile(self, spec: Spec, intent_at: float | None) -> dict[str, Any] | None:
         """The unclaimed object matching ``spec`` that an earlier, unanswered create made."""
