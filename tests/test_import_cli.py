@@ -148,3 +148,16 @@ def test_json_output(archive: Path, planka: PlankaSimulator, tmp_path: Path) -> 
     report = json.loads(result.output)
     assert report["mode"] == "import" and report["counts"]["card"]["created"] > 0
     assert report["fingerprint"] and report["report_path"].endswith("report.json")
+
+
+def test_one_ledger_serves_one_import_at_a_time(tmp_path: Path) -> None:
+    from k2p.errors import Refused
+    from k2p.planka.ledger import Ledger
+
+    first = Ledger(tmp_path / "l.sqlite")
+    try:
+        with pytest.raises(Refused, match="another k2p import is using the ledger"):
+            Ledger(tmp_path / "l.sqlite")
+    finally:
+        first.close()
+    Ledger(tmp_path / "l.sqlite").close()

@@ -12,6 +12,7 @@ a power loss the last rows may be missing, and intents then fall back to reconci
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 import time
@@ -30,6 +31,21 @@ CREATE TABLE IF NOT EXISTS objects (
     updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS objects_planka_id ON objects (planka_id);
 """
+
+
+def _exclusive_lock(path: Path) -> int | None:
+    """Lock ``<ledger>.lock`` so that two imports never work from one ledger at the same time."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX: no advisory locks
+        return None
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise Refused(f"another k2p import is using the ledger {path}; wait for it to finish") from None
+    return fd
 
 
 def field_hashes(fields: dict[str, Any]) -> dict[str, str]:
@@ -60,6 +76,7 @@ class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._process_lock = _exclusive_lock(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -69,6 +86,9 @@ class Ledger:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._process_lock is not None:
+            os.close(self._process_lock)
+            self._process_lock = None
 
     # --- identity --------------------------------------------------------------------------
     def bind(self, source: dict[str, Any], target: dict[str, Any] | None) -> bool:
