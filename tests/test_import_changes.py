@@ -12,6 +12,7 @@ from k2p.testing.kaiten_company import KaitenCompany, generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from tests.helpers.export import export
+from tests.helpers.kaiten_changes import add_comment
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, ledger_keys
 
 
@@ -21,13 +22,7 @@ def _change_company(company: KaitenCompany) -> dict[str, int]:
             if company.cards[card_id]["condition"] == 1]
     renamed, commented = live[0], live[1]
     company.cards[renamed]["title"] = "Renamed after the first import ✏️"
-    template = next(comment for comments in company.comments.values() for comment in comments
-                    if not comment["deleted"] and comment["type"] == 1)
-    new_id = max(c["id"] for comments in company.comments.values() for c in comments) + 1
-    company.comments.setdefault(commented, []).append(
-        {**template, "id": new_id, "card_id": commented, "text": "A comment written after the first import",
-         "created": "2030-01-01T10:00:00.000Z", "updated": "2030-01-01T10:00:00.000Z"})
-    company.cards[commented]["comments_total"] += 1
+    new_id = add_comment(company, commented, "A comment written after the first import")
     added = company.add_card(company.cards[renamed]["board_id"], like=renamed, title="Brand-new card")
     return {"renamed": renamed, "commented": commented, "comment": new_id, "added": added}
 

@@ -11,10 +11,8 @@ from click.testing import CliRunner, Result
 
 from k2p.cli import main
 from k2p.errors import ExitCode
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
-from tests.helpers.export import export
+from tests.helpers.export import export_company
 
 PASSWORD = "Importer-Password-2026!"
 # Importing only the smallest board keeps these command-line checks fast.
@@ -23,10 +21,7 @@ ONE_BOARD = ["--board", "700003"]
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cli") / "tiny.k2p"
-    with KaitenSimulator(generate_company("tiny"), idle_timeout=300) as sim:
-        export(sim, path)
-    return path
+    return export_company(tmp_path_factory, "tiny", "cli")
 
 
 @pytest.fixture()

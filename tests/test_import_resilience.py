@@ -9,10 +9,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaFaultPlan, PlankaSimulator
-from tests.helpers.export import export
+from tests.helpers.export import export_company
 from tests.helpers.planka_state import import_cli, import_into, snapshot
 
 # (share of the clean import's mutating requests, phase): the importer is killed at that request,
@@ -25,10 +23,7 @@ KILL_POINTS = [(0.0, "committed"), (0.004, "received"), (0.015, "committed"), (0
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("resilience") / "tiny.k2p"
-    with KaitenSimulator(generate_company("tiny"), idle_timeout=300) as sim:
-        export(sim, path)
-    return path
+    return export_company(tmp_path_factory, "tiny", "resilience")
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ from k2p.testing.kaiten_company import KaitenCompany, generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from tests.helpers.export import export
+from tests.helpers.kaiten_changes import add_comment
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, snapshot
 
 LIVE_URL = os.environ.get("K2P_LIVE_PLANKA_URL")
@@ -187,18 +188,25 @@ def people(live: Live, archive: tuple[KaitenCompany, Path]) -> list[dict[str, An
     return live.ensure_users(chosen)
 
 
-@pytest.fixture(scope="module")
-def expected(live: Live, archive: tuple[KaitenCompany, Path], people: list[dict[str, Any]],
-             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The same archive imported into the simulator, with the same account name and users."""
-    _, root = archive
-    work = tmp_path_factory.mktemp("live-sim")
+@contextmanager
+def mirror_simulator(live: Live, people: list[dict[str, Any]]) -> Iterator[PlankaSimulator]:
+    """A Planka simulator with the live importing account's names and the same mapped users."""
     me = live.me
     with PlankaSimulator(admin_email=me.get("email") or "admin@example.com",
                          admin_username=me.get("username") or "admin", admin_name=me.get("name") or "Admin",
                          require_terms=True, idle_timeout=300) as sim:
         for person in people:
             sim.add_user(email=person["email"], name=person["full_name"], password=USER_PASSWORD)
+        yield sim
+
+
+@pytest.fixture(scope="module")
+def expected(live: Live, archive: tuple[KaitenCompany, Path], people: list[dict[str, Any]],
+             tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The same archive imported into the simulator, with the same account name and users."""
+    _, root = archive
+    work = tmp_path_factory.mktemp("live-sim")
+    with mirror_simulator(live, people) as sim:
         key = sim.create_api_key(sim.admin_email)
         outcome = import_into(sim, root, work / "ledger.sqlite", users=write_users_csv(work / "users.csv", people),
                               api_key=key)
@@ -342,13 +350,7 @@ def _evolve(company: KaitenCompany) -> None:
     company.cards[shelved].update(condition=2, archived=True)
     if archived:
         company.cards[archived[0]].update(condition=1, archived=False)
-    template = next(comment for comments in company.comments.values() for comment in comments
-                    if not comment["deleted"] and comment["type"] == 1)
-    new_id = max(c["id"] for comments in company.comments.values() for c in comments) + 1
-    company.comments.setdefault(renamed, []).append(
-        {**template, "id": new_id, "card_id": renamed, "text": "Written after the first import",
-         "created": "2030-01-01T10:00:00.000Z", "updated": "2030-01-01T10:00:00.000Z"})
-    company.cards[renamed]["comments_total"] += 1
+    add_comment(company, renamed, "Written after the first import")
     company.add_card(company.cards[renamed]["board_id"], like=renamed, title="Brand-new card")
 
 
@@ -362,12 +364,7 @@ def test_newer_archive_updates_like_the_simulator(live: Live, people: list[dict[
         _evolve(company)
         export(kaiten, weeks[1])
     users = write_users_csv(tmp_path / "users.csv", people)
-    me = live.me
-    with PlankaSimulator(admin_email=me.get("email") or "admin@example.com",
-                         admin_username=me.get("username") or "admin", admin_name=me.get("name") or "Admin",
-                         require_terms=True, idle_timeout=300) as sim:
-        for person in people:
-            sim.add_user(email=person["email"], name=person["full_name"], password=USER_PASSWORD)
+    with mirror_simulator(live, people) as sim:
         key = sim.create_api_key(sim.admin_email)
         sim_runs = [import_into(sim, week, tmp_path / "sim.sqlite", users=users, api_key=key) for week in weeks]
         expected = snapshot(sim.url, key)

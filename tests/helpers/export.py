@@ -64,6 +64,12 @@ def export_into(factory: pytest.TempPathFactory, sim: KaitenSimulator, name: str
     return root
 
 
+def export_company(factory: pytest.TempPathFactory, scale: str, name: str) -> Path:
+    """Export a freshly generated company of ``scale`` into a temporary archive (module fixtures)."""
+    with simulator(scale) as sim:
+        return export_into(factory, sim, name)
+
+
 def export_args(sim: KaitenSimulator, out: Path, *extra: str) -> list[str]:
     """Arguments of ``k2p export`` against ``sim`` (unpaced unless ``extra`` sets ``--rps``)."""
     rps = [] if "--rps" in extra else ["--rps", FAST]
