@@ -28,7 +28,7 @@ from k2p.testing import kaiten_routes  # noqa: F401  (importing it registers eve
 from k2p.testing.kaiten_api import Reply, Request, dispatch
 from k2p.testing.kaiten_company import KaitenCompany, TokenInfo, generate_company
 from k2p.testing.kaiten_files import FileBlob, UrlSigner, s3_error
-from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler
+from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, raise_if_buggy
 
 __all__ = ["FaultPlan", "KaitenSimulator", "RateLimiter", "SimEvent", "SimStats", "main"]
 
@@ -256,6 +256,7 @@ class ApiGateway:
                 return dispatch(Request(self.sim.company, token, params, self.sim), method, path)
         except Exception:  # a simulator bug must be visible, not a hung client
             self.sim.stats.incr("internal_errors")
+            self.sim.errors.append(traceback.format_exc())
             return Reply(500, traceback.format_exc().encode(), "text/plain; charset=utf-8")
 
 
@@ -332,6 +333,7 @@ class KaitenSimulator:
         self.company = company
         self.request_log = RequestLog()
         self.stats = SimStats()
+        self.errors: list[str] = []  # tracebacks of internal errors (see SimulatorBug)
         self.drift = drift
         self.signer = UrlSigner(signed_url_ttl)
         self.on_request = on_request
@@ -378,8 +380,10 @@ class KaitenSimulator:
     def __enter__(self) -> "KaitenSimulator":
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.stop()
+        if exc_type is None:
+            raise_if_buggy("Kaiten", self.errors)
 
     def touch(self) -> None:
         self._api_server.touch()

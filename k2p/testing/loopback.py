@@ -20,6 +20,16 @@ import orjson
 LOOPBACK = "127.0.0.1"
 
 
+class SimulatorBug(RuntimeError):
+    """A simulator answered some request by way of an internal exception (turned into a 500 so
+    that clients do not hang); raised when it stops, so that such a bug cannot pass as a fault."""
+
+
+def raise_if_buggy(name: str, errors: list[str]) -> None:
+    if errors:
+        raise SimulatorBug(f"the {name} simulator hit {len(errors)} internal error(s); first:\n{errors[0]}")
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request as the simulator saw it (never holds credentials)."""

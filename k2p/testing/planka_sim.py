@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler
+from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, raise_if_buggy
 from k2p.testing.planka_auth import TERMS_SIGNATURE, generate_api_key, issue_access_token
 from k2p.testing.planka_http import BodyRejected, Reply, parse_body, parse_qs_nested, server_error
 from k2p.testing.planka_routes import dispatch, error_reply
@@ -231,8 +231,10 @@ class PlankaSimulator:
     def __enter__(self) -> "PlankaSimulator":
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         self.stop()
+        if exc_type is None:
+            raise_if_buggy("Planka", self.errors)
 
     # --- direct helpers (no HTTP) -----------------------------------------------------------------
     def add_user(self, *, email: str, username: str | None = None, name: str = "User",
