@@ -232,3 +232,11 @@ def test_secrets_never_written(imported: dict[str, Any]) -> None:
         if path.is_file():
             assert key.encode() not in path.read_bytes(), f"API key found in {path}"
     assert len(key) > 20
+
+
+def test_report_lists_every_fidelity_note(imported: dict[str, Any]) -> None:
+    report = imported["outcome"].report
+    notes = report["fidelity_notes"]
+    assert sum(group["count"] for group in report["fidelity"]) == len(notes)
+    assert all(note["entity"] and note["detail"] for note in notes)
+    assert any(note["category"] == "truncated" and note["field"] == "description" for note in notes)

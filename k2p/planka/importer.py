@@ -213,5 +213,7 @@ def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | No
         "failures": [{"key": failure.key, "kind": failure.kind, "message": failure.message}
                      for failure in tally.failures],
         "fidelity": fidelity.summary(),
+        "fidelity_notes": [{"category": note.category, "entity": note.entity, "field": note.field,
+                            "detail": note.detail} for note in fidelity.notes],
         "mapped_users": len(users),
     }

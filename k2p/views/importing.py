@@ -41,7 +41,8 @@ def show_import(outcome: ImportOutcome) -> None:
             for kind, counts in report["counts"].items()]
     table("Objects", headings, rows)
     if report["fidelity"]:
-        table("Fidelity (what Planka could not hold as is)", ("category", "field", "count", "example"),
+        table(f"Fidelity (what Planka could not hold as is; all {len(report['fidelity_notes'])} notes "
+              f"are in the report)", ("category", "field", "count", "example"),
               [(item["category"], item["field"], item["count"], (item["examples"] or [""])[0][:90])
                for item in report["fidelity"]])
     for failure in report["failures"][:10]:
