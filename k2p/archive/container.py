@@ -12,7 +12,7 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from k2p.errors import ArchiveInvalid, K2PError
 
@@ -203,7 +203,3 @@ def open_container(path: Path) -> Container:
     raise K2PError(f"{path}: no such archive (expected a NAME.k2p directory or a NAME.k2p.tar file)",
                    exit_code=ArchiveInvalid.exit_code)
 
-
-def iter_chunks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    while chunk := handle.read(size):
-        yield chunk

@@ -172,8 +172,3 @@ class ArchiveIndex:
             else:
                 targets[collection].setdefault(card, []).append(record)
         return records
-
-    def orphan_card_count(self) -> int:
-        """Cards whose board is not in the archive's ``boards`` collection."""
-        return sum(count for board, count in self.company.card_counts.items()
-                   if board not in self.company.boards)

@@ -81,9 +81,6 @@ class ArchiveReader:
                                              validate=True):
                 yield line
 
-    def has_blob(self, sha256: str) -> bool:
-        return self.container.has(blob_path(sha256))
-
     def open_blob(self, sha256: str) -> BinaryIO:
         """Open a blob by its hash (validated as 64 hex before any path is built)."""
         return self.container.open(blob_path(sha256))

@@ -27,6 +27,12 @@ USER_AGENT = f"k2p/{__version__} (+kaiten export)"
 DEFAULT_TIMEOUT = (10.0, 60.0)
 
 
+# Why something could not be fetched, as recorded in missing.jsonl.zst (docs/FORMAT.md §4).
+REASON_BY_STATUS = {401: "forbidden", 402: "not_in_tariff", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 410: "not_found", 413: "too_large",
+                    422: "rejected_by_kaiten"}
+
+
 class KaitenHTTPError(Exception):
     """A definitive (not retried) HTTP answer such as 402, 403, 404, 405 or 422."""
 
@@ -35,6 +41,11 @@ class KaitenHTTPError(Exception):
         self.status = status
         self.target = target
         self.message = message
+
+    @property
+    def reason(self) -> str:
+        """The ``missing`` reason this answer stands for."""
+        return REASON_BY_STATUS.get(self.status, "http_error")
 
 
 class TransientError(Exception):

@@ -18,18 +18,11 @@ from k2p.kaiten.client import KaitenClient, KaitenHTTPError
 from k2p.kaiten.journal import ExportJournal
 from k2p.kaiten.options import ExportOptions
 
-REASON_BY_STATUS = {402: "not_in_tariff", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 422: "rejected_by_kaiten"}
-
-
 def id_order(value: object) -> tuple[int, int, str]:
     """Sort key putting numeric ids in numeric order and anything else after them."""
     text = str(value)
     return (0, int(text), "") if text.isdigit() else (1, 0, text)
 
-
-def reason_for(status: int) -> str:
-    return REASON_BY_STATUS.get(status, "http_error")
 
 
 def missing_entry(entity: str, ident: object, reason: str, *, http_status: int | None = None,
@@ -46,7 +39,7 @@ def missing_from_error(entity: str, ident: object, error: KaitenHTTPError, *,
                        ref: dict[str, Any] | None = None, detail_prefix: str = "",
                        **extra: object) -> dict[str, Any]:
     """A ``missing`` record for a definitive HTTP answer."""
-    return missing_entry(entity, ident, reason_for(error.status), http_status=error.status,
+    return missing_entry(entity, ident, error.reason, http_status=error.status,
                          detail=detail_prefix + str(error), ref=ref, **extra)
 
 

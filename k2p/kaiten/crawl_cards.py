@@ -15,8 +15,8 @@ from typing import Any
 from k2p.archive import collections as C
 from k2p.archive.blobs import BlobRef
 from k2p.kaiten.client import KaitenHTTPError
-from k2p.kaiten.context import CrawlContext, UnitOutput, missing_from_error, reason_for
-from k2p.kaiten.files import FileFetcher, FileOutcome, file_key, is_cloud_link
+from k2p.kaiten.context import CrawlContext, UnitOutput, missing_from_error
+from k2p.kaiten.files import FileFetcher, FileOutcome, file_key
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class CardBatchExporter:
     leave part of the API request budget unused.
     """
 
-    def __init__(self, ctx: CrawlContext, fetcher: FileFetcher | None) -> None:
+    def __init__(self, ctx: CrawlContext, fetcher: FileFetcher) -> None:
         self.ctx = ctx
         self.fetcher = fetcher
         self.pool = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="card")
@@ -97,7 +97,7 @@ class CardBatchExporter:
         except KaitenHTTPError as error:
             if error.status in (402, 403, 405):
                 # A tariff or permission limit applies to every card: report it once.
-                if self.ctx.disable_route(sub.route, reason_for(error.status)):
+                if self.ctx.disable_route(sub.route, error.reason):
                     result.missing.append(missing_from_error("collection", sub.collection.name, error,
                                                              collection=sub.collection.name))
             else:
@@ -108,10 +108,6 @@ class CardBatchExporter:
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
     def _file(self, file: dict[str, Any]) -> FileOutcome:
-        if is_cloud_link(file):
-            return FileOutcome("external", detail="cloud-drive link, not downloaded")
-        if self.fetcher is None:
-            return FileOutcome("skipped", detail="--no-files")
         known = self.known_files.get(file_key(file))
         if known is not None:
             return FileOutcome("stored", blob=BlobRef(*known))

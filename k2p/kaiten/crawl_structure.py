@@ -56,10 +56,14 @@ def export_spaces(ctx: CrawlContext, out: UnitOutput) -> None:
     out.meta["scoped_space_ids"] = scoped if ctx.options.spaces else []
 
 
-def binding_in_scope(ctx: CrawlContext, space_id: Any, board_id: Any) -> bool:
-    """Whether the placement of ``board_id`` in ``space_id`` belongs to the export's scope."""
-    return (ctx.options.full_scope or board_id in ctx.options.boards
-            or space_id in (ctx.journal.get("scoped_space_ids") or []))
+def binding_in_scope(ctx: CrawlContext, scoped: set[Any], space_id: Any, board_id: Any) -> bool:
+    """Whether the placement of ``board_id`` in ``space_id`` belongs to the export's scope
+    (``scoped``: the chosen spaces and those nested in them)."""
+    return ctx.options.full_scope or board_id in ctx.options.boards or space_id in scoped
+
+
+def _scoped_spaces(ctx: CrawlContext) -> set[Any]:
+    return set(ctx.journal.get("scoped_space_ids") or [])
 
 
 def export_space(ctx: CrawlContext, out: UnitOutput, space_id: int) -> None:
@@ -77,8 +81,9 @@ def export_space(ctx: CrawlContext, out: UnitOutput, space_id: int) -> None:
     except KaitenHTTPError as error:
         ctx.unavailable(C.SPACE_BOARDS, error, ref)
     bindings = sorted(bindings, key=lambda item: id_order(item.get("id")))
-    kept = [binding for binding in bindings if binding_in_scope(ctx, space_id, binding.get("id"))]
-    if kept or binding_in_scope(ctx, space_id, None):
+    scoped = _scoped_spaces(ctx)
+    kept = [binding for binding in bindings if binding_in_scope(ctx, scoped, space_id, binding.get("id"))]
+    if kept or binding_in_scope(ctx, scoped, space_id, None):
         try:
             members = ctx.client.get_json(f"/spaces/{space_id}/users")
             for member in sorted(members, key=lambda item: id_order(item.get("id"))):
@@ -100,10 +105,11 @@ def export_boards(ctx: CrawlContext, out: UnitOutput) -> None:
     decides.
     """
     space_ids: list[int] = ctx.journal.get("space_ids") or []
+    scoped = _scoped_spaces(ctx)
     bound: dict[Any, list[tuple[int, dict[str, Any]]]] = {}
     for space_id in space_ids:
         for binding in ctx.journal.get(f"binding_raw:{space_id}") or []:
-            if binding_in_scope(ctx, space_id, binding.get("id")):
+            if binding_in_scope(ctx, scoped, space_id, binding.get("id")):
                 bound.setdefault(binding.get("id"), []).append((space_id, binding))
     board_ids = sorted(bound, key=id_order)
     ctx.open(C.BOARDS)
@@ -115,7 +121,7 @@ def export_boards(ctx: CrawlContext, out: UnitOutput) -> None:
     if ctx.options.boards:  # the spaces this export touches: chosen ones and those holding its boards
         holding = {space for places in bound.values() for space, _ in places}
         for space in ctx.journal.get("spaces_raw") or []:
-            if space["id"] in holding or binding_in_scope(ctx, space["id"], None):
+            if space["id"] in holding or binding_in_scope(ctx, scoped, space["id"], None):
                 ctx.write(C.SPACES, space["id"], space)
 
 

@@ -31,7 +31,8 @@ def parse_kaiten_url(text: str) -> KaitenEndpoint:
     """Accept ``https://acme.kaiten.ru``, ``…/api/latest`` or ``…/api/v1`` (any trailing slash)."""
     parts = urlsplit(text.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise K2PError(f"--kaiten-url {text!r} is not an http(s) URL; pass e.g. https://acme.kaiten.ru",
+        # The value is not echoed: a mistyped option could hold a pasted secret.
+        raise K2PError("--kaiten-url is not an http(s) URL; pass e.g. https://acme.kaiten.ru",
                        exit_code=2)
     if parts.username or parts.password:
         raise K2PError("--kaiten-url must not contain credentials; pass the token with --token-file "

@@ -28,7 +28,6 @@ from k2p.kaiten.endpoint import KaitenEndpoint, parse_kaiten_url
 from k2p.kaiten.files import FileFetcher
 from k2p.kaiten.journal import ExportJournal
 from k2p.kaiten.options import ExportOptions
-from k2p.kaiten.stats import RequestStats
 
 JOURNAL = "export.sqlite"
 REPORT = "export-report.json"
@@ -98,9 +97,8 @@ def _exclusive(out: Path) -> Iterator[None]:
 class UnitRunner:
     """Runs named units once each and commits them with their record checkpoint."""
 
-    def __init__(self, ctx: CrawlContext, stats: RequestStats) -> None:
+    def __init__(self, ctx: CrawlContext) -> None:
         self.ctx = ctx
-        self.stats = stats
 
     def run(self, name: str, step: Callable[[UnitOutput], None]) -> bool:
         journal = self.ctx.journal
@@ -113,7 +111,7 @@ class UnitRunner:
         out.counters["active_ms"] += int((time.monotonic() - started) * 1000)
         journal.commit_unit(name, positions, board_cards=out.board_cards, card_tags=out.card_tags,
                             stored_files=out.stored_files, counters=dict(out.counters),
-                            meta=out.meta, stats=self.stats.to_dict())
+                            meta=out.meta, stats=self.ctx.client.stats.to_dict())
         return True
 
 
@@ -121,8 +119,7 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
                on_progress: Callable[[str, Any], None] | None = None) -> ExportOutcome:
     """Export (or resume exporting) into ``options.out``; returns the sealed archive and report."""
     endpoint = parse_kaiten_url(options.kaiten_url)
-    stats = RequestStats()
-    client = KaitenClient(endpoint, token, rps=options.rps, ca_bundle=options.ca_bundle, stats=stats)
+    client = KaitenClient(endpoint, token, rps=options.rps, ca_bundle=options.ca_bundle)
     # The token is checked before anything on disk changes: a wrong token must neither wipe an
     # archive (--restart) nor bind the next attempt to this run's options.
     identity = crawl_company.fetch_identity(client)
@@ -140,14 +137,13 @@ def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any],
          journal: ExportJournal, resumed: bool,
          on_progress: Callable[[str, Any], None] | None) -> ExportOutcome:
     progress = on_progress or (lambda event, value: None)
-    stats = client.stats
-    stats.load(journal.get("stats") or {})
+    client.stats.load(journal.get("stats") or {})
     ctx = CrawlContext(client, writer, journal, options, on_progress=progress)
     _guard_settings(journal, options, client.endpoint)
     _guard_identity(journal, options, identity)
     writer.restore(journal.last_positions() or {})
     journal.put("runs", int(journal.get("runs") or 0) + 1)
-    runner = UnitRunner(ctx, stats)
+    runner = UnitRunner(ctx)
 
     progress("phase", "company")
     runner.run("identity", lambda out: crawl_company.export_identity(ctx, out, identity))
@@ -177,7 +173,7 @@ def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any],
     runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
 
     progress("phase", "sealing")
-    return _seal(ctx, stats, identity, resumed)
+    return _seal(ctx, identity, resumed)
 
 
 def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions, groups: list[str],
@@ -189,8 +185,8 @@ def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions,
             batches.append((f"cards:{group}:{start // options.batch_size}", ids[start:start + options.batch_size]))
     progress("phase", "cards")
     progress("cards_total", sum(len(ids) for _, ids in batches))
-    fetcher = (FileFetcher(ctx.client, ctx.writer.blobs, max_size=options.max_file_size,
-                           on_bytes=lambda size: progress("bytes", size)) if options.files else None)
+    fetcher = FileFetcher(ctx.client, ctx.writer.blobs, download=options.files, max_size=options.max_file_size,
+                          on_bytes=lambda size: progress("bytes", size))
     exporter = CardBatchExporter(ctx, fetcher)
     try:
         for name, ids in batches:
@@ -232,7 +228,13 @@ def _guard_identity(journal: ExportJournal, options: ExportOptions, identity: di
                       f"(user {saved}, now {identity['id']}); use the same token, or pass --restart")
 
 
-def _seal(ctx: CrawlContext, stats: RequestStats, identity: dict[str, Any], resumed: bool) -> ExportOutcome:
+def _company_name(identity: dict[str, Any]) -> str | None:
+    """The company's name if ``/users/current`` states it (a ``company`` object or a flat field)."""
+    company = identity.get("company")
+    return company.get("name") if isinstance(company, dict) else identity.get("company_name")
+
+
+def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool) -> ExportOutcome:
     journal, writer, options = ctx.journal, ctx.writer, ctx.options
     counters = journal.counters()
     referenced = {sha for sha, _ in journal.stored_files().values()}
@@ -242,8 +244,7 @@ def _seal(ctx: CrawlContext, stats: RequestStats, identity: dict[str, Any], resu
     endpoint = ctx.client.endpoint
     source = SourceInfo(base_url=endpoint.api_base, api_version=endpoint.api_version,
                         company_id=identity.get("company_id"),
-                        company_name=(identity.get("company") or {}).get("name")
-                        if isinstance(identity.get("company"), dict) else identity.get("company_name"),
+                        company_name=_company_name(identity),
                         user_id=identity.get("id"), user_name=identity.get("full_name"))
     report = {
         "k2p_version": __version__,
@@ -255,10 +256,10 @@ def _seal(ctx: CrawlContext, stats: RequestStats, identity: dict[str, Any], resu
         "active_seconds": round(counters.get("active_ms", 0) / 1000, 1),
         "rate": {"configured_rps": options.rps, "final_rps": round(ctx.client.limiter.rate, 2),
                  "concurrency": options.concurrency},
-        "requests": stats.to_dict(),
+        "requests": ctx.client.stats.to_dict(),
         "collections": writer.record_counts(),
         "expected": expected,
-        "missing": {"count": sum(missing.values()), "by_reason": dict(sorted(missing.items()))},
+        "missing": {"count": sum(missing.values()), "by_reason": missing},
     }
     writer.write_report(REPORT, report)
     sealed = writer.finalize(source=source, exporter_version=__version__,

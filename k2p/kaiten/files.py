@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
@@ -24,10 +24,6 @@ DOWNLOAD_ATTEMPTS = 4
 SIZE_MISMATCH_ATTEMPTS = 2
 CHUNK = 1 << 16
 
-REASON_BY_STATUS = {401: "forbidden", 403: "forbidden", 404: "not_found", 410: "not_found",
-                    413: "too_large", 422: "rejected_by_kaiten"}
-
-
 @dataclass
 class FileOutcome:
     """What happened to one file reference."""
@@ -37,7 +33,6 @@ class FileOutcome:
     reason: str | None = None
     http_status: int | None = None
     detail: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class _Failed(Exception):
@@ -46,11 +41,6 @@ class _Failed(Exception):
         self.reason = reason
         self.detail = detail
         self.http_status = http_status
-
-
-def is_cloud_link(file: dict[str, Any]) -> bool:
-    """A Google Drive/Dropbox/… entry: a link, never bytes to download."""
-    return file.get("type") in CLOUD_TYPES
 
 
 def file_key(file: dict[str, Any]) -> str:
@@ -73,16 +63,19 @@ def declared_size(file: dict[str, Any]) -> int | None:
 class FileFetcher:
     """Fetch file bytes into the archive's blob store; thread-safe (one instance per export)."""
 
-    def __init__(self, client: KaitenClient, blobs: BlobStore, *, max_size: int | None = None,
-                 on_bytes: Callable[[int], None] | None = None) -> None:
+    def __init__(self, client: KaitenClient, blobs: BlobStore, *, download: bool = True,
+                 max_size: int | None = None, on_bytes: Callable[[int], None] | None = None) -> None:
+        self._downloads_enabled = download
         self._client = client
         self._blobs = blobs
         self._max_size = max_size
         self._on_bytes = on_bytes or (lambda size: None)
 
     def fetch(self, file: dict[str, Any]) -> FileOutcome:
-        if is_cloud_link(file):
+        if file.get("type") in CLOUD_TYPES:
             return FileOutcome("external", detail="cloud-drive link, not downloaded")
+        if not self._downloads_enabled:
+            return FileOutcome("skipped", detail="--no-files")
         url = file.get("url")
         if not isinstance(url, str) or not url:
             return FileOutcome("missing", reason="no_url", detail="file has no URL")
@@ -119,7 +112,7 @@ class FileFetcher:
         except KaitenHTTPError as exc:
             if exc.status == 403 and file.get("type") == PRIVATE_TYPE:
                 raise _Failed("link_expired", f"signed URL refused (403): {exc.target}", 403) from None
-            raise _Failed(REASON_BY_STATUS.get(exc.status, "http_error"), str(exc), exc.status) from None
+            raise _Failed(exc.reason, str(exc), exc.status) from None
         except TransientError as exc:
             raise _Failed("interrupted", str(exc)) from None
         with response:
@@ -138,7 +131,7 @@ class FileFetcher:
         try:
             response = self._client.get(absolute)
         except KaitenHTTPError as exc:
-            raise _Failed(REASON_BY_STATUS.get(exc.status, "http_error"), str(exc), exc.status) from None
+            raise _Failed(exc.reason, str(exc), exc.status) from None
         except TransientError as exc:
             raise _Failed("interrupted", str(exc)) from None
         location = response.headers.get("Location") if response.is_redirect else None

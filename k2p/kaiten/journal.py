@@ -53,9 +53,6 @@ class ExportJournal:
     def is_done(self, unit: str) -> bool:
         return self._db.execute("SELECT 1 FROM units WHERE name = ?", (unit,)).fetchone() is not None
 
-    def units_done(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM units").fetchone()[0])
-
     def last_positions(self) -> dict[str, FilePosition] | None:
         """Record-file checkpoint of the last committed unit (``None`` on a fresh export)."""
         row = self._db.execute("SELECT positions FROM units ORDER BY seq DESC LIMIT 1").fetchone()

@@ -49,11 +49,6 @@ class RequestStats:
             self.file_downloads += 1
             self.file_bytes += size
 
-    @property
-    def total_requests(self) -> int:
-        with self._lock:
-            return sum(self.requests.values())
-
     def to_dict(self) -> dict[str, Any]:
         with self._lock:
             return {"requests_total": sum(self.requests.values()),

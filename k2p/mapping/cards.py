@@ -12,7 +12,7 @@ from k2p.mapping.model import CardPlan, TaskListPlan, TaskPlan
 from k2p.mapping.ordering import id_order, position
 from k2p.mapping.text import LONG_NAME_MAX, NAME_MAX, iso_utc, parse_time
 
-MEMBER, RESPONSIBLE = 1, 2
+RESPONSIBLE = 2
 DONE_STATE = 3
 ARCHIVED_CONDITION = 2
 

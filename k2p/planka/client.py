@@ -58,7 +58,9 @@ def normalize_url(url: str) -> str:
     """``https://planka.example/`` → ``https://planka.example`` (scheme and host required)."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise K2PError(f"--planka-url {url!r} is not an http(s) URL", exit_code=2)
+        # The value is not echoed: a mistyped option could hold a pasted secret.
+        raise K2PError("--planka-url is not an http(s) URL; pass e.g. https://planka.example.org",
+                       exit_code=2)
     if parts.username or parts.password:
         raise K2PError("--planka-url must not contain credentials; use K2P_PLANKA_API_KEY or "
                        "K2P_PLANKA_USER/K2P_PLANKA_PASSWORD", exit_code=2)

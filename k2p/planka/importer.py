@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,6 +20,7 @@ from k2p import __version__
 from k2p.archive.index import ArchiveIndex
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
+from k2p.archive.writer import utc_now
 from k2p.errors import ExitCode, K2PError
 from k2p.fileio import atomic_write_bytes
 from k2p.mapping.board import plan_board
@@ -85,7 +85,7 @@ def run_import(options: ImportOptions, credentials: Credentials,
         raise K2PError(f"{options.archive}: refusing to import, the archive failed verification "
                        f"({len(check.problems)} problem(s), first: {check.problems[0]}); run "
                        f"`k2p verify {options.archive}`", exit_code=check.exit_code)
-    started = datetime.now(timezone.utc)
+    started = utc_now()
     with ArchiveReader(options.archive) as reader:
         progress("phase", "indexing archive")
         with ArchiveIndex(reader) as index:
@@ -151,7 +151,7 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
 
 
 def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader, index: ArchiveIndex,
-         fingerprint: str | None, started: datetime, progress: Callable[[str, Any], None]) -> ImportOutcome:
+         fingerprint: str | None, started: str, progress: Callable[[str, Any], None]) -> ImportOutcome:
     client, me, planka_users = (None, None, None)
     if options.planka_url is not None:
         progress("phase", "connecting")
@@ -176,7 +176,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
     report = _report(options, reader, fingerprint, client, started, tally, fidelity, users,
                      ledger_path if not options.dry_run or options.state else None)
     path = options.report or Path(f"k2p-import-{'plan' if options.dry_run else 'report'}-"
-                                  f"{started.strftime('%Y%m%dT%H%M%SZ')}.json")
+                                  f"{started.replace('-', '').replace(':', '')}.json")
     atomic_write_bytes(path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     return ImportOutcome(report, path, tally, options.dry_run, client is None)
 
@@ -196,7 +196,7 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
 
 
 def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | None,
-            client: PlankaClient | None, started: datetime, tally: Tally, fidelity: Fidelity,
+            client: PlankaClient | None, started: str, tally: Tally, fidelity: Fidelity,
             users: UserMap, ledger_path: Path | None) -> dict[str, Any]:
     return {
         "k2p_version": __version__,
@@ -207,8 +207,8 @@ def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | No
         "source": reader.manifest.source.model_dump(),
         "planka": {"url": client.base_url if client else None, "version": client.version if client else None},
         "ledger": str(ledger_path) if ledger_path else None,
-        "started_at": started.isoformat().replace("+00:00", "Z"),
-        "finished_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
+        "started_at": started,
+        "finished_at": utc_now(),
         "counts": tally.table(),
         "failures": [{"key": failure.key, "kind": failure.kind, "message": failure.message}
                      for failure in tally.failures],

@@ -166,8 +166,3 @@ class Ledger:
         with self._lock:
             return self._db.execute("SELECT 1 FROM objects WHERE planka_id = ? AND status = 'done'",
                                     (planka_id,)).fetchone() is not None
-
-    def count(self, status: str = "done") -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM objects WHERE status = ?",
-                                        (status,)).fetchone()[0])

@@ -282,7 +282,7 @@ def _replay_placement(ctx: ImportContext, board: BoardState, plan: CardPlan, car
     desired = {"archived": plan.archived, "cover": plan.cover_key,
                "attachments": sorted(item.key for item in plan.attachments)}
 
-    def apply(_payload: dict[str, Any], *_: Any) -> dict[str, Any]:
+    def apply(*_: Any) -> dict[str, Any]:
         cover_id = attachment_ids.get(plan.cover_key) if plan.cover_key else None
         current = ctx.api.get(f"/api/cards/{card_id}")["item"]
         patch: dict[str, Any] = {}
@@ -297,5 +297,10 @@ def _replay_placement(ctx: ImportContext, board: BoardState, plan: CardPlan, car
             current = ctx.api.update(f"/api/cards/{card_id}", patch)["item"]
         return {"id": f"{card_id}", **{name: current.get(name) for name in ("listId", "coverAttachmentId")}}
 
-    spec = Spec("card_placement", create=apply, update=lambda planka_id, changes: apply(changes))
+    # A card placed for the first time that gets no upload and no archive move is already where it
+    # belongs, without a cover: reading it back would only confirm that.
+    untouched = not plan.archived and plan.cover_key is None and all(
+        attachment.type != "file" for attachment in plan.attachments)
+    create = (lambda _payload: {"id": f"{card_id}"}) if untouched else apply
+    spec = Spec("card_placement", create=create, update=lambda planka_id, changes: apply(changes))
     guarded(ctx, key, "card_placement", lambda: ctx.syncer.ensure(key, card_id, desired, spec))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Callable
 
 from k2p.errors import RemoteError
+from k2p.mapping.text import parse_time
 from k2p.planka.client import AmbiguousWrite
 from k2p.planka.ledger import Ledger, Row, field_hashes
 
@@ -77,13 +77,9 @@ class Result:
     item: dict[str, Any] | None = None
 
 
-def parse_time(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+def _created_at(item: dict[str, Any]) -> float:
+    moment = parse_time(item.get("createdAt"))
+    return moment.timestamp() if moment else 0.0
 
 
 class Syncer:
@@ -164,7 +160,7 @@ class Syncer:
                       if spec.match(item) and not self.ledger.claimed(str(item["id"]))]
         if spec.recent_only and intent_at is not None:
             candidates = [item for item in candidates
-                          if (parse_time(item.get("createdAt")) or 0) >= intent_at - CLOCK_SKEW]
+                          if _created_at(item) >= intent_at - CLOCK_SKEW]
         return max(candidates, key=lambda item: int(item["id"])) if candidates else None
 
     def merge_state(self, key: str, **values: Any) -> None:

@@ -28,7 +28,7 @@ from k2p.testing import kaiten_routes  # noqa: F401  (importing it registers eve
 from k2p.testing.kaiten_api import Reply, Request, dispatch
 from k2p.testing.kaiten_company import KaitenCompany, TokenInfo, generate_company
 from k2p.testing.kaiten_files import FileBlob, UrlSigner, s3_error
-from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, raise_if_buggy
+from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, Simulator
 
 __all__ = ["FaultPlan", "KaitenSimulator", "RateLimiter", "SimEvent", "SimStats", "main"]
 
@@ -314,7 +314,7 @@ class StorageGateway:
         return Reply(status, b"", content_type, headers, stream=blob.chunks(start, end), length=end - start)
 
 
-class KaitenSimulator:
+class KaitenSimulator(Simulator):
     """Serve ``company`` on two loopback origins; use as a context manager or ``start()``/``stop()``.
 
     ``rps`` enables the per-token rate limit (``int(rps)`` requests per sliding second, HTML 429,
@@ -325,6 +325,8 @@ class KaitenSimulator:
     a :class:`SimEvent` when a request arrives and while a file body streams, so a test can act at
     an exact point (e.g. kill the client half-way through a download); it must not raise.
     """
+
+    name = "Kaiten"
 
     def __init__(self, company: KaitenCompany, *, rps: float | None = None, retry_after: bool = True,
                  faults: FaultPlan | None = None, drift: bool = False, signed_url_ttl: float = 15.0,
@@ -362,32 +364,12 @@ class KaitenSimulator:
     def storage_url(self) -> str:
         return self._storage_server.url
 
+    def _servers(self) -> list[LoopbackServer]:
+        return [self._storage_server, self._api_server]
+
     def start(self) -> "KaitenSimulator":
         self.company.files_origin = self.storage_url + "/files"
-        self._storage_server.start()
-        self._api_server.start()
-        return self
-
-    def stop(self) -> None:
-        self._api_server.stop()
-        self._storage_server.stop()
-
-    def wait(self) -> None:
-        """Block until the servers stop (idle timeout or :meth:`stop`)."""
-        self._api_server.wait()
-        self._storage_server.stop()
-
-    def __enter__(self) -> "KaitenSimulator":
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        self.stop()
-        if exc_type is None:
-            raise_if_buggy("Kaiten", self.errors)
-
-    def touch(self) -> None:
-        self._api_server.touch()
-        self._storage_server.touch()
+        return super().start()  # type: ignore[no-any-return]
 
     def reconfigure(self, *, rps: float | None = None, retry_after: bool = True,
                     faults: FaultPlan | None = None) -> None:

@@ -25,9 +25,6 @@ class SimulatorBug(RuntimeError):
     that clients do not hang); raised when it stops, so that such a bug cannot pass as a fault."""
 
 
-def raise_if_buggy(name: str, errors: list[str]) -> None:
-    if errors:
-        raise SimulatorBug(f"the {name} simulator hit {len(errors)} internal error(s); first:\n{errors[0]}")
 
 
 @dataclass(frozen=True)
@@ -268,3 +265,42 @@ class LoopbackServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class Simulator:
+    """Lifecycle shared by the simulators: their servers start and stop together, and leaving the
+    ``with`` block raises :class:`SimulatorBug` if a request was answered by an internal error."""
+
+    name = "API"
+    errors: list[str]
+
+    def _servers(self) -> list[LoopbackServer]:
+        """The servers to run, in start order (the main one last)."""
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        for server in self._servers():
+            server.start()
+        return self
+
+    def stop(self) -> None:
+        for server in reversed(self._servers()):
+            server.stop()
+
+    def wait(self) -> None:
+        """Block until the main server stops (idle timeout or :meth:`stop`), then stop the rest."""
+        self._servers()[-1].wait()
+        self.stop()
+
+    def touch(self) -> None:
+        for server in self._servers():
+            server.touch()
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.stop()
+        if exc_type is None and self.errors:
+            raise SimulatorBug(f"the {self.name} simulator hit {len(self.errors)} internal error(s); "
+                               f"first:\n{self.errors[0]}")

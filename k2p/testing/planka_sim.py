@@ -25,7 +25,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, raise_if_buggy
+from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, Simulator
 from k2p.testing.planka_auth import TERMS_SIGNATURE, generate_api_key, issue_access_token
 from k2p.testing.planka_http import BodyRejected, Reply, parse_body, parse_qs_nested, server_error
 from k2p.testing.planka_routes import dispatch, error_reply
@@ -175,12 +175,14 @@ class PlankaRequestHandler(SimHandler):
                             had_authorization=bool(self.headers.get("Authorization") or self.headers.get("X-Api-Key")))
 
 
-class PlankaSimulator:
+class PlankaSimulator(Simulator):
     """The Planka 2.1.1 simulator server (also poses as 1.x for version detection with ``v1=True``).
 
     ``faults`` may be swapped at runtime; ``hooks`` holds test callbacks; ``request_log`` records every
     request (never a secret); ``store`` is the in-memory state, for debugging only.
     """
+
+    name = "Planka"
 
     def __init__(self, *, admin_email: str = "admin@example.com", admin_username: str = "admin",
                  admin_password: str = DEFAULT_ADMIN_PASSWORD, admin_name: str = "Admin",
@@ -214,27 +216,8 @@ class PlankaSimulator:
     def url(self) -> str:
         return self._server.url
 
-    def start(self) -> "PlankaSimulator":
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def wait(self) -> None:
-        """Block until the server stops (idle timeout or :meth:`stop`)."""
-        self._server.wait()
-
-    def touch(self) -> None:
-        self._server.touch()
-
-    def __enter__(self) -> "PlankaSimulator":
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        self.stop()
-        if exc_type is None:
-            raise_if_buggy("Planka", self.errors)
+    def _servers(self) -> list[LoopbackServer]:
+        return [self._server]
 
     # --- direct helpers (no HTTP) -----------------------------------------------------------------
     def add_user(self, *, email: str, username: str | None = None, name: str = "User",
