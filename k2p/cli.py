@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
 from k2p import __version__
 from k2p.archive.inspect import describe_archive
@@ -96,13 +95,7 @@ def cat(archive: Path, collection: str, record_id: str | None, raw: bool) -> Non
     out = sys.stdout.buffer
     try:
         with ArchiveReader(archive) as reader:
-            for line in reader.iter_record_lines(collection):
-                if record_id is not None or raw:
-                    record = orjson.loads(line)
-                    if record_id is not None and str(record.get("id")) != record_id:
-                        continue
-                    if raw:
-                        line = orjson.dumps(record.get("raw"))
+            for line in reader.select_lines(collection, record_id=record_id, raw=raw):
                 out.write(line + b"\n")
         out.flush()
     except BrokenPipeError:

@@ -138,3 +138,14 @@ def test_missing_path_is_one_line_error(tmp_path: Path) -> None:
     result = run("verify", str(tmp_path / "nope.k2p"))
     assert result.exit_code == ExitCode.ARCHIVE_INVALID
     assert "no such archive" in result.output and "Traceback" not in result.output
+
+
+def test_cat_keeps_huge_integers_exact(tmp_path: Path) -> None:
+    from tests.helpers.archives import sample_content
+
+    content = sample_content()
+    content["records"]["cards"] = [{"kind": "card", "id": "1", "raw": {"n": 2 ** 70 + 1}}]
+    root = write_archive(tmp_path / "big.k2p", content).root
+    for args in (["--raw"], ["--id", "1", "--raw"]):
+        assert json.loads(run("cat", str(root), "cards", *args).output)["n"] == 2 ** 70 + 1
+    assert json.loads(run("cat", str(root), "cards", "--id", "1").output)["raw"]["n"] == 2 ** 70 + 1

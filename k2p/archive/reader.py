@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from k2p import jsoncodec
 from k2p.archive.container import Container, open_container
 from k2p.archive.format import (
     CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_path, load_manifest, record_path,
@@ -80,6 +81,17 @@ class ArchiveReader:
             for _, line in iter_record_lines(handle, name=f"{self.label}/{rel}", collection=collection,
                                              validate=True):
                 yield line
+
+    def select_lines(self, collection: str, *, record_id: str | None = None,
+                     raw: bool = False) -> Iterator[bytes]:
+        """JSON lines for ``k2p cat``: every record as stored, or only the one with ``record_id``,
+        or (``raw``) just the source payloads. Each line is parsed once."""
+        if record_id is None and not raw:
+            yield from self.iter_record_lines(collection)
+            return
+        for record in self.iter_records(collection):
+            if record_id is None or str(record.get("id")) == record_id:
+                yield jsoncodec.dumps(record.get("raw") if raw else record)
 
     def open_blob(self, sha256: str) -> BinaryIO:
         """Open a blob by its hash (validated as 64 hex before any path is built)."""
