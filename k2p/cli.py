@@ -182,12 +182,18 @@ def _planka_credentials() -> "Credentials":
 @click.option("--accept-terms", is_flag=True, help="Accept Planka's terms of service for the "
               "importing account if Planka asks (first login).")
 @click.option("--report", type=ARCHIVE_ARG, help="Where to write the JSON report.")
+@click.option("--create-users", is_flag=True, help="Create the Planka accounts of the users.csv rows "
+              "with action 'create' (admin account needed).")
+@click.option("--credentials-out", type=ARCHIVE_ARG, help="New file (mode 0600) for the passwords of "
+              "created accounts; refused if it exists.")
+@click.option("--sso", is_flag=True, help="Created accounts log in through single sign-on: no password "
+              "is kept; the first OIDC login by e-mail takes the account over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: bool, state: Path | None,
             users: Path | None, mapping: Path | None, concurrency: int, spaces: tuple[int, ...],
             boards: tuple[int, ...], ca_bundle: str | None, accept_terms: bool, report: Path | None,
-            as_json: bool) -> None:
+            create_users: bool, credentials_out: Path | None, sso: bool, as_json: bool) -> None:
     """Replay an archive into Planka (idempotent and resumable: rerun to continue).
 
     Credentials come from K2P_PLANKA_API_KEY, or K2P_PLANKA_USER and K2P_PLANKA_PASSWORD.
@@ -197,7 +203,8 @@ def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: 
 
     options = ImportOptions(archive=archive, planka_url=planka_url, dry_run=dry_run, state=state,
                             users=users, mapping=mapping, concurrency=concurrency, spaces=spaces,
-                            boards=boards, ca_bundle=ca_bundle, accept_terms=accept_terms, report=report)
+                            boards=boards, ca_bundle=ca_bundle, accept_terms=accept_terms, report=report,
+                            create_users=create_users, credentials_out=credentials_out, sso=sso)
     with progress(not as_json) as bar:
         outcome = run_import(options, _planka_credentials(), on_progress=ImportProgress(bar))
     if as_json:

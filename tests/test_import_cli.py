@@ -99,7 +99,8 @@ def test_users_template_and_mapping_errors(archive: Path, planka: PlankaSimulato
     made = run(["users-template", str(archive), "-o", str(target)], {}, tmp_path)
     assert made.exit_code == 0 and "fill in the planka_user column" in made.output
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
-    assert rows and set(rows[0]) == {"kaiten_id", "name", "email", "username", "planka_user"}
+    assert rows and set(rows[0]) == {"kaiten_id", "name", "email", "username", "planka_user", "action"}
+    assert {row["action"] for row in rows} <= {"create", "skip"} and any(row["action"] == "create" for row in rows)
     assert all(row["planka_user"] == "" for row in rows)
     again = run(["users-template", str(archive), "-o", str(target)], {}, tmp_path)
     assert again.exit_code == ExitCode.REFUSED
@@ -108,7 +109,7 @@ def test_users_template_and_mapping_errors(archive: Path, planka: PlankaSimulato
                   {"K2P_PLANKA_API_KEY": key}, tmp_path)
     assert matched.exit_code == 0 and "1 matched" in matched.output
     rows = list(csv.DictReader(target.open(encoding="utf-8")))
-    rows[1]["planka_user"] = "nobody-like-this"
+    rows[1].update(planka_user="nobody-like-this", action="map")
     with target.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

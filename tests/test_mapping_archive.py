@@ -278,7 +278,7 @@ def test_projects_and_boards_placement(mapped: Mapped) -> None:
 
 def test_members(mapped: Mapped) -> None:
     for board in mapped.boards.values():
-        members = set(board.member_user_ids)
+        members = {member.user_id for member in board.members}
         for card in board.cards:
             assert set(card.member_user_ids) <= members, "card members must be board members"
     unmapped = [(note.entity, note.detail) for note in mapped.fidelity.notes if note.category == "unmapped_user"]

@@ -261,7 +261,7 @@ def test_card_fields(board: tuple[CompanyRecords, BoardRecords]) -> None:
 def test_members_and_unmapped_users(board: tuple[CompanyRecords, BoardRecords]) -> None:
     result, fidelity, cards = plan(board)
     assert cards["card:1"].member_user_ids == ["1005"]
-    assert result.member_user_ids == ["1007", "1005"]           # space member first, then card members
+    assert [(m.user_id, m.role) for m in result.members] == [("1007", "editor"), ("1005", "editor")]  # space member first
     unmapped = notes_of(fidelity, "unmapped_user")
     assert unmapped == ["board:10 members: Kaiten user 6 (Bob) has no Planka user; named in card texts only"]
     description = cards["card:1"].description or ""

@@ -9,7 +9,7 @@ import pytest
 
 from k2p.archive.index import CompanyRecords
 from k2p.errors import K2PError
-from k2p.mapping.users import CSV_COLUMNS, UserMap, parse_user_csv, resolve_user_map, template_rows
+from k2p.mapping.users import CSV_COLUMNS, UserMap, UserRow, parse_user_csv, resolve_user_map, template_rows
 
 
 def user(user_id: int, name: str, email: str, username: str) -> dict:
@@ -51,19 +51,35 @@ def test_template_round_trips_through_parse(company: CompanyRecords) -> None:
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
     writer.writeheader()
     writer.writerows(template_rows(company, PLANKA))
-    assert parse_user_csv(buffer.getvalue(), source="users.csv") == {"5": "ann@example.com", "12": "bobby"}
+    # without an archive scan nobody "appears", so unmatched people are skipped
+    assert parse_user_csv(buffer.getvalue(), source="users.csv") == {
+        "5": UserRow("map", "ann@example.com"), "12": UserRow("map", "bobby")}
+
+
+def test_template_proposes_create_for_people_who_appear(company: CompanyRecords) -> None:
+    rows = {row["kaiten_id"]: row["action"] for row in template_rows(company, PLANKA, appearing={"7", "12"})}
+    assert rows == {"5": "map", "7": "create", "12": "map", "30": "skip"}
+
+
+def test_parse_actions() -> None:
+    text = ("kaiten_id,planka_user,action\n5,ann,map\n7,,create\n12,,skip\n30,bob,\n31,,\n")
+    assert parse_user_csv(text, source="u.csv") == {"5": UserRow("map", "ann"), "7": UserRow("create"),
+                                                    "30": UserRow("map", "bob")}
 
 
 def test_parse_accepts_bom_semicolons_and_blank_rows() -> None:
     text = "\ufeffkaiten_id;name;planka_user\r\n5;Ann;  ann_p \r\n7;Ivan;\r\n\r\n12;\"Bob; Jr\";1002\r\n"
-    assert parse_user_csv(text, source="u.csv") == {"5": "ann_p", "12": "1002"}
+    assert mapped(parse_user_csv(text, source="u.csv")) == {"5": "ann_p", "12": "1002"}
 
 
 @pytest.mark.parametrize("text, message", [
     ("", "u.csv: the file is empty"),
     ("kaiten_id,name\n5,Ann\n", "u.csv: line 1: missing column 'planka_user'"),
     ("kaiten_id,planka_user\n5,ann\nabc,bob\n", "u.csv: line 3: kaiten_id 'abc' is not a Kaiten user id"),
-    ("kaiten_id,planka_user\n5,ann\n5,bob\n", "u.csv: line 3: Kaiten user 5 is already mapped on line 2"),
+    ("kaiten_id,planka_user\n5,ann\n5,bob\n", "u.csv: line 3: Kaiten user 5 already has a different row on line 2"),
+    ("kaiten_id,planka_user,action\n5,ann,invite\n", "u.csv: line 2: action 'invite' is not one of map, create, skip"),
+    ("kaiten_id,planka_user,action\n5,,map\n", "u.csv: line 2: action map needs a planka_user"),
+    ("kaiten_id,planka_user,action\n5,ann,create\n", "u.csv: line 2: action create with planka_user 'ann'"),
 ])
 def test_parse_errors_name_file_and_line(text: str, message: str) -> None:
     with pytest.raises(K2PError) as raised:
@@ -72,7 +88,11 @@ def test_parse_errors_name_file_and_line(text: str, message: str) -> None:
 
 
 def test_parse_allows_the_same_value_twice() -> None:
-    assert parse_user_csv("kaiten_id,planka_user\n5,ann\n5,ann\n", source="u.csv") == {"5": "ann"}
+    assert mapped(parse_user_csv("kaiten_id,planka_user\n5,ann\n5,ann\n", source="u.csv")) == {"5": "ann"}
+
+
+def mapped(rows: dict[str, UserRow]) -> dict[str, str]:
+    return {kaiten_id: row.planka_user for kaiten_id, row in rows.items()}
 
 
 def test_resolve_by_id_username_or_email(company: CompanyRecords) -> None:

@@ -46,7 +46,9 @@ def plan_attachments(ctx: BoardContext, card: dict[str, Any], missing: dict[str,
         plan: AttachmentPlan | None = None
         if status == "stored" and blob.get("sha256"):
             plan = AttachmentPlan(key=key, type="file", name=name, sha256=blob["sha256"],
-                                  size=blob.get("size"), is_image=_is_image(raw, blob))
+                                  size=blob.get("size"), is_image=_is_image(raw, blob),
+                                  author_user_id=ctx.users.get(str(raw.get("author_id")))
+                                  if raw.get("author_id") is not None else None)
             if raw.get("card_cover"):
                 if plan.is_image:
                     result.cover_key = key

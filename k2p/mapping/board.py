@@ -9,6 +9,7 @@ from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.mapping.cards import plan_card
 from k2p.mapping.colors import label_color
 from k2p.mapping.context import BoardContext
+from k2p.mapping.members import board_members, space_roles_of
 from k2p.mapping.model import BoardPlan, Fidelity, LabelPlan, ListPlan
 from k2p.mapping.ordering import id_order, natural_order, position
 from k2p.mapping.projects import bindings, primary_binding
@@ -81,7 +82,8 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
     board_raw = (company.boards.get(board_id) or {}).get("raw") or {}
     title = board_raw.get("title") or next((_summary(card, "board").get("title") for card in cards), None)
     return BoardPlan(key=f"board:{board_id}", name=ctx.name(title, NAME_MAX, f"board:{board_id}", "name"),
-                     member_user_ids=_board_members(ctx, [binding["space"] for binding in found], plans),
+                     members=board_members(space_roles_of(company, rules, [binding["space"] for binding in found]),
+                                           users.mapping, _workers(plans)),
                      labels=list(lane_labels.values()) + tag_labels,
                      lists=[slot.plan for slot in slots], custom_fields=fields, cards=plans)
 
@@ -204,19 +206,16 @@ def _tag_ids(card: dict[str, Any]) -> list[str]:
     return ids or [str(tag_id) for tag_id in card.get("tag_ids") or []]
 
 
-# --- members ---------------------------------------------------------------------------------
-def _board_members(ctx: BoardContext, spaces: list[str], cards: list[Any]) -> list[str]:
-    """Mapped space members of the board's spaces, then every mapped card member."""
-    members: dict[str, None] = {}
-    for space_id in spaces:
-        for record in ctx.company.space_members.get(space_id, []):
-            planka_id = ctx.users.get(str((record.get("raw") or {}).get("id")))
-            if planka_id is not None:
-                members.setdefault(planka_id)
+def _workers(cards: list[Any]) -> list[str]:
+    """Planka ids of everyone who worked on the board's cards: members, creators, authors."""
+    found: dict[str, None] = {}
     for card in cards:
-        for planka_id in card.member_user_ids:
-            members.setdefault(planka_id)
-    return list(members)
+        for user_id in [*card.member_user_ids, card.creator_user_id,
+                        *(comment.author_user_id for comment in card.comments),
+                        *(attachment.author_user_id for attachment in card.attachments)]:
+            if user_id is not None:
+                found.setdefault(user_id)
+    return list(found)
 
 
 def _summary(card: dict[str, Any], key: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ def plan_card(ctx: BoardContext, card: dict[str, Any], *, list_key: str, in_done
         archived=bool(card.get("archived")) or card.get("condition") == ARCHIVED_CONDITION,
         label_keys=label_keys,
         member_user_ids=member_ids,
+        creator_user_id=ctx.users.get(str(card.get("owner_id"))) if card.get("owner_id") is not None else None,
         task_lists=plan_task_lists(ctx, card),
         comments=plan_comments(ctx, card_id, files.by_comment),
         attachments=files.attachments,

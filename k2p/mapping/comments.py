@@ -30,14 +30,18 @@ def plan_comments(ctx: BoardContext, card_id: str,
         suffix = ""
         if names:
             suffix = "\n\n*" + md_escape("Attached to the card: " + ", ".join(names)) + "*"
-        text = ctx.long_text(body, f"comment:{comment_id}", "text", prefix=_attribution(ctx, raw), suffix=suffix)
-        plans.append(CommentPlan(key=f"comment:{comment_id}", text=text.rstrip() or "…"))
+        author = ctx.users.get(str(raw.get("author_id"))) if raw.get("author_id") is not None else None
+        text = ctx.long_text(body, f"comment:{comment_id}", "text", prefix=_attribution(ctx, raw, author),
+                             suffix=suffix)
+        plans.append(CommentPlan(key=f"comment:{comment_id}", text=text.rstrip() or "…", author_user_id=author))
     return plans
 
 
-def _attribution(ctx: BoardContext, raw: dict[str, Any]) -> str:
-    """``**Ann Example** · 2026-08-01 09:15 UTC`` and a blank line (empty when switched off)."""
-    if not ctx.rules.comment_attribution:
+def _attribution(ctx: BoardContext, raw: dict[str, Any], author: str | None) -> str:
+    """``**Ann Example** · 2026-08-01 09:15 UTC`` and a blank line, unless the policy says none:
+    ``unmapped`` leaves it out where the comment is posted under its author's own account."""
+    policy = ctx.rules.comment_attribution
+    if policy == "never" or (policy == "unmapped" and author is not None and author in ctx.users.own):
         return ""
     parts = [f"**{md_escape(ctx.person(raw.get('author_id'), raw.get('author')))}**"]
     when = human_utc(raw.get("created"))

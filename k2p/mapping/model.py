@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from k2p.mapping.members import MemberPlan
+
 
 @dataclass
 class LabelPlan:
@@ -68,7 +70,8 @@ class TaskListPlan:
 @dataclass
 class CommentPlan:
     key: str                      # comment:<comment id>
-    text: str                     # Markdown with an attribution line; within the body limit
+    text: str                     # Markdown (with an attribution line per policy); within the body limit
+    author_user_id: str | None = None   # Planka id of the author's account (None: unmapped)
 
     def fields(self) -> dict[str, Any]:
         return {"text": self.text}
@@ -83,6 +86,7 @@ class AttachmentPlan:
     size: int | None = None
     url: str | None = None        # link: http(s), ≤ 2048
     is_image: bool = False        # file: can be a cover
+    author_user_id: str | None = None   # Planka id of the uploader's account (None: unmapped)
 
     def fields(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "sha256": self.sha256, "url": self.url}
@@ -101,6 +105,7 @@ class CardPlan:
     archived: bool = False        # created in list_key, then moved to the board's archive list
     label_keys: list[str] = field(default_factory=list)
     member_user_ids: list[str] = field(default_factory=list)   # Planka user ids
+    creator_user_id: str | None = None   # Planka id of the Kaiten owner's account (None: unmapped)
     task_lists: list[TaskListPlan] = field(default_factory=list)
     comments: list[CommentPlan] = field(default_factory=list)  # oldest first
     attachments: list[AttachmentPlan] = field(default_factory=list)
@@ -124,7 +129,7 @@ class CardPlan:
 class BoardPlan:
     key: str                      # board:<board id>
     name: str                     # ≤ 128
-    member_user_ids: list[str] = field(default_factory=list)   # Planka ids, role editor
+    members: list[MemberPlan] = field(default_factory=list)    # board memberships and roles
     labels: list[LabelPlan] = field(default_factory=list)
     lists: list[ListPlan] = field(default_factory=list)
     custom_fields: list[CustomFieldPlan] = field(default_factory=list)
@@ -148,6 +153,7 @@ class ProjectPlan:
     name: str                     # ≤ 128 ("Parent / Child" for nested spaces by default)
     description: str | None = None
     boards: list[BoardRef] = field(default_factory=list)
+    manager_user_ids: list[str] = field(default_factory=list)  # Planka ids: project managers
 
     def fields(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description}

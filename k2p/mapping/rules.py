@@ -17,6 +17,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 CardType = Literal["project", "story"]
+PlankaRole = Literal["admin", "projectOwner", "boardUser"]
+SpaceRole = Literal["admin", "writer", "commenter", "reader"]
 MAX_TEXT_BUDGET = 1_040_000      # bytes; the server's JSON body limit is 1,048,576 for the whole request
 
 
@@ -44,12 +46,37 @@ class MappingRules(BaseModel):
     details_footer: bool = True
     card_url: str | None = None       # e.g. "https://acme.kaiten.ru/space/{space_id}/card/{card_id}"
     custom_fields: bool = True
-    comment_attribution: bool = True
+    # "always": every comment starts with its author and date; "unmapped" (default): only comments
+    # not posted under their author's own account; "never". true/false (k2p 0.1) = always/never.
+    comment_attribution: Literal["always", "unmapped", "never"] = "unmapped"
     placeholder_name: str = Field("(untitled)", min_length=1, max_length=64)
+    # people (k2p import --create-users; docs/MAPPING.md §8)
+    new_user_role: PlankaRole = "boardUser"
+    space_admin_user_role: PlankaRole = "projectOwner"   # lets a space admin be project manager
+    placeholder_email: str = Field("kaiten-user-{kaiten_id}@example.invalid", max_length=200)
+    space_roles: dict[str, SpaceRole] = Field(default_factory=dict)   # Kaiten role id → kind
+    unknown_space_role: SpaceRole = "writer"
+    everyone_spaces: Literal["all_users", "members_only"] = "all_users"
     # long texts (descriptions, comments)
     text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
     truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",
                                    min_length=1, max_length=256)
+
+    @field_validator("comment_attribution", mode="before")
+    @classmethod
+    def _attribution_bool(cls, value: Any) -> Any:
+        return {True: "always", False: "never"}.get(value, value) if isinstance(value, bool) else value
+
+    @field_validator("placeholder_email")
+    @classmethod
+    def _email_template(cls, value: str) -> str:
+        if "{kaiten_id}" not in value or "@" not in value:
+            raise ValueError("must be an e-mail address template containing {kaiten_id}")
+        try:
+            value.format(kaiten_id=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"only {{kaiten_id}} may be used ({exc})") from None
+        return value
 
     @field_validator("lane_label_color")
     @classmethod

@@ -7,6 +7,7 @@ a 5xx), :class:`AmbiguousWrite` is raised and the caller reconciles by reading t
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import threading
 import uuid
@@ -220,6 +221,18 @@ class PlankaClient:
     def delete(self, path: str) -> dict[str, Any]:
         """A DELETE (only used to remove an upload k2p found damaged); retried."""
         return self._idempotent("DELETE", path)
+
+    def post_repeatable(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A POST whose repetition is harmless (issuing a fresh API key); retried like a read."""
+        return self._idempotent("POST", path, json=payload)
+
+    def acting_as(self, api_key: str) -> "PlankaClient":
+        """The same server and connections, authenticated with another account's API key."""
+        register_secret(api_key)
+        clone = copy.copy(self)
+        clone._auth_headers = {"X-Api-Key": api_key}
+        clone._download_headers = dict(clone._auth_headers)
+        return clone
 
     def create(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A POST; raises :class:`AmbiguousWrite` when the outcome is unknown."""

@@ -1,9 +1,10 @@
 """``k2p import``: replay a verified archive into Planka, or plan it with ``--dry-run``.
 
 Order: verify the archive (fast level) → probe the server (2.x only) → authenticate → resolve the
-user mapping → bind the ledger → plan projects → for each board: plan it, replay it. Nothing is
-written to Planka before every check passed. A dry run takes every decision the real run would
-take, from the ledger, and sends no mutating request.
+user mapping → bind the ledger → accounts (``--create-users``, :mod:`k2p.people`) → plan projects
+→ for each board: plan it, replay it → close the people work (settings, deactivations) and revoke
+every per-user key. Nothing is written to Planka before every check passed. A dry run takes every
+decision the real run would take, from the ledger, and sends no mutating request.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import load_rules
-from k2p.mapping.users import UserMap, parse_user_csv, resolve_user_map
+from k2p.mapping.members import space_admins
+from k2p.mapping.ordering import id_order
+from k2p.mapping.users import MANAGER_ROLES, UserMap, UserRow, parse_user_csv, resolve_user_map
+from k2p.people.accounts import AccountPlan, plan_accounts
+from k2p.people.acting import Actors
+from k2p.people.credentials import CredentialsFile
+from k2p.people.provision import Provisioned, finish, provision, record_mapped, settled_usernames
 from k2p.planka import specs
 from k2p.planka.client import Credentials, PlankaClient, normalize_url
 from k2p.planka.ledger import Ledger
@@ -55,6 +62,9 @@ class ImportOptions(BaseModel):
     ca_bundle: str | None = None
     accept_terms: bool = False
     report: Path | None = None
+    create_users: bool = False
+    credentials_out: Path | None = None
+    sso: bool = False
 
 
 @dataclass
@@ -106,14 +116,19 @@ def _connect(options: ImportOptions, credentials: Credentials) -> tuple[PlankaCl
     return client, me, list(client.get("/api/users").get("items", []))
 
 
-def _user_map(options: ImportOptions, index: ArchiveIndex, planka_users: list[dict] | None) -> UserMap:
+def _user_rows(options: ImportOptions) -> dict[str, UserRow]:
     if options.users is None:
-        return UserMap({}, index.company)
+        return {}
     try:
         text = options.users.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise K2PError(f"cannot read --users file {options.users}: {exc.strerror}", exit_code=ExitCode.USAGE) from None
-    wanted = parse_user_csv(text, source=str(options.users))
+    return parse_user_csv(text, source=str(options.users))
+
+
+def _user_map(options: ImportOptions, index: ArchiveIndex, planka_users: list[dict] | None,
+              rows: dict[str, UserRow]) -> UserMap:
+    wanted = {kaiten_id: row.planka_user for kaiten_id, row in rows.items() if row.action == "map"}
     if planka_users is None:  # offline plan: the names cannot be checked against Planka
         return UserMap(dict(wanted), index.company)
     users, problems = resolve_user_map(wanted, planka_users, index.company)
@@ -152,33 +167,85 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
 
 def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader, index: ArchiveIndex,
          fingerprint: str | None, started: str, progress: Callable[[str, Any], None]) -> ImportOutcome:
+    rows = _user_rows(options)
+    creating = sorted(kaiten_id for kaiten_id, row in rows.items() if row.action == "create")
+    if options.create_users and creating and not options.sso and options.credentials_out is None and \
+            not options.dry_run:
+        raise K2PError("--create-users needs --credentials-out FILE (where the new accounts' passwords "
+                       "are written, mode 0600), or --sso for accounts that log in through single "
+                       "sign-on", exit_code=ExitCode.USAGE)
     client, me, planka_users = (None, None, None)
     if options.planka_url is not None:
         progress("phase", "connecting")
         client, me, planka_users = _connect(options, credentials)
-    users = _user_map(options, index, planka_users)
+    users = _user_map(options, index, planka_users, rows)
     rules = load_rules(options.mapping)
     source = {"base_url": reader.manifest.source.base_url, "company_id": reader.manifest.source.company_id}
     target = {"url": normalize_url(options.planka_url) if options.planka_url else None}
     tally, fidelity = Tally(), Fidelity()
     with tempfile.TemporaryDirectory(prefix="k2p-plan-") as scratch:
         ledger = _open_ledger(options, source, target if client else None, Path(scratch))
+        syncer = Syncer(ledger, tally, dry_run=options.dry_run)
+        run = {"started_at": started, "finished_at": None, "completed": False, "server_high_water": None}
         try:
-            ctx = ImportContext(client, Syncer(ledger, tally, dry_run=options.dry_run), tally, reader,
-                                me["id"] if me else None, options.concurrency, progress)
-            projects = _select(plan_projects(index.company, rules, fidelity), options)
-            progress("boards_total", sum(len(project.boards) for project in projects))
-            for project in projects:
-                _replay_project(ctx, project, index, rules, users, fidelity)
+            if not options.dry_run:
+                ledger.record_run(run)
+            ctx = ImportContext(client, syncer, tally, reader, me["id"] if me else None,
+                                options.concurrency, progress)
+            progress("phase", "people")
+            record_mapped(ctx, users.mapping)
+            plans = plan_accounts(creating, index.company, rules, planka_users or [],
+                                  kept=settled_usernames(ledger, [f"user:{kaiten_id}" for kaiten_id in creating])) \
+                if options.create_users else []
+            if creating and not options.create_users:
+                fidelity.add("skipped", "users", "action",
+                             f"{len(creating)} person(s) marked create in {options.users}; pass "
+                             f"--create-users to create their accounts (until then they are unmapped)")
+            vault = CredentialsFile(None if options.sso else options.credentials_out)
+            try:
+                people = provision(ctx, plans, planka_users or [], vault, fidelity, sso=options.sso)
+            finally:
+                vault.close()
+            users = _with_accounts(users, people, plans, index)
+            inactive = {str(user["id"]) for user in planka_users or [] if user.get("isDeactivated")}
+            actors = Actors(client, people.own, inactive=inactive)
+            ctx.act_as, ctx.own = actors.client, actors.own
+            try:
+                projects = _select(plan_projects(index.company, rules, fidelity), options)
+                progress("boards_total", sum(len(project.boards) for project in projects))
+                for project in projects:
+                    _replay_project(ctx, project, index, rules, users, fidelity)
+                finish(ctx, plans, people, actors, whole_archive=not options.spaces and not options.boards,
+                       fidelity=fidelity)
+            finally:
+                people_report = {"accounts_planned": len(plans), "acting_fallbacks": actors.fallbacks,
+                                 "keys_revoked": actors.revoke_all() if client is not None else 0,
+                                 "credentials_file": str(vault.path) if vault.written else None,
+                                 "passwords_written": vault.written}
             ledger_path = ledger.path
+            run["completed"] = True
         finally:
+            if not options.dry_run:
+                ledger.record_run({**run, "finished_at": utc_now(), "server_high_water": syncer.high_water})
             ledger.close()
     report = _report(options, reader, fingerprint, client, started, tally, fidelity, users,
                      ledger_path if not options.dry_run or options.state else None)
+    report["people"] = people_report
+    report["notifications"] = {"caused": sum(ctx.notified.values()), "accounts": len(ctx.notified),
+                               "note": "to pre-existing accounts (card memberships added by the importing "
+                                       "account); accounts k2p created are never notified"}
     path = options.report or Path(f"k2p-import-{'plan' if options.dry_run else 'report'}-"
                                   f"{started.replace('-', '').replace(':', '')}.json")
     atomic_write_bytes(path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
     return ImportOutcome(report, path, tally, options.dry_run, client is None)
+
+
+def _with_accounts(users: UserMap, people: Provisioned, plans: list[AccountPlan], index: ArchiveIndex) -> UserMap:
+    """The user map with the created (or adopted) accounts added."""
+    managers = {people.ids[plan.kaiten_id] for plan in plans
+                if plan.kaiten_id in people.ids and plan.role in MANAGER_ROLES}
+    return UserMap({**users.mapping, **people.ids}, index.company, own=people.own,
+                   managers=users.managers | managers)
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,
@@ -187,6 +254,14 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
         project.key, None, project.fields(), specs.project(ctx.client, project.name)))  # type: ignore[arg-type]
     if result is None:
         return
+    space_id = project.key.split(":", 1)[1]
+    for kaiten_id in sorted(space_admins(index.company, rules, [space_id]), key=id_order):
+        planka_id = users.get(kaiten_id)
+        if planka_id is None or planka_id == ctx.me or planka_id not in users.managers:
+            continue
+        key = f"{project.key}:manager:{planka_id}"
+        guarded(ctx, key, "project_manager", lambda key=key, planka_id=planka_id: ctx.syncer.ensure(
+            key, result.planka_id, {}, specs.project_manager(ctx.client, result.planka_id, planka_id)))  # type: ignore[arg-type]
     order = [ref.key for ref in project.boards]
     positions = plan_positions(order, known_positions(ctx, order))
     for ref in project.boards:

@@ -121,6 +121,18 @@ class Ledger:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, jsoncodec.dumps(value).decode()))
 
+    # --- import runs -----------------------------------------------------------------------
+    def runs(self) -> list[dict[str, Any]]:
+        """Every import run that wrote to this ledger, oldest first (see :meth:`record_run`)."""
+        return list(self._meta("runs") or [])
+
+    def record_run(self, run: dict[str, Any]) -> None:
+        """Add or replace (by ``started_at``) one run: its window in k2p's clock and the newest
+        ``createdAt``/``updatedAt`` Planka answered (``server_high_water``), which bounds what the
+        import itself wrote, for the SQL fix-up's guards."""
+        runs = [saved for saved in self.runs() if saved.get("started_at") != run.get("started_at")]
+        self._put_meta("runs", runs + [run])
+
     # --- rows ------------------------------------------------------------------------------
     def get(self, key: str) -> Row | None:
         with self._lock:

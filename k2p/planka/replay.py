@@ -2,13 +2,20 @@
 
 Cards are replayed by a worker pool (``--concurrency``); their order in Planka comes from the
 explicit positions planned up front, not from the order in which workers finish. Within a card,
-children are replayed in a fixed order: labels, members, task lists and tasks, comments (oldest
-first), attachments, custom field values, and finally the card's cover and archive placement.
+children are replayed in a fixed order: labels, task lists and tasks, comments (oldest first),
+attachments, custom field values, the card's cover and archive placement, and last its members.
+Members come last because a card membership subscribes the member, and a subscriber is notified
+of every later comment and move: replayed history must not notify anybody.
+
+Writes that belong to a person (a card's creation, a comment, an upload, a card membership) go
+through ``ImportContext.writer(user_id)``, which acts as that person where the importer may
+(accounts k2p created; see :mod:`k2p.people.acting`) and is the importing account otherwise.
 """
 
 from __future__ import annotations
 
 import mimetypes
+from collections import Counter
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
@@ -35,11 +42,18 @@ class ImportContext:
     me: str | None
     concurrency: int = 8
     on_progress: Callable[[str, Any], None] = lambda event, value: None
+    act_as: Callable[[str | None], Any] | None = None   # user id → client writing as them
+    own: set[str] = field(default_factory=set)          # accounts k2p created (it acts as them)
+    notified: Counter[str] = field(default_factory=Counter)   # user id → notifications caused
 
     @property
     def api(self) -> PlankaClient:
         assert self.client is not None, "an offline dry run never sends requests"
         return self.client
+
+    def writer(self, user_id: str | None) -> PlankaClient | None:
+        """The client for a write that belongs to ``user_id`` (the importing one by default)."""
+        return self.act_as(user_id) if self.act_as is not None else self.client
 
 
 @dataclass
@@ -101,17 +115,35 @@ def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, po
     if result is None:
         return
     state = BoardState(result.planka_id)
-    for user_id in plan.member_user_ids:
-        if user_id != ctx.me:
-            key = f"{plan.key}:member:{user_id}"
-            guarded(ctx, key, "board_membership", lambda key=key, user_id=user_id: ctx.syncer.ensure(
-                key, state.board_id, {}, specs.board_membership(client, state.board_id, user_id)))  # type: ignore[arg-type]
+    members = [member for member in plan.members if member.user_id != ctx.me]
+    for member in members:
+        key = f"{plan.key}:member:{member.user_id}"
+        # A person k2p acts as is an editor while the board is replayed, then gets their own role.
+        role = "editor" if member.user_id in ctx.own else member.role
+        guarded(ctx, key, "board_membership", lambda key=key, member=member, role=role: ctx.syncer.ensure(
+            key, state.board_id, {}, specs.board_membership(client, state.board_id, member.user_id, role,  # type: ignore[arg-type]
+                                                            member.can_comment)))
     state.label_ids = replay_ordered(ctx, state.board_id, "label", plan.labels, lambda label: specs.label(
         client, state.board_id, label.name, label.color))  # type: ignore[arg-type]
     state.list_ids = replay_ordered(ctx, state.board_id, "list", plan.lists, lambda item: specs.kanban_list(
         client, state.board_id, item.name, item.type))  # type: ignore[arg-type]
     _replay_fields(ctx, plan, state)
     _replay_cards(ctx, plan, state)
+    for member in members:
+        if member.user_id in ctx.own and member.role != "editor":
+            _final_role(ctx, plan.key, member.user_id, member.fields())
+
+
+def _final_role(ctx: ImportContext, board_key: str, user_id: str, fields: dict[str, Any]) -> None:
+    """Give a membership that was an editor for the replay the role the person really has."""
+    row = ctx.syncer.row(f"{board_key}:member:{user_id}")
+    membership_id = row.planka_id if row is not None and row.done else None
+    if membership_id is None and not ctx.syncer.dry_run:
+        return
+    key = f"{board_key}:member:{user_id}:role"
+    spec = Spec("board_membership_role", create=lambda payload: ctx.api.update(
+        f"/api/board-memberships/{membership_id}", payload)["item"])
+    guarded(ctx, key, "board_membership_role", lambda: ctx.syncer.ensure(key, membership_id, fields, spec))
 
 
 def _replay_fields(ctx: ImportContext, plan: BoardPlan, state: BoardState) -> None:
@@ -197,14 +229,12 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
         if label_id is not None or ctx.syncer.dry_run:
             guarded(ctx, key, "card_label", lambda key=key, label_id=label_id: ctx.syncer.ensure(
                 key, card_id, {}, specs.card_label(ctx.client, card_id, label_id)))  # type: ignore[arg-type]
-    for user_id in plan.member_user_ids:
-        key = f"{plan.key}:member:{user_id}"
-        guarded(ctx, key, "card_membership", lambda key=key, user_id=user_id: ctx.syncer.ensure(
-            key, card_id, {}, specs.card_membership(ctx.client, card_id, user_id)))  # type: ignore[arg-type]
     _replay_tasks(ctx, plan, card_id)
     for comment in plan.comments:
-        guarded(ctx, comment.key, "comment", lambda comment=comment: ctx.syncer.ensure(
-            comment.key, card_id, comment.fields(), specs.comment(ctx.client, card_id, comment.text, ctx.me)))  # type: ignore[arg-type]
+        author = comment.author_user_id if ctx.writer(comment.author_user_id) is not ctx.client else ctx.me
+        guarded(ctx, comment.key, "comment", lambda comment=comment, author=author: ctx.syncer.ensure(
+            comment.key, card_id, comment.fields(), specs.comment(ctx.writer(comment.author_user_id), card_id,  # type: ignore[arg-type]
+                                                                  comment.text, author)))
     attachment_ids = _replay_attachments(ctx, plan, card_id)
     for field_key, content in plan.custom_values.items():
         key = f"{plan.key}:value:{field_key}"
@@ -212,12 +242,24 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
             key, card_id, {"content": content},
             specs.custom_value(ctx.client, card_id, board.group_id, board.field_ids.get(field_key))))  # type: ignore[arg-type]
     _replay_placement(ctx, board, plan, card_id, list_id, position, attachment_ids)
+    for user_id in plan.member_user_ids:
+        _replay_card_member(ctx, plan.key, card_id, user_id)
+
+
+def _replay_card_member(ctx: ImportContext, card_key: str, card_id: str | None, user_id: str) -> None:
+    """A card membership, added by the member themself where k2p acts as them (Planka notifies
+    a member added by somebody else; the importing account's own membership notifies nobody)."""
+    key = f"{card_key}:member:{user_id}"
+    done = guarded(ctx, key, "card_membership", lambda: ctx.syncer.ensure(
+        key, card_id, {}, specs.card_membership(ctx.writer(user_id), card_id, user_id)))  # type: ignore[arg-type]
+    if done is not None and done.outcome == "created" and user_id != ctx.me and user_id not in ctx.own:
+        ctx.notified[user_id] += 1
 
 
 def _card_spec(ctx: ImportContext, board: BoardState, plan: CardPlan, list_id: str | None,
                position: float) -> Spec:
     """The card spec, translating the ``list_key`` pseudo-field into a move between lists."""
-    base = specs.card(ctx.client, board.board_id, list_id, plan.name)  # type: ignore[arg-type]
+    base = specs.card(ctx.writer(plan.creator_user_id), board.board_id, list_id, plan.name)  # type: ignore[arg-type]
 
     def create(payload: dict[str, Any]) -> dict[str, Any]:
         return base.create({name: value for name, value in payload.items() if name != "list_key"})
@@ -244,8 +286,9 @@ def _replay_tasks(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> No
 def _replay_attachments(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> dict[str, str | None]:
     ids: dict[str, str | None] = {}
     for attachment in plan.attachments:
+        writer = ctx.writer(attachment.author_user_id)
         create = (lambda payload, item=attachment: _upload(ctx, card_id, item)) if attachment.type == "file" \
-            else (lambda payload, item=attachment: ctx.api.create(
+            else (lambda payload, item=attachment, writer=writer: writer.create(  # type: ignore[union-attr]
                 f"/api/cards/{card_id}/attachments",
                 {"type": "link", "name": item.name, "url": item.url})["item"])
         spec = specs.attachment(ctx.client, card_id, attachment.name, attachment.type,  # type: ignore[arg-type]
@@ -259,18 +302,30 @@ def _replay_attachments(ctx: ImportContext, plan: CardPlan, card_id: str | None)
 def _upload(ctx: ImportContext, card_id: str | None, plan: AttachmentPlan) -> dict[str, Any]:
     """Upload an archive blob, hashing it on the way; a damaged blob is removed again."""
     assert plan.sha256 is not None
+    writer = ctx.writer(plan.author_user_id)
+    try:
+        item, body = _send_blob(ctx, writer, card_id, plan)  # type: ignore[arg-type]
+    except PlankaError as error:
+        if writer is ctx.client or error.status not in (403, 404):
+            raise
+        item, body = _send_blob(ctx, ctx.api, card_id, plan)   # refused to that person: as the importer
+    if body.digest.hexdigest() != plan.sha256:
+        ctx.api.delete(f"/api/attachments/{item['id']}")
+        raise ArchiveInvalid(f"blob {plan.sha256} in the archive is damaged (its bytes hash to "
+                             f"{body.digest.hexdigest()}); the upload was removed — restore the archive")
+    return item
+
+
+def _send_blob(ctx: ImportContext, client: PlankaClient, card_id: str | None,
+               plan: AttachmentPlan) -> tuple[dict[str, Any], MultipartFile]:
+    assert plan.sha256 is not None
     mime = mimetypes.guess_type(plan.name)[0] or "application/octet-stream"
     with ctx.reader.open_blob(plan.sha256) as source:
         size = plan.size if plan.size is not None else ctx.reader.container.members[
             f"blobs/sha256/{plan.sha256[:2]}/{plan.sha256}"].size
         body = MultipartFile({"type": "file", "name": plan.name}, plan.name, source, size, mime)
         body.on_bytes = lambda count: ctx.on_progress("bytes", count)
-        item = ctx.api.upload(f"/api/cards/{card_id}/attachments", body)["item"]
-    if body.digest.hexdigest() != plan.sha256:
-        ctx.api.delete(f"/api/attachments/{item['id']}")
-        raise ArchiveInvalid(f"blob {plan.sha256} in the archive is damaged (its bytes hash to "
-                             f"{body.digest.hexdigest()}); the upload was removed — restore the archive")
-    return item
+        return client.upload(f"/api/cards/{card_id}/attachments", body)["item"], body
 
 
 def _replay_placement(ctx: ImportContext, board: BoardState, plan: CardPlan, card_id: str | None,

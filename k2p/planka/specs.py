@@ -75,10 +75,20 @@ def board(client: PlankaClient, project_id: str | None, name: str) -> Spec:
                   read=f"/api/projects/{project_id}", included="boards", match=_named(name, projectId=project_id))
 
 
-def board_membership(client: PlankaClient, board_id: str | None, user_id: str) -> Spec:
+def board_membership(client: PlankaClient, board_id: str | None, user_id: str, role: str = "editor",
+                     can_comment: bool | None = None) -> Spec:
+    body: dict[str, Any] = {"userId": user_id, "role": role}
+    if role == "viewer":
+        body["canComment"] = bool(can_comment)
     return _link("board_membership", client, create_at=f"/api/boards/{board_id}/board-memberships",
-                 body={"userId": user_id, "role": "editor"}, read=f"/api/boards/{board_id}",
+                 body=body, read=f"/api/boards/{board_id}",
                  included="boardMemberships", match=lambda item: item.get("userId") == user_id)
+
+
+def project_manager(client: PlankaClient, project_id: str | None, user_id: str) -> Spec:
+    return _link("project_manager", client, create_at=f"/api/projects/{project_id}/project-managers",
+                 body={"userId": user_id}, read=f"/api/projects/{project_id}",
+                 included="projectManagers", match=lambda item: item.get("userId") == user_id)
 
 
 def label(client: PlankaClient, board_id: str | None, name: str | None, color: str) -> Spec:

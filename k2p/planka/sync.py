@@ -77,6 +77,14 @@ class Result:
     item: dict[str, Any] | None = None
 
 
+def _seen_times(item: dict[str, Any], before: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``{"at": [createdAt, updatedAt]}`` as Planka answered them (the fix-up's guard values)."""
+    created = item.get("createdAt") or ((before or {}).get("at") or [None])[0]
+    if created is None and "updatedAt" not in item:
+        return {}
+    return {"at": [created, item.get("updatedAt")]}
+
+
 def _created_at(item: dict[str, Any]) -> float:
     moment = parse_time(item.get("createdAt"))
     return moment.timestamp() if moment else 0.0
@@ -89,6 +97,16 @@ class Syncer:
         self.ledger = ledger
         self.tally = tally
         self.dry_run = dry_run
+        self.high_water: str | None = None   # newest server timestamp seen in an answer
+        self._lock = threading.Lock()
+
+    def saw(self, item: dict[str, Any] | None) -> None:
+        """Note the server timestamps of an answer (ISO 8601 UTC strings compare as text)."""
+        stamps = [value for value in ((item or {}).get("createdAt"), (item or {}).get("updatedAt"))
+                  if isinstance(value, str)]
+        if stamps:
+            with self._lock:
+                self.high_water = max([*stamps, *([self.high_water] if self.high_water else [])])
 
     def row(self, key: str) -> Row | None:
         return self.ledger.get(key)
@@ -107,8 +125,9 @@ class Syncer:
         if position is not None:
             payload["position"] = position
         item, adopted = self._create(key, parent_id, payload, spec, row)
+        self.saw(item)
         self.ledger.done(key, spec.kind, str(item["id"]), parent_id, position=item.get("position"),
-                         state={**(state or {}), "h": field_hashes(fields)})
+                         state={**(state or {}), "h": field_hashes(fields), **_seen_times(item)})
         self.tally.add(spec.kind, "created")
         if adopted:
             self.tally.add(spec.kind, "adopted")
@@ -129,9 +148,10 @@ class Syncer:
             return Result(row.planka_id, "updated")
         assert row.planka_id is not None
         item = spec.update(row.planka_id, changes)
+        self.saw(item)
         new_position = item.get("position", row.position) if "position" in changes else row.position
         self.ledger.done(row.key, spec.kind, row.planka_id, parent_id, position=new_position,
-                         state={**row.state, **(state or {}), "h": hashes})
+                         state={**row.state, **(state or {}), "h": hashes, **_seen_times(item, row.state)})
         self.tally.add(spec.kind, "updated")
         return Result(row.planka_id, "updated", item)
 

@@ -6,15 +6,16 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 from k2p.archive.index import ArchiveIndex
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import Refused
 from k2p.fileio import atomic_write_bytes
-from k2p.mapping.users import template_rows
+from k2p.archive import collections as C
+from k2p.mapping.users import CSV_COLUMNS, appearing_user_ids, template_rows
 from k2p.planka.client import Credentials, PlankaClient
 
-COLUMNS = ("kaiten_id", "name", "email", "username", "planka_user")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class TemplateResult:
     path: Path
     users: int
     matched: int
+
+
+def _raws(reader: ArchiveReader, collection: C.Collection) -> Iterator[dict[str, Any]]:
+    if reader.has_collection(collection.name):
+        for record in reader.iter_records(collection.name):
+            yield record.get("raw") or {}
 
 
 def write_users_template(archive: Path, output: Path, *, planka_url: str | None = None,
@@ -38,9 +45,11 @@ def write_users_template(archive: Path, output: Path, *, planka_url: str | None 
         client.authenticate()
         planka_users = list(client.get("/api/users").get("items", []))
     with ArchiveReader(archive) as reader, ArchiveIndex(reader, cards=False) as index:
-        rows = template_rows(index.company, planka_users)
+        cards = _raws(reader, C.CARDS)
+        authored = (raw for collection in (C.COMMENTS, C.FILES) for raw in _raws(reader, collection))
+        rows = template_rows(index.company, planka_users, appearing_user_ids(index.company, cards, authored))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_bytes(output, buffer.getvalue().encode("utf-8"))
