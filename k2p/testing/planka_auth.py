@@ -142,6 +142,9 @@ def show_terms(ctx: Ctx) -> Any:
 
 @ROUTES.add("GET", "/api/config", access="admin")
 def show_config(ctx: Ctx) -> Any:
+    """SMTP configured through the environment (``smtp=True``) hides every SMTP field."""
+    if ctx.sim.smtp:
+        return {"item": {}}
     return {"item": {"smtpHost": None, "smtpPort": None, "smtpName": None, "smtpSecure": False,
                      "smtpTlsRejectUnauthorized": True, "smtpUser": None, "smtpPassword": None,
                      "smtpFrom": None}}

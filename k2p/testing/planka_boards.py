@@ -102,8 +102,7 @@ def update_board(ctx: Ctx) -> Any:
     if values:
         board = update_positioned(store, "boards", board, values, projectId=project["id"])
     if ctx.has("isSubscribed"):
-        key = (board["id"], me["id"])
-        (store.board_subscriptions.add if ctx.get("isSubscribed") else store.board_subscriptions.discard)(key)
+        store.board_subscriptions.set(board["id"], me["id"], ctx.get("isSubscribed"))
     return {"item": board}
 
 
@@ -118,7 +117,7 @@ def delete_board_related(store: Store, board_id: str) -> None:
     for table in ("board_memberships", "labels", "lists"):
         for record in store.where(table, boardId=board_id):
             store.delete(table, record["id"])
-    store.board_subscriptions = {s for s in store.board_subscriptions if s[0] != board_id}
+    store.board_subscriptions.drop([board_id])
 
 
 @ROUTES.add("DELETE", "/api/boards/{id}", {"id": REQ_ID})
@@ -185,8 +184,8 @@ def remove_board_member(ctx: Ctx) -> Any:
     card_ids = {card["id"] for card in store.where("cards", boardId=member["boardId"])}
     for card_membership in store.where("card_memberships", cardId=card_ids, userId=member["userId"]):
         store.delete("card_memberships", card_membership["id"])
-    store.card_subscriptions = {s for s in store.card_subscriptions
-                                if not (s[0] in card_ids and s[1] == member["userId"])}
+    store.card_subscriptions.drop(card_ids, keep=lambda user: user != member["userId"])
+    store.board_subscriptions.set(member["boardId"], member["userId"], False)
     task_list_ids = {t["id"] for t in store.where("task_lists", cardId=card_ids)}
     for task in store.where("tasks", taskListId=task_list_ids, assigneeUserId=member["userId"]):
         store.update("tasks", task["id"], {"assigneeUserId": None})

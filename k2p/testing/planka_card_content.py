@@ -10,6 +10,7 @@ from k2p.testing.planka_access import (card_path, check_keys, is_project_manager
                                        task_list_path)
 from k2p.testing.planka_cards import PAGE_SIZE, record_action
 from k2p.testing.planka_http import ROUTES, Ctx, conflict, forbidden, not_found, server_error
+from k2p.testing.planka_notifications import notify_comment
 from k2p.testing.planka_present import present_users
 from k2p.testing.planka_store import Store
 from k2p.testing.planka_validation import (BOOL, ID_INPUT, NAME_128, OPT_NAME_128, OPT_POSITION,
@@ -46,6 +47,10 @@ def remove_label(ctx: Ctx) -> Any:
 
 
 # --- card memberships ------------------------------------------------------------------------------
+def _member_data(user: dict[str, Any], card: dict[str, Any]) -> dict[str, Any]:
+    return {"user": {"id": user["id"], "name": user["name"]}, "card": {"name": card["name"]}}
+
+
 @ROUTES.add("POST", "/api/cards/{cardId}/card-memberships", {"cardId": REQ_ID, "userId": REQ_ID})
 def add_member(ctx: Ctx) -> Any:
     store = ctx.store
@@ -56,9 +61,8 @@ def add_member(ctx: Ctx) -> Any:
     if store.first("card_memberships", cardId=card["id"], userId=user["id"]):
         raise conflict("User already card member")
     item = store.insert("card_memberships", {"cardId": card["id"], "userId": user["id"]})
-    store.card_subscriptions.add((card["id"], user["id"]))
-    record_action(store, card, "addMemberToCard", {"user": {"id": user["id"], "name": user["name"]},
-                                                   "card": {"name": card["name"]}}, ctx.user_id)
+    store.card_subscriptions.set(card["id"], user["id"], permanent=False)
+    record_action(ctx, card, "addMemberToCard", _member_data(user, card))
     return {"item": item}
 
 
@@ -69,10 +73,12 @@ def remove_member(ctx: Ctx) -> Any:
     card_membership = store.first("card_memberships", cardId=card["id"], userId=ctx.get("userId"))
     if not card_membership:
         raise not_found("User not card member")
-    user = store.get("users", card_membership["userId"]) or {}
-    record_action(store, card, "removeMemberFromCard", {"user": {"id": user.get("id"), "name": user.get("name")},
-                                                        "card": {"name": card["name"]}}, ctx.user_id)
-    return {"item": store.delete("card_memberships", card_membership["id"])}
+    deleted = store.delete("card_memberships", card_membership["id"])
+    if store.card_subscriptions.is_permanent(card["id"], card_membership["userId"]) is False:
+        store.card_subscriptions.set(card["id"], card_membership["userId"], False)
+    user = store.get("users", card_membership["userId"]) or {"id": card_membership["userId"], "name": None}
+    record_action(ctx, card, "removeMemberFromCard", _member_data(user, card))
+    return {"item": deleted}
 
 
 # --- task lists ------------------------------------------------------------------------------------
@@ -180,9 +186,8 @@ def update_task(ctx: Ctx) -> Any:
     was_completed = task["isCompleted"]
     task = update_positioned(store, "tasks", task, values, taskListId=target_list_id)
     if task["isCompleted"] != was_completed:
-        record_action(store, card, "completeTask" if task["isCompleted"] else "uncompleteTask",
-                      {"card": {"name": card["name"]}, "task": {"id": task["id"], "name": task["name"]}},
-                      ctx.user_id)
+        record_action(ctx, card, "completeTask" if task["isCompleted"] else "uncompleteTask",
+                      {"card": {"name": card["name"]}, "task": {"id": task["id"], "name": task["name"]}})
     return {"item": task}
 
 
@@ -216,8 +221,9 @@ def create_comment(ctx: Ctx) -> Any:
     _require_commenter(require_member(store, me, board, "Card not found"))
     comment = store.insert("comments", {"cardId": card["id"], "userId": me["id"], "text": ctx.get("text")})
     _bump_comments(store, card["id"], 1)
+    notify_comment(ctx, card, comment)
     if me["subscribeToCardWhenCommenting"]:
-        store.card_subscriptions.add((card["id"], me["id"]))
+        store.card_subscriptions.set(card["id"], me["id"])
     return {"item": comment}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from k2p.testing.planka_access import (board_path, card_path, check_keys, is_finite, list_path,
                                        membership, require_board_reader, require_editor)
 from k2p.testing.planka_http import ROUTES, Ctx, not_found, server_error, unprocessable
+from k2p.testing.planka_notifications import notify_action
 from k2p.testing.planka_present import cards_included, present_users, with_subscription
 from k2p.testing.planka_store import Store, iso_of, now_iso
 from k2p.testing.planka_validation import (ID_INPUT, MAX_STRING_ID, REQ_ID, Input, is_due_date, is_id,
@@ -30,9 +31,11 @@ def normalize_due_date(value: str | None) -> str | None:
     return iso_of(parsed)
 
 
-def record_action(store: Store, card: dict[str, Any], kind: str, data: dict[str, Any], user_id: str) -> None:
-    store.insert("actions", {"boardId": card["boardId"], "cardId": card["id"], "userId": user_id,
-                             "type": kind, "data": data})
+def record_action(ctx: Ctx, card: dict[str, Any], kind: str, data: dict[str, Any]) -> None:
+    """``actions.createOne`` by the caller, with the notifications it causes."""
+    action = ctx.store.insert("actions", {"boardId": card["boardId"], "cardId": card["id"], "userId": ctx.user_id,
+                                          "type": kind, "data": data})
+    notify_action(ctx, card, action)
 
 
 def list_summary(lst: dict[str, Any]) -> dict[str, Any]:
@@ -47,7 +50,7 @@ def sync_linked_tasks(store: Store, card: dict[str, Any]) -> None:
 
 def delete_card_related(store: Store, card_id: str) -> None:
     """``cards.deleteRelated``: memberships, labels, tasks, attachments, groups, comments, actions."""
-    store.card_subscriptions = {s for s in store.card_subscriptions if s[0] != card_id}
+    store.card_subscriptions.drop([card_id])
     for table in ("card_memberships", "card_labels", "attachments", "comments", "actions",
                   "custom_field_values"):
         for record in store.where(table, cardId=card_id):
@@ -97,8 +100,8 @@ def create(ctx: Ctx) -> Any:
                                   "creatorUserId": me["id"], "isClosed": lst["type"] == "closed",
                                   "listChangedAt": now_iso()})
     if me["subscribeToOwnCards"]:
-        store.card_subscriptions.add((card["id"], me["id"]))
-    record_action(store, card, "createCard", {"card": {"name": card["name"]}, "list": list_summary(lst)}, me["id"])
+        store.card_subscriptions.set(card["id"], me["id"])
+    record_action(ctx, card, "createCard", {"card": {"name": card["name"]}, "list": list_summary(lst)})
     return {"item": card}
 
 
@@ -189,11 +192,10 @@ def update(ctx: Ctx) -> Any:
     if "isClosed" in values:
         sync_linked_tasks(store, card)
     if next_list and not next_board:
-        record_action(store, card, "moveCard", {"card": {"name": card["name"]}, "fromList": list_summary(lst),
-                                                "toList": list_summary(next_list)}, me["id"])
+        record_action(ctx, card, "moveCard", {"card": {"name": card["name"]}, "fromList": list_summary(lst),
+                                              "toList": list_summary(next_list)})
     if ctx.has("isSubscribed"):
-        key = (card["id"], me["id"])
-        (store.card_subscriptions.add if ctx.get("isSubscribed") else store.card_subscriptions.discard)(key)
+        store.card_subscriptions.set(card["id"], me["id"], ctx.get("isSubscribed"))
     return {"item": card}
 
 
@@ -201,7 +203,7 @@ def move_card_to_board(store: Store, card: dict[str, Any], board: dict[str, Any]
                    actor: dict[str, Any]) -> None:
     """Cross-board move: drop non-members, re-map labels by name, detach board custom fields."""
     members = {m["userId"] for m in store.where("board_memberships", boardId=next_board["id"])}
-    store.card_subscriptions = {s for s in store.card_subscriptions if s[0] != card["id"] or s[1] in members}
+    store.card_subscriptions.drop([card["id"]], keep=lambda user: user in members)
     for card_membership in store.where("card_memberships", cardId=card["id"]):
         if card_membership["userId"] not in members:
             store.delete("card_memberships", card_membership["id"])
@@ -354,4 +356,3 @@ def board_actions(ctx: Ctx) -> Any:
 
 
 ROUTES.stub("POST", "/api/cards/{id}/duplicate")
-ROUTES.stub("POST", "/api/cards/{id}/read-notifications")

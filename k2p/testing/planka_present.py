@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, Iterable
 
 from k2p.testing.planka_store import Store, id_key, position_key
@@ -35,6 +36,13 @@ def present_user(user: Record, viewer: Record | None, default_admin_email: str) 
             return data
         return _omit(data, PERSONAL_USER_FIELDS)
     return _omit(data, PRIVATE_USER_FIELDS + PERSONAL_USER_FIELDS)
+
+
+def raw_user(user: Record) -> Record:
+    """A user record as Waterline returns it (every column); the simulator keeps plaintext
+    passwords, so a bcrypt-shaped stand-in takes the hash's place."""
+    digest = hashlib.sha256(str(user["password"]).encode("utf-8")).hexdigest()
+    return {**user, "password": f"$2b$10${digest[:53]}"}
 
 
 def _omit(data: Record, names: Iterable[str]) -> Record:

@@ -8,7 +8,8 @@ from typing import Any
 
 # Importing the handler modules registers their routes on ROUTES.
 from k2p.testing import (planka_attachments, planka_auth, planka_boards, planka_card_content,  # noqa: F401
-                         planka_cards, planka_custom_fields, planka_projects, planka_users)
+                         planka_cards, planka_custom_fields, planka_notifications, planka_projects,
+                         planka_users)
 from k2p.testing.planka_auth import authenticate
 from k2p.testing.planka_http import ROUTES, ApiError, Ctx, Reply, Upload, not_found, server_error, unauthorized
 from k2p.testing.planka_validation import InputCrash, ValidationFailed, bad_request_body, validate
@@ -32,8 +33,6 @@ for _method, _pattern, _access in (
         ("PATCH", "/api/config", "admin"), ("POST", "/api/config/test-smtp", "admin"),
         ("GET", "/api/webhooks", "admin"), ("POST", "/api/webhooks", "admin"),
         ("PATCH", "/api/webhooks/{id}", "admin"), ("DELETE", "/api/webhooks/{id}", "admin"),
-        ("GET", "/api/notifications", "user"), ("GET", "/api/notifications/{id}", "user"),
-        ("PATCH", "/api/notifications/{id}", "user"), ("POST", "/api/notifications/read-all", "user"),
         ("POST", "/api/users/{userId}/notification-services", "user"),
         ("POST", "/api/boards/{boardId}/notification-services", "user"),
         ("PATCH", "/api/notification-services/{id}", "user"),

@@ -10,7 +10,11 @@ importer verifies with.
 Fault injection for resilience tests: ``faults`` (a :class:`~k2p.testing.loopback.FaultPlan` or the
 richer :class:`PlankaFaultPlan`) and ``hooks.on_mutation`` (see :class:`PlankaHooks`).
 
-Standalone: ``python -m k2p.testing.planka_sim [--port N] [--no-terms] [--idle-timeout 600]``.
+Notifications are created as Planka creates them (see :mod:`k2p.testing.planka_notifications`).
+``smtp=True`` poses as a Planka with SMTP configured (``SMTP_HOST``): every e-mail it would send
+is appended to ``outbox`` (:class:`~k2p.testing.planka_notifications.Email`) instead.
+
+Standalone: ``python -m k2p.testing.planka_sim [--port N] [--no-terms] [--smtp] [--idle-timeout 600]``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any, Callable
 from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, Simulator
 from k2p.testing.planka_auth import TERMS_SIGNATURE, generate_api_key, issue_access_token
 from k2p.testing.planka_http import BodyRejected, Reply, parse_body, parse_qs_nested, server_error
+from k2p.testing.planka_notifications import Email
 from k2p.testing.planka_routes import dispatch, error_reply
 from k2p.testing.planka_store import Store
 from k2p.testing.planka_users import create_user
@@ -179,7 +184,8 @@ class PlankaSimulator(Simulator):
     """The Planka 2.1.1 simulator server (also poses as 1.x for version detection with ``v1=True``).
 
     ``faults`` may be swapped at runtime; ``hooks`` holds test callbacks; ``request_log`` records every
-    request (never a secret); ``store`` is the in-memory state, for debugging only.
+    request (never a secret); ``store`` is the in-memory state, for debugging only. ``smtp`` (may be
+    switched at runtime) and ``outbox``: see the module docstring.
     """
 
     name = "Planka"
@@ -188,7 +194,8 @@ class PlankaSimulator(Simulator):
                  admin_password: str = DEFAULT_ADMIN_PASSWORD, admin_name: str = "Admin",
                  require_terms: bool = True, version: str = "2.1.1", v1: bool = False,
                  faults: FaultPlan | None = None, body_limit: int = 1_048_576,
-                 max_upload_size: int | None = None, idle_timeout: float | None = None, port: int = 0) -> None:
+                 max_upload_size: int | None = None, idle_timeout: float | None = None, port: int = 0,
+                 smtp: bool = False) -> None:
         self.admin_email = admin_email.lower()
         self.admin_username = admin_username.lower()
         self.admin_password = admin_password
@@ -198,6 +205,8 @@ class PlankaSimulator(Simulator):
         self.faults = faults
         self.body_limit = body_limit
         self.max_upload_size = max_upload_size
+        self.smtp = smtp
+        self.outbox: list[Email] = []
         self.pending_token_ttl: float = 600.0
         self.secret = secrets.token_bytes(32)
         self.store = Store(initialized=not require_terms)
@@ -279,12 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m k2p.testing.planka_sim", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--no-terms", action="store_true", help="users count as having accepted the terms")
+    parser.add_argument("--smtp", action="store_true", help="pose as SMTP-configured; e-mails go to the outbox")
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="seconds without requests before exiting")
     parser.add_argument("--admin-email", default="admin@example.com")
     parser.add_argument("--admin-password", default=DEFAULT_ADMIN_PASSWORD)
     args = parser.parse_args(argv)
     sim = PlankaSimulator(port=args.port, require_terms=not args.no_terms, idle_timeout=args.idle_timeout or None,
-                          admin_email=args.admin_email, admin_password=args.admin_password)
+                          admin_email=args.admin_email, admin_password=args.admin_password, smtp=args.smtp)
     sim.start()
     print(f"Planka simulator (2.1.1) listening on {sim.url}")
     print(f"admin: {sim.admin_email} / username {sim.admin_username} / password {sim.admin_password}")

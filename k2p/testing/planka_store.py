@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from k2p.testing.planka_positions import insert_to_positionables
 
@@ -62,6 +62,8 @@ MODELS: dict[str, dict[str, Any]] = {
     "custom_field_values": {"cardId": None, "customFieldGroupId": None, "customFieldId": None,
                             "content": None},
     "actions": {"boardId": None, "cardId": None, "userId": None, "type": None, "data": None},
+    "notifications": {"userId": None, "creatorUserId": None, "boardId": None, "cardId": None,
+                      "commentId": None, "actionId": None, "type": None, "data": None, "isRead": False},
 }
 
 
@@ -119,6 +121,39 @@ def position_key(record: dict[str, Any]) -> tuple[bool, float, int, str]:
     return position is None, position or 0, len(record_id), record_id
 
 
+class Subscriptions:
+    """Board or card subscriptions: target id → {user id: isPermanent}, each target's users in
+    creation order (Planka reads them ``ORDER BY id``). A card membership subscribes its user with
+    ``permanent=False``; removing the membership drops only such a subscription."""
+
+    def __init__(self) -> None:
+        self._by_target: dict[str, dict[str, bool]] = {}
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        target, user = key
+        return user in self._by_target.get(target, {})
+
+    def users(self, target: str) -> list[str]:
+        return list(self._by_target.get(target, {}))
+
+    def is_permanent(self, target: str, user: str) -> bool | None:
+        return self._by_target.get(target, {}).get(user)
+
+    def set(self, target: str, user: str, subscribed: bool = True, permanent: bool = True) -> None:
+        """Subscribe (an existing subscription stays as it is, like Planka's E_UNIQUE catch) or drop."""
+        if subscribed:
+            self._by_target.setdefault(target, {}).setdefault(user, permanent)
+        else:
+            self._by_target.get(target, {}).pop(user, None)
+
+    def drop(self, targets: Iterable[str], keep: Callable[[str], bool] = lambda _user: False) -> None:
+        """Delete the subscriptions to ``targets`` of every user that ``keep`` refuses."""
+        for target in targets:
+            users = self._by_target.get(target, {})
+            for user in [user for user in users if not keep(user)]:
+                del users[user]
+
+
 @dataclass
 class Store:
     """All tables plus the session and file side stores, guarded by :attr:`lock`."""
@@ -130,8 +165,8 @@ class Store:
     sessions: dict[str, Session] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     project_favorites: set[tuple[str, str]] = field(default_factory=set)
-    board_subscriptions: set[tuple[str, str]] = field(default_factory=set)
-    card_subscriptions: set[tuple[str, str]] = field(default_factory=set)
+    board_subscriptions: Subscriptions = field(default_factory=Subscriptions)
+    card_subscriptions: Subscriptions = field(default_factory=Subscriptions)
     initialized: bool = False
     indexes: dict[tuple[str, str], dict[Any, set[str]]] = field(default_factory=dict)
 
@@ -143,11 +178,13 @@ class Store:
         self._reindex(table, record, None)
         return record
 
-    def update(self, table: str, record_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def update(self, table: str, record_id: str, changes: dict[str, Any], touch: bool = True) -> dict[str, Any]:
+        """Apply ``changes``; ``touch=False`` keeps ``updatedAt`` (Planka's raw SQL updates)."""
         record = self.tables[table][record_id]
         before = dict(record)
         record.update(changes)
-        record["updatedAt"] = now_iso()
+        if touch:
+            record["updatedAt"] = now_iso()
         self._reindex(table, record, before)
         return record
 

@@ -118,7 +118,8 @@ def update(ctx: Ctx) -> Any:
     user = ctx.store.get("users", ctx.get("id"))
     if not user:
         raise not_found("User not found")
-    if user["email"] == ctx.sim.admin_email and (ctx.get("role") or ctx.get("name")):
+    # The default admin and SSO users (OIDC_IGNORE_ROLES unset) keep their role and name.
+    if (user["email"] == ctx.sim.admin_email or user["isSsoUser"]) and (ctx.get("role") or ctx.get("name")):
         raise forbidden()
     values = {key: value for key, value in ctx.inputs.items() if key not in ("id", "apiKey")}
     if ctx.has("apiKey"):

@@ -469,7 +469,8 @@ _COMMON_PASSWORDS = frozenset("""
 password password1 password12 password123 passw0rd p@ssw0rd 123456 1234567 12345678 123456789
 1234567890 qwerty qwerty123 qwertyuiop abc123 abcdef letmein welcome welcome1 admin admin123
 iloveyou monkey dragon football baseball master sunshine princess trustno1 secret demo demo1234
-changeme test test1234 testtest planka planka123 kaiten qazwsx zaq12wsx 111111 000000 654321
+changeme test test1234 testtest planka qazwsx zaq12wsx 111111 000000 654321
+1q2w3e4r 1qaz2wsx zaq1xsw2 abc12345 asdf1234 qwer1234
 """.split())
 
 
