@@ -209,7 +209,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             users = _with_accounts(users, people, plans, index)
             inactive = {str(user["id"]) for user in planka_users or [] if user.get("isDeactivated")}
             actors = Actors(client, people.own, inactive=inactive)
-            ctx.act_as, ctx.own = actors.client, actors.own
+            ctx.act_as, ctx.own, ctx.inactive = actors.client, actors.own, inactive
             try:
                 projects = _select(plan_projects(index.company, rules, fidelity), options)
                 progress("boards_total", sum(len(project.boards) for project in projects))
@@ -219,6 +219,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                        fidelity=fidelity)
             finally:
                 people_report = {"accounts_planned": len(plans), "acting_fallbacks": actors.fallbacks,
+                                 "board_memberships_skipped_deactivated": ctx.skipped_deactivated,
                                  "keys_revoked": actors.revoke_all() if client is not None else 0,
                                  "credentials_file": str(vault.path) if vault.written else None,
                                  "passwords_written": vault.written}

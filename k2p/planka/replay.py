@@ -44,6 +44,8 @@ class ImportContext:
     on_progress: Callable[[str, Any], None] = lambda event, value: None
     act_as: Callable[[str | None], Any] | None = None   # user id → client writing as them
     own: set[str] = field(default_factory=set)          # accounts k2p created (it acts as them)
+    inactive: set[str] = field(default_factory=set)     # deactivated accounts: no new board membership
+    skipped_deactivated: int = 0                        # board memberships left out for them
     notified: Counter[str] = field(default_factory=Counter)   # user id → notifications caused
 
     @property
@@ -115,7 +117,11 @@ def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, po
     if result is None:
         return
     state = BoardState(result.planka_id)
-    members = [member for member in plan.members if member.user_id != ctx.me]
+    members = [member for member in plan.members if member.user_id != ctx.me and (
+        member.user_id not in ctx.inactive or ctx.syncer.row(f"{plan.key}:member:{member.user_id}") is not None)]
+    for member in plan.members:
+        if member not in members and member.user_id != ctx.me:
+            ctx.skipped_deactivated += 1
     for member in members:
         key = f"{plan.key}:member:{member.user_id}"
         # A person k2p acts as is an editor while the board is replayed, then gets their own role.

@@ -45,6 +45,7 @@ def show_import(outcome: ImportOutcome) -> None:
               f"are in the report)", ("category", "field", "count", "example"),
               [(item["category"], item["field"], item["count"], (item["examples"] or [""])[0][:90])
                for item in report["fidelity"]])
+    _show_people(report, outcome.dry_run)
     for failure in report["failures"][:10]:
         say(f"  FAILED {failure['key']}: {failure['message']}")
     if len(report["failures"]) > 10:
@@ -53,3 +54,15 @@ def show_import(outcome: ImportOutcome) -> None:
         say(f"Ledger: {report['ledger']}")
     say(f"Report: {outcome.report_path}")
     say(f"Archive fingerprint: {report['fingerprint']}")
+
+
+def _show_people(report: dict[str, Any], dry_run: bool) -> None:
+    people, notes = report.get("people") or {}, report.get("notifications") or {}
+    if people.get("passwords_written"):
+        say(f"Passwords of {people['passwords_written']} new account(s): {people['credentials_file']} "
+            f"(mode 0600; hand them out, then delete the file)")
+    if notes.get("caused"):
+        verb = "will cause" if dry_run else "caused"
+        say(f"Notifications: the import {verb} {notes['caused']} notification(s) to "
+            f"{notes['accounts']} pre-existing account(s) (card memberships added by the importing "
+            f"account); pause SMTP and webhooks first, see README")
