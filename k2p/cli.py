@@ -235,6 +235,51 @@ def users_template(archive: Path, planka_url: str | None, output: Path, force: b
            "; fill in the planka_user column (Planka username, e-mail or id)"))
 
 
+@main.command(name="fixup-sql")
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("--state", type=ARCHIVE_ARG, required=True, help="The ledger of the import.")
+@click.option("-o", "--output", type=ARCHIVE_ARG, help="Fix-up script to write (e.g. fixup.sql).")
+@click.option("--undo-output", type=ARCHIVE_ARG, help="Undo script (default: <output>-undo.sql).")
+@click.option("--history", is_flag=True, help="Also add Kaiten's location history as moveCard actions.")
+@click.option("--force", is_flag=True, help="Replace existing output files.")
+@click.option("--slack", type=click.FloatRange(min=0, max=3600), default=10.0, show_default=True,
+              help="Seconds after the import's last server time that still count as the import's own.")
+@click.option("--check", is_flag=True, help="Instead: tell whether the fix-up has been applied "
+              "(reads back through --planka-url, GET only).")
+@click.option("--planka-url", help="With --check: the Planka the archive was imported into.")
+@click.option("--sample", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="With --check: cards to read back (with all their comments).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.pass_context
+def fixup_sql(ctx: click.Context, archive: Path, state: Path, output: Path | None, undo_output: Path | None,
+              history: bool, force: bool, slack: float, check: bool, planka_url: str | None, sample: int,
+              ca_bundle: str | None, as_json: bool) -> None:
+    """Write a reviewed SQL script giving imported objects their Kaiten authors and dates.
+
+    Apply it with `psql -v ON_ERROR_STOP=1 -1 -f fixup.sql`; fixup-undo.sql restores every value.
+    """
+    from dataclasses import asdict
+
+    from k2p.fixup import check_fixup, write_fixup
+    from k2p.views.fixup import show_check, show_fixup
+
+    if check:
+        if planka_url is None:
+            raise K2PError("--check needs --planka-url", exit_code=ExitCode.USAGE)
+        verdict = check_fixup(archive, state, planka_url, _planka_credentials(), sample=sample, ca_bundle=ca_bundle)
+        emit_json(asdict(verdict)) if as_json else show_check(verdict)
+        ctx.exit(verdict.exit_code)
+    if output is None:
+        raise K2PError("-o/--output FILE is required (or --check)", exit_code=ExitCode.USAGE)
+    outcome = write_fixup(archive, state, output, undo_output=undo_output, history=history, force=force,
+                          slack_seconds=slack)
+    if as_json:
+        emit_json({**asdict(outcome), "output": str(outcome.output), "undo_output": str(outcome.undo_output)})
+    else:
+        show_fixup(outcome)
+
+
 @main.command()
 @click.option("--workdir", type=ARCHIVE_ARG, help="Keep the demo's archive, ledger and reports here "
               "(default: a temporary directory, removed afterwards).")

@@ -254,3 +254,5 @@ def test_kill_during_account_creation_creates_no_duplicate(company_archive: tupl
         for user in users:
             if user["id"] != planka.admin_id:
                 assert passwords[user["email"]] == user["password"], user["email"]
+        output = resumed.stdout + resumed.stderr + (tmp_path / "report.json").read_text(encoding="utf-8")
+        assert not any(password in output for password in passwords.values()), "a password was printed"

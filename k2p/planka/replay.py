@@ -356,6 +356,7 @@ def _replay_placement(ctx: ImportContext, board: BoardState, plan: CardPlan, car
             patch.update(listId=list_id, position=position)
         if patch:
             current = ctx.api.update(f"/api/cards/{card_id}", patch)["item"]
+            ctx.syncer.saw(current)
         return {"id": f"{card_id}", **{name: current.get(name) for name in ("listId", "coverAttachmentId")}}
 
     # A card placed for the first time that gets no upload and no archive move is already where it

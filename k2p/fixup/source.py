@@ -1,0 +1,306 @@
+"""What the fix-up sets: ledger objects joined with the archive records they were made from.
+
+:func:`read_ledger` reads the ledger read-only (done rows, people, import runs) and derives the
+guard bounds; :func:`collect_targets` streams the archive once and yields, for every ledger object
+it has a Kaiten record for, the values the SQL must set (:class:`Target`) and, with history, the
+card moves (:class:`Move`). Times are returned as naive UTC ``YYYY-MM-DD HH:MM:SS.ffffff`` strings,
+the form of Planka's ``timestamp without time zone`` columns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
+
+from k2p import jsoncodec
+from k2p.archive import collections as C
+from k2p.archive.reader import ArchiveReader
+from k2p.errors import ExitCode, K2PError, Refused
+from k2p.mapping.text import parse_time
+
+# Planka bumps a card's updated_at while k2p adds its comments and attachments, and the ledger's
+# high-water mark is the newest time Planka answered: rows up to this much later still count as
+# "as imported".
+SLACK_SECONDS = 10.0
+CLOCK_SKEW = timedelta(seconds=600)   # k2p's clock (run windows) against the server's
+
+
+def sql_time(moment: datetime) -> str:
+    """``2022-11-14 09:41:00.000000`` (UTC, naive)."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def utc(value: object) -> str | None:
+    """A Kaiten or Planka ISO 8601 string (any offset) as naive UTC SQL text; None if absent."""
+    moment = parse_time(value)
+    return None if moment is None else sql_time(moment)
+
+
+@dataclass(frozen=True)
+class LedgerObject:
+    planka_id: int
+    parent_id: int | None
+    seen_created: str | None       # createdAt Planka answered when k2p made the object
+
+
+@dataclass
+class LedgerView:
+    """The parts of an import ledger the fix-up reads."""
+
+    path: Path
+    objects: dict[str, LedgerObject]
+    people: dict[str, int]          # Kaiten user id → Planka user id (every origin)
+    created_people: list[int]       # Planka ids of accounts k2p created (origin "created")
+    sso_people: list[int]           # of those, the ones created with --sso (is_sso_user to set)
+    high_water: str                 # newest server time the import saw, plus the slack
+    low_water: str                  # oldest time the import can have written (skew included)
+    source: dict[str, Any]          # the Kaiten company the ledger is bound to
+
+    def planka_id(self, key: str) -> int | None:
+        found = self.objects.get(key)
+        return None if found is None else found.planka_id
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def read_ledger(path: Path, *, slack_seconds: float = SLACK_SECONDS, strict: bool = True) -> LedgerView:
+    """Read ``path`` without locking or changing it. ``strict`` (for writing a fix-up) refuses a
+    ledger whose last import run did not complete or that holds no server times to guard with."""
+    if not path.is_file():
+        raise K2PError(f"ledger {path} not found; pass the --state file the import wrote",
+                       exit_code=ExitCode.USAGE)
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = {key: jsoncodec.loads(value) for key, value in db.execute("SELECT key, value FROM meta")}
+            rows = db.execute("SELECT key, kind, planka_id, parent_id, state FROM objects "
+                              "WHERE status = 'done' AND planka_id IS NOT NULL").fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise K2PError(f"ledger {path} cannot be read ({exc}); pass the --state file of the import",
+                       exit_code=ExitCode.USAGE) from None
+    runs = list(meta.get("runs") or [])
+    if strict and not runs:
+        raise Refused(f"ledger {path} records no import run; rerun the same `k2p import` with this "
+                      f"k2p version (it sends nothing new), then generate the fix-up")
+    if strict and not runs[-1].get("completed"):
+        raise Refused(f"ledger {path}: the last import run (started {runs[-1].get('started_at')}) did "
+                      f"not complete; rerun `k2p import` until it finishes, then generate the fix-up")
+    objects: dict[str, LedgerObject] = {}
+    people: dict[str, int] = {}
+    created: list[int] = []
+    sso: list[int] = []
+    seen: list[datetime] = []
+    for key, kind, planka_id, parent_id, state_text in rows:
+        state = jsoncodec.loads(state_text or "{}")
+        at = [parse_time(value) for value in (state.get("at") or [])]
+        seen.extend(moment for moment in at if moment is not None)
+        planka = _int(planka_id)
+        if planka is None:
+            continue
+        if kind == "user" and key.startswith("user:"):
+            people[key[5:]] = planka
+            if state.get("origin") == "created":
+                created.append(planka)
+                if state.get("sso"):
+                    sso.append(planka)
+            continue
+        objects[key] = LedgerObject(planka, _int(parent_id), sql_time(at[0]) if at and at[0] else None)
+    seen.extend(moment for run in runs if (moment := parse_time(run.get("server_high_water"))))
+    if not seen and strict:
+        raise Refused(f"ledger {path} holds no server times to guard the fix-up with (an older k2p "
+                      f"wrote it); a fix-up needs the ledger of an import by this k2p version")
+    started = [moment for run in runs if (moment := parse_time(run.get("started_at")))]
+    bounds = [*seen, *started] or [datetime.now(timezone.utc)]
+    return LedgerView(path, objects, people, sorted(set(created)), sorted(set(sso)),
+                      sql_time(max(seen or bounds) + timedelta(seconds=slack_seconds)),
+                      sql_time(min(bounds) - CLOCK_SKEW),
+                      dict(meta.get("source") or {}))
+
+
+@dataclass(frozen=True)
+class Target:
+    """The values one Planka row gets; ``user_id`` None leaves the row's author as Planka recorded."""
+
+    table: str
+    id: int
+    parent_id: int | None
+    seen_created: str | None
+    created_at: str
+    updated_at: str
+    user_id: int | None = None
+    list_changed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Move:
+    """A Kaiten location change between two lists k2p imported, as a Planka ``moveCard`` action."""
+
+    event: str                     # Kaiten location-history id (the marker in action.data)
+    card_id: int
+    from_list: int
+    to_list: int
+    user_id: int | None            # None: the importing account, as Planka recorded the card
+    created_at: str
+
+
+@dataclass
+class Targets:
+    rows: list[Target] = field(default_factory=list)
+    moves: list[Move] = field(default_factory=list)
+    without_time: int = 0          # ledger objects whose Kaiten record has no creation time
+
+
+
+class _Event(NamedTuple):
+    """The parts of a Kaiten location-history record the fix-up uses (records carry big avatars)."""
+
+    changed: str
+    id: str
+    board: str
+    leaf: str | None               # the subcolumn, else the column the card went to
+    author: str
+
+
+def _stamps(raw: dict[str, Any], fallback: tuple[str, str] | None) -> tuple[str, str] | None:
+    """(created, updated) of a Kaiten record; updated falls back to created, both to ``fallback``."""
+    created = utc(raw.get("created"))
+    if created is None:
+        return fallback
+    return created, utc(raw.get("updated")) or created
+
+
+class _Collector:
+    def __init__(self, reader: ArchiveReader, ledger: LedgerView, history: bool) -> None:
+        self.reader = reader
+        self.ledger = ledger
+        self.history = history
+        self.out = Targets()
+        self.seen_events: set[str] = set()
+
+    def records(self, collection: C.Collection) -> Iterator[dict[str, Any]]:
+        if self.reader.has_collection(collection.name):
+            yield from self.reader.iter_records(collection.name)
+
+    def add(self, table: str, key: str, stamps: tuple[str, str] | None, *, user: object = None,
+            list_changed_at: str | None = None) -> bool:
+        found = self.ledger.objects.get(key)
+        if found is None:
+            return False
+        if stamps is None:
+            self.out.without_time += 1
+            return False
+        self.out.rows.append(Target(table, found.planka_id, found.parent_id, found.seen_created, *stamps,
+                                    self.ledger.people.get(str(user)) if user is not None else None,
+                                    list_changed_at))
+        return True
+
+    def run(self) -> Targets:
+        for record in self.records(C.SPACES):
+            self.add("project", f"project:{record['id']}", _stamps(record["raw"], None))
+        for record in self.records(C.BOARDS):
+            self.add("board", f"board:{record['id']}", _stamps(record["raw"], None))
+        for record in self.records(C.COLUMNS):
+            self._column(record)
+        history = self._history()
+        card_stamps: dict[str, tuple[str, str]] = {}
+        for record in self.records(C.CARDS):
+            self._card(record["raw"], history.get(str(record["id"]), []), card_stamps)
+        for record in self.records(C.COMMENTS):
+            raw = record["raw"]
+            self.add("comment", f"comment:{record['id']}",
+                     _stamps(raw, card_stamps.get(str((record.get("ref") or {}).get("card_id")))),
+                     user=raw.get("author_id"))
+        for record in self.records(C.FILES):
+            card = str((record.get("ref") or {}).get("card_id"))
+            self.add("attachment", f"attachment:{card}:file:{record['id']}",
+                     _stamps(record["raw"], card_stamps.get(card)), user=record["raw"].get("author_id"))
+        return self.out
+
+    def _column(self, record: dict[str, Any]) -> None:
+        raw = record["raw"]
+        board = (record.get("ref") or {}).get("board_id", raw.get("board_id"))
+        kind = "column" if raw.get("column_id") is None else "subcolumn"
+        self.add("list", f"list:{board}:{kind}:{raw.get('id')}", _stamps(raw, None))
+        for sub in raw.get("subcolumns") or []:
+            if isinstance(sub, dict):
+                self.add("list", f"list:{board}:subcolumn:{sub.get('id')}", _stamps(sub, None))
+
+    def _history(self) -> dict[str, list[_Event]]:
+        """Card id → its location events, oldest first (only the newest one without ``history``)."""
+        events: dict[str, list[_Event]] = {}
+        for record in self.records(C.LOCATION_HISTORY):
+            raw = record["raw"]
+            changed = utc(raw.get("changed"))
+            if changed is None:
+                continue
+            leaf = raw.get("subcolumn_id") or raw.get("column_id")
+            card = str((record.get("ref") or {}).get("card_id", raw.get("card_id")))
+            event = _Event(changed, str(record["id"]), str(raw.get("board_id")),
+                           None if leaf is None else str(leaf), str(raw.get("author_id")))
+            known = events.setdefault(card, [])
+            if self.history:
+                known.append(event)
+            elif not known or event.changed > known[0].changed:
+                known[:] = [event]
+        for entries in events.values():
+            entries.sort(key=lambda event: (event.changed, len(event.id), event.id))
+        return events
+
+    def _card(self, raw: dict[str, Any], events: list[_Event], card_stamps: dict[str, tuple[str, str]]) -> None:
+        card_id = str(raw.get("id"))
+        stamps = _stamps(raw, None)
+        if stamps is None:
+            self.add("card", f"card:{card_id}", None)
+            return
+        card_stamps[card_id] = stamps
+        moved = utc(raw.get("last_moved_at")) or (events[-1].changed if events else None) or stamps[0]
+        if not self.add("card", f"card:{card_id}", stamps, user=raw.get("owner_id"), list_changed_at=moved):
+            return
+        for checklist in raw.get("checklists") or []:
+            if not isinstance(checklist, dict):
+                continue
+            own = _stamps(checklist, stamps)
+            self.add("task_list", f"tasklist:{card_id}:checklist:{checklist.get('id')}", own)
+            for item in checklist.get("items") or []:
+                if isinstance(item, dict):
+                    self.add("task", f"task:{card_id}:item:{item.get('id')}", _stamps(item, own))
+        for link in raw.get("external_links") or []:
+            if isinstance(link, dict):
+                self.add("attachment", f"attachment:{card_id}:link:{link.get('id')}", _stamps(link, stamps))
+        if self.history:
+            self._moves(card_id, str(raw.get("board_id")), events)
+
+    def _list_of(self, board: str, event: _Event) -> int | None:
+        if event.board != board or event.leaf is None:
+            return None
+        return (self.ledger.planka_id(f"list:{board}:subcolumn:{event.leaf}")
+                or self.ledger.planka_id(f"list:{board}:column:{event.leaf}"))
+
+    def _moves(self, card_id: str, board: str, events: list[_Event]) -> None:
+        """A move per change between two imported lists (the first event places the card)."""
+        planka_card = self.ledger.planka_id(f"card:{card_id}")
+        assert planka_card is not None
+        previous: int | None = None
+        for index, event in enumerate(events):
+            current = self._list_of(board, event)
+            if index and previous is not None and current is not None and current != previous \
+                    and event.id not in self.seen_events:
+                self.seen_events.add(event.id)
+                self.out.moves.append(Move(event.id, planka_card, previous, current,
+                                           self.ledger.people.get(event.author), event.changed))
+            previous = current
+
+
+def collect_targets(reader: ArchiveReader, ledger: LedgerView, *, history: bool = False) -> Targets:
+    """Every ledger object's target values (archive order), and the card moves when ``history``."""
+    return _Collector(reader, ledger, history).run()
