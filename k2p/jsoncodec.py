@@ -32,3 +32,22 @@ def dumps(value: Any) -> bytes:
     except orjson.JSONEncodeError:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
                           allow_nan=False).encode("utf-8")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(data: bytes) -> Any:
+    """Parse like :func:`loads`, refusing what :func:`dumps` never writes: ``NaN``/``Infinity``,
+    lone surrogates, invalid UTF-8 and nesting deeper than orjson's limit (1024)."""
+    if not _LONG_DIGITS.search(data):
+        return orjson.loads(data)   # strict already
+    try:
+        value = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")   # lone surrogates fail here
+    except RecursionError:
+        raise ValueError("nesting too deep") from None
+    except UnicodeError as exc:
+        raise ValueError(f"not valid UTF-8 text ({exc.reason})") from None
+    return value

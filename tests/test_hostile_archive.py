@@ -1,0 +1,167 @@
+"""Hostile archives (issue 8, archive side): every one is built here, refused with a one-line
+message naming the file and the documented exit code, within bounded time and memory.
+
+The archive crosses an air gap: whoever can write it controls every byte, including a re-sealed
+manifest and SHA256SUMS (``forge_record_file``), so none of these cases can rely on checksums.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import zstandard
+from click.testing import CliRunner
+
+from k2p.archive import records
+from k2p.archive.format import record_header
+from k2p.cli import main
+from k2p.errors import ExitCode
+from tests.helpers.archives import forge_record_file, write_archive
+
+RSS_CEILING_MB = 300          # docs/SECURITY.md: a hostile archive never takes more than this
+TIME_CEILING_S = 60
+CARDS = "records/cards.jsonl.zst"
+CARD_LINE = b'{"kind":"card","id":"1","raw":{"id":1,"title":"bomb"}}\n'
+
+
+def frame(content: bytes) -> bytes:
+    """One zstd frame as the k2p writer makes it (content size declared, checksum)."""
+    return zstandard.ZstdCompressor(level=3, write_content_size=True, write_checksum=True).compress(content)
+
+
+def header_frame(collection: str = "cards") -> bytes:
+    return frame(records.encode_record(record_header(collection)) + b"\n")
+
+
+def bomb(chunk: bytes, total: int) -> bytes:
+    """A record file of a few hundred KB whose frames expand to ``total`` bytes of ``chunk``.
+
+    One 16 MiB frame is compressed once and repeated (frames are independent), so nothing near
+    ``total`` is ever held or written uncompressed.
+    """
+    body = chunk * ((16 << 20) // len(chunk))
+    one = frame(body)
+    return header_frame() + one * (total // len(body))
+
+
+BOMBS = {
+    "one endless line": lambda: bomb(b"x" * 4096, 4 << 30),
+    "many valid lines": lambda: bomb(CARD_LINE, 4 << 30),
+}
+
+
+def run_measured(args: list[str], cwd: Path) -> tuple[int, str, str, float, float]:
+    """Run ``k2p ARGS`` in a child process: exit code, stdout, stderr, peak RSS (MB), seconds."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-m", "k2p.cli", *args], cwd=cwd, stdout=out,
+                                stderr=err, env={**os.environ, "COLUMNS": "250"})
+        timer = threading.Timer(TIME_CEILING_S * 2, proc.kill)
+        timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)   # the usage of this child alone
+        timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return (proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss / 1024,
+                time.monotonic() - started)
+
+
+@pytest.fixture()
+def bombed(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    root = tmp_path / "a.k2p"
+    write_archive(root)
+    forge_record_file(root, CARDS, BOMBS[request.param]())
+    assert (root / CARDS).stat().st_size < 1 << 20
+    return root
+
+
+def as_tar(root: Path) -> Path:
+    """The archive as a plain tar, made without k2p (``k2p pack`` would refuse it)."""
+    target = root.with_name(root.name + ".tar")
+    with tarfile.open(target, "w") as tar:
+        tar.add(root, arcname=root.name)
+    return target
+
+
+# --- item 1: decompression bombs -------------------------------------------------------------
+
+COMMANDS = {
+    "verify": ["verify", "{a}"],
+    "verify --fast": ["verify", "--fast", "{a}"],
+    "inspect": ["inspect", "{a}"],
+    "cat": ["cat", "{a}", "cards"],
+    "import --dry-run": ["import", "{a}", "--dry-run", "--state", "{tmp}/ledger.sqlite"],
+    "unpack": ["unpack", "{tar}", "-o", "{tmp}/out.k2p"],
+}
+
+
+@pytest.mark.parametrize("bombed", sorted(BOMBS), indirect=True)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_decompression_bomb_is_refused_in_bounded_memory(bombed: Path, command: str) -> None:
+    tmp = bombed.parent
+    tar = as_tar(bombed) if command == "unpack" else bombed
+    args = [part.format(a=bombed, tmp=tmp, tar=tar) for part in COMMANDS[command]]
+    code, out, err, rss, seconds = run_measured(args, tmp)
+    assert code == ExitCode.ARCHIVE_INVALID, (out, err)
+    assert rss < RSS_CEILING_MB and seconds < TIME_CEILING_S, (rss, seconds)
+    message = [line for line in (out + err).splitlines() if "expands beyond" in line]
+    assert len(message) == 1 and "cards.jsonl.zst" in message[0], out + err
+    if command != "verify" and not command.startswith("verify"):
+        assert out.strip() == "" and len(err.strip().splitlines()) == 1, (out, err)
+    assert not (tmp / "out.k2p").exists()
+
+
+def test_streaming_reader_stops_at_the_expansion_limit(tmp_path: Path) -> None:
+    """Even without the header walk, decompression stops once the declared sizes pass the limit."""
+    data = bomb(CARD_LINE, 1 << 30)
+    seen = 0
+    with pytest.raises(records.ArchiveInvalid, match="record file x.zst expands beyond"):
+        for _ in records.iter_lines(io.BytesIO(data), name="x.zst", compressed_size=len(data)):
+            seen += 1
+    assert 0 < seen * len(CARD_LINE) <= records.content_limit(len(data))
+
+
+def test_one_huge_line_is_refused_at_the_line_cap(tmp_path: Path) -> None:
+    """A single line longer than MAX_LINE_BYTES (incompressible, so the size check passes)."""
+    line = b'{"kind":"card","id":"1","raw":{"title":"' + os.urandom(12 << 20).hex().encode()
+    root = tmp_path / "a.k2p"
+    write_archive(root)
+    forge_record_file(root, CARDS, header_frame() + frame(line[: 8 << 20]) + frame(line[8 << 20:]))
+    for args in (["cat", str(root), "cards"], ["verify", str(root)]):
+        code, out, err, rss, _ = run_measured(args, tmp_path)
+        assert code == ExitCode.ARCHIVE_INVALID and rss < RSS_CEILING_MB, (out, err, rss)
+        assert re.search(f"cards.jsonl.zst:? line 2: longer than {records.MAX_LINE_BYTES} bytes", out + err)
+
+
+@pytest.mark.parametrize("case", ["size not declared", "size understated"])
+def test_frame_that_lies_about_its_size_is_refused(tmp_path: Path, case: str) -> None:
+    body = CARD_LINE * 20000
+    if case == "size not declared":
+        lying = zstandard.ZstdCompressor(write_content_size=False).compress(body)
+    else:   # the header says 1000 bytes: the decoder must not produce more
+        lying = bytearray(frame(body))
+        assert lying[4] >> 6 == 2   # a 4-byte Frame_Content_Size field follows the window byte
+        lying[6:10] = (1000).to_bytes(4, "little")
+    root = tmp_path / "a.k2p"
+    write_archive(root)
+    forge_record_file(root, CARDS, header_frame() + bytes(lying))
+    result = CliRunner().invoke(main, ["cat", str(root), "cards"])
+    assert result.exit_code == ExitCode.ARCHIVE_INVALID
+    assert "cards.jsonl.zst: corrupt compressed data" in result.output
+
+
+def test_writer_refuses_a_line_no_reader_would_accept(tmp_path: Path) -> None:
+    writer = records.RecordFileWriter(tmp_path / "cards.jsonl.zst", "cards")
+    with pytest.raises(records.RecordTooLarge, match="record card 1 is"):
+        writer.write({"kind": "card", "id": "1", "raw": "x" * records.MAX_LINE_BYTES})
