@@ -165,3 +165,59 @@ def test_writer_refuses_a_line_no_reader_would_accept(tmp_path: Path) -> None:
     writer = records.RecordFileWriter(tmp_path / "cards.jsonl.zst", "cards")
     with pytest.raises(records.RecordTooLarge, match="record card 1 is"):
         writer.write({"kind": "card", "id": "1", "raw": "x" * records.MAX_LINE_BYTES})
+
+
+# --- item 8: full verify parses every line; the importer refuses the same ---------------------
+
+COMMENTS = "records/comments.jsonl.zst"
+BIG = b"12345678901234567890"   # a 20-digit integer sends the line down the exact (stdlib) parser
+BAD_LINES = {
+    "deep nesting": b'{"kind":"comment","id":"x","raw":' + b"[" * 2000 + b"]" * 2000 + b"}",
+    "invalid UTF-8": b'{"kind":"comment","id":"x","raw":"\xff\xfe"}',
+    "lone surrogate": b'{"kind":"comment","id":"x","raw":{"n":' + BIG + b',"t":"\\ud800"}}',
+    "NaN": b'{"kind":"comment","id":"x","raw":{"n":' + BIG + b',"v":NaN}}',
+    "not an object": b"[1,2]",
+    "kind of another collection": b'{"kind":"card","id":"x","raw":{}}',
+    "numeric id": b'{"kind":"comment","id":5,"raw":{}}',
+    "no id": b'{"kind":"comment","raw":{}}',
+    "header names another collection": b"",
+}
+
+
+def forge_comment_line(root: Path, case: str) -> None:
+    lines = zstandard.ZstdDecompressor().decompressobj().decompress((root / COMMENTS).read_bytes()).split(b"\n")
+    if case == "header names another collection":
+        lines[0] = records.encode_record(record_header("cards"))
+    else:
+        lines[3] = BAD_LINES[case]
+    forge_record_file(root, COMMENTS, frame(b"\n".join(lines)))
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_full_verify_and_import_refuse_every_unparsable_line(tmp_path: Path, case: str) -> None:
+    root = tmp_path / "a.k2p"
+    write_archive(root)
+    forge_comment_line(root, case)
+    line = "line 1" if case.startswith("header") else "line 4"
+    full = CliRunner().invoke(main, ["verify", str(root)])
+    assert full.exit_code == ExitCode.ARCHIVE_INVALID, full.output
+    problems = [text for text in full.output.splitlines() if "PROBLEM" in text]
+    assert len(problems) == 1 and f"{COMMENTS}: {line}" in problems[0], full.output
+    assert CliRunner().invoke(main, ["verify", "--fast", str(root)]).exit_code == 0  # documented
+    for args in (["import", str(root), "--dry-run", "--state", str(tmp_path / "l.sqlite")],
+                 ["cat", str(root), "comments"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == ExitCode.ARCHIVE_INVALID, (args, result.output)
+        errors = [text for text in result.output.splitlines() if text.startswith("k2p: error")]
+        assert len(errors) == 1 and f"{COMMENTS} {line}" in errors[0], result.output
+
+
+def test_reader_refuses_a_record_file_that_does_not_match_the_manifest(tmp_path: Path) -> None:
+    """What the per-line checks cannot see (a valid line removed) the same-pass hash does."""
+    root = tmp_path / "a.k2p"
+    write_archive(root)
+    lines = zstandard.ZstdDecompressor().decompressobj().decompress((root / COMMENTS).read_bytes()).split(b"\n")
+    (root / COMMENTS).write_bytes(frame(b"\n".join(lines[:3] + lines[4:])))
+    result = CliRunner().invoke(main, ["cat", str(root), "comments"])
+    assert result.exit_code == ExitCode.ARCHIVE_INVALID
+    assert f"{COMMENTS}: does not match the manifest" in result.output
