@@ -221,3 +221,14 @@ def test_reader_refuses_a_record_file_that_does_not_match_the_manifest(tmp_path:
     result = CliRunner().invoke(main, ["cat", str(root), "comments"])
     assert result.exit_code == ExitCode.ARCHIVE_INVALID
     assert f"{COMMENTS}: does not match the manifest" in result.output
+
+
+# --- item 9: untrusted manifest values never name a path outside the working directory --------
+
+@pytest.mark.parametrize("company_id", ["/../../x", "../x", "..", "a/b", "x\x00y", "c:\\evil", " ", "é" * 100, 42])
+def test_default_ledger_name_comes_only_from_a_sanitised_company_id(company_id: object) -> None:
+    from k2p.planka.importer import default_ledger_path
+
+    path = default_ledger_path(company_id)
+    assert path.parent == Path(".") and re.fullmatch(r"k2p-ledger-[A-Za-z0-9_-]{1,64}\.sqlite", path.name)
+    assert default_ledger_path(42) == Path("k2p-ledger-42.sqlite")
