@@ -69,7 +69,7 @@ def pack_archive(directory: Path, output: Path | None = None) -> PackResult:
                 for rel in _member_order(list(container.members)):
                     info = tarfile.TarInfo(f"{top}/{rel}")
                     info.size = container.members[rel].size
-                    info.mode = 0o644
+                    info.mode = 0o600   # private data, also after a plain `tar -x`
                     info.mtime = 0
                     info.uid = info.gid = 0
                     info.uname = info.gname = ""
