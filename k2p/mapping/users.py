@@ -86,6 +86,19 @@ def template_rows(company: CompanyRecords, planka_users: list[dict] | None) -> l
     return rows
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet may run as a formula
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula: a leading ``'`` before a formula character
+    (OWASP "CSV injection"); :func:`parse_user_csv` removes it again."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _unquoted(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
 def parse_user_csv(text: str, *, source: str) -> dict[str, str]:
     """``kaiten_id → planka_user`` (as typed) from a filled-in CSV; rows without one are skipped."""
     text = text.lstrip("\ufeff")
@@ -106,7 +119,7 @@ def parse_user_csv(text: str, *, source: str) -> dict[str, str]:
         for row in reader:
             line = reader.line_num
             kaiten_id = row[id_at].strip() if id_at < len(row) else ""
-            planka_user = row[user_at].strip() if user_at < len(row) else ""
+            planka_user = _unquoted(row[user_at].strip()) if user_at < len(row) else ""
             if not planka_user:
                 continue
             if not kaiten_id.isdigit():

@@ -11,7 +11,7 @@ from k2p.archive.index import ArchiveIndex
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import Refused
 from k2p.fileio import atomic_write_bytes
-from k2p.mapping.users import template_rows
+from k2p.mapping.users import spreadsheet_safe, template_rows
 from k2p.planka.client import Credentials, PlankaClient
 
 COLUMNS = ("kaiten_id", "name", "email", "username", "planka_user")
@@ -27,7 +27,10 @@ class TemplateResult:
 def write_users_template(archive: Path, output: Path, *, planka_url: str | None = None,
                          credentials: Credentials | None = None, ca_bundle: str | None = None,
                          accept_terms: bool = False, force: bool = False) -> TemplateResult:
-    """Write the CSV; with ``planka_url``, pre-fill ``planka_user`` by e-mail, then username."""
+    """Write the CSV; with ``planka_url``, pre-fill ``planka_user`` by e-mail, then username.
+
+    Names come from the archive: a cell that a spreadsheet would run as a formula is written
+    neutralised (:func:`spreadsheet_safe`)."""
     if output.exists() and not force:
         raise Refused(f"{output} already exists; edit it, or pass --force to overwrite it")
     planka_users = None
@@ -40,8 +43,9 @@ def write_users_template(archive: Path, output: Path, *, planka_url: str | None 
     with ArchiveReader(archive) as reader, ArchiveIndex(reader, cards=False) as index:
         rows = template_rows(index.company, planka_users)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    # CRLF (RFC 4180): a CR inside a cell is then quoted instead of breaking the row.
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({column: spreadsheet_safe(str(value)) for column, value in row.items()} for row in rows)
     atomic_write_bytes(output, buffer.getvalue().encode("utf-8"))
     return TemplateResult(output, len(rows), sum(1 for row in rows if row.get("planka_user")))
