@@ -319,7 +319,16 @@ def iter_parsed(stream: BinaryIO, *, name: str, collection: str, compressed_size
         raise ArchiveInvalid(f"{name}: empty record file (no header line)")
     check_header(first[1], name=name, collection=collection)
     kind = KINDS.get(collection)
+    loads = jsoncodec.loads_strict
     for line_no, line in lines:
-        record = parse_line(line, name=name, line_no=line_no)
-        check_envelope(record, name=name, line_no=line_no, kind=kind)
+        try:
+            record = loads(line)
+        except ValueError:
+            record = None
+        # The usual case in one expression (this loop runs for every record a reader reads); the
+        # slow path below names what is wrong.
+        if not (type(record) is dict and record.get("kind") == kind and type(record.get("id")) is str
+                and record["id"]):
+            record = parse_line(line, name=name, line_no=line_no)
+            check_envelope(record, name=name, line_no=line_no, kind=kind)
         yield line_no, line, record
