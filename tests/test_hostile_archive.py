@@ -180,6 +180,8 @@ BAD_LINES = {
     "kind of another collection": b'{"kind":"card","id":"x","raw":{}}',
     "numeric id": b'{"kind":"comment","id":5,"raw":{}}',
     "no id": b'{"kind":"comment","raw":{}}',
+    "raw not an object": b'{"kind":"comment","id":"x","raw":[1]}',
+    "ref not an object": b'{"kind":"comment","id":"x","ref":"card","raw":{}}',
     "header names another collection": b"",
 }
 

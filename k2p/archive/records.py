@@ -28,6 +28,7 @@ from k2p.errors import ArchiveInvalid, ExitCode, K2PError
 FRAME_TARGET_BYTES = 1 << 20   # uncompressed JSON per frame before a new frame starts
 COMPRESSION_LEVEL = 3
 READ_CHUNK = 1 << 20
+_NO_REF: dict[str, Any] = {}
 KINDS = {collection.name: collection.kind for collection in ALL} | {MISSING_COLLECTION: "missing"}
 
 # Reader limits (docs/FORMAT.md "Reader limits", docs/SECURITY.md).
@@ -294,15 +295,20 @@ def check_header(line: bytes, *, name: str, collection: str) -> dict[str, Any]:
 
 
 def check_envelope(record: dict[str, Any], *, name: str, line_no: int, kind: str | None) -> None:
-    """Refuse a record whose ``kind`` is not its collection's or whose ``id`` is not a string."""
+    """Refuse a record whose ``kind`` is not its collection's, whose ``id`` is not a non-empty
+    string, or whose ``raw`` (every kind but ``missing``) or ``ref`` is not a JSON object."""
+    problem = None
     if not isinstance(record.get("kind"), str) or (kind is not None and record["kind"] != kind):
-        raise ArchiveInvalid(f"{name} line {line_no}: record kind {record.get('kind')!r} does not "
-                             f"belong in this file (expected {kind or 'a string'!r}); the record file "
-                             f"is damaged or forged, restore the archive from another copy")
-    if not isinstance(record.get("id"), str) or not record["id"]:
-        raise ArchiveInvalid(f"{name} line {line_no}: record id {record.get('id')!r} is not a "
-                             f"non-empty string; the record file is damaged or forged, restore the "
-                             f"archive from another copy")
+        problem = f"record kind {record.get('kind')!r} does not belong in this file (expected {kind or 'a string'!r})"
+    elif not isinstance(record.get("id"), str) or not record["id"]:
+        problem = f"record id {record.get('id')!r} is not a non-empty string"
+    elif kind != "missing" and not isinstance(record.get("raw"), dict):
+        problem = "record has no raw payload object"
+    elif not isinstance(record.get("ref", {}), dict):
+        problem = "record ref is not an object"
+    if problem:
+        raise ArchiveInvalid(f"{name} line {line_no}: {problem}; the record file is damaged or "
+                             f"forged, restore the archive from another copy")
 
 
 def iter_parsed(stream: BinaryIO, *, name: str, collection: str, compressed_size: int | None = None,
@@ -328,7 +334,8 @@ def iter_parsed(stream: BinaryIO, *, name: str, collection: str, compressed_size
         # The usual case in one expression (this loop runs for every record a reader reads); the
         # slow path below names what is wrong.
         if not (type(record) is dict and record.get("kind") == kind and type(record.get("id")) is str
-                and record["id"]):
+                and record["id"] and (type(record.get("raw")) is dict or kind == "missing")
+                and type(record.get("ref", _NO_REF)) is dict):
             record = parse_line(line, name=name, line_no=line_no)
             check_envelope(record, name=name, line_no=line_no, kind=kind)
         yield line_no, line, record
