@@ -17,6 +17,7 @@ from k2p.archive.verify import verify_archive
 from k2p.console import emit_json, fail, progress
 from k2p.credentials import require_secret, secret_from_env
 from k2p.errors import ExitCode, K2PError
+from k2p.fileio import private_files
 from k2p.views.archive import show_inspect, show_packed, show_verify
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ class K2PGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with private_files():
+                return super().invoke(ctx)
         except K2PError as exc:
             fail(exc.message)
             ctx.exit(exc.exit_code)
@@ -124,7 +126,9 @@ def unpack(tar_file: Path, output: Path) -> None:
               "/api/latest or /api/v1 base.")
 @click.option("--out", "out", type=ARCHIVE_ARG, required=True, help="Archive directory to write.")
 @click.option("--token-file", type=ARCHIVE_ARG, help="File holding the API token "
-              "(default: env K2P_KAITEN_TOKEN).")
+              "(default: env K2P_KAITEN_TOKEN); refused if group or others can read it.")
+@click.option("--allow-insecure-token-file", is_flag=True, help="Accept a --token-file that group "
+              "or others can read (warns instead of refusing).")
 @click.option("--rps", type=click.FloatRange(min=0.1, max=1000), default=4.0, show_default=True,
               help="Requests per second across all workers.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
@@ -138,7 +142,8 @@ def unpack(tar_file: Path, output: Path) -> None:
               "to trust for TLS.")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
-def export(kaiten_url: str, out: Path, token_file: Path | None, rps: float, concurrency: int,
+def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_token_file: bool,
+           rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
            ca_bundle: str | None, restart: bool, as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
@@ -146,7 +151,8 @@ def export(kaiten_url: str, out: Path, token_file: Path | None, rps: float, conc
     from k2p.kaiten.options import ExportOptions
     from k2p.views.export import ExportProgress, show_export
 
-    token = require_secret("K2P_KAITEN_TOKEN", token_file, "Kaiten API token", "--token-file")
+    token = require_secret("K2P_KAITEN_TOKEN", token_file, "Kaiten API token", "--token-file",
+                           allow_insecure=allow_insecure_token_file)
     options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
                             spaces=spaces, boards=boards, files=not no_files,
                             max_file_size=max_file_size, ca_bundle=ca_bundle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
@@ -17,6 +18,10 @@ from rich.table import Table
 
 from k2p.redaction import redact
 
+# Control characters (escape sequences, C1 controls, line breaks) and bidirectional overrides: a
+# name from an archive or an API must not move the cursor, recolour a verdict or fake a line.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -30,6 +35,11 @@ def human_bytes(size: float) -> str:
     return f"{size:.1f} TiB"
 
 
+def printable(text: str) -> str:
+    """``text`` for a terminal: every control character shown as an escape (``\\x1b``)."""
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def emit_json(payload: Any) -> None:
     """Print a JSON document to stdout (for ``--json``)."""
     sys.stdout.write(redact(orjson.dumps(payload, option=orjson.OPT_INDENT_2).decode()) + "\n")
@@ -38,27 +48,27 @@ def emit_json(payload: Any) -> None:
 
 def say(text: str = "") -> None:
     """Print a line of text output to stdout."""
-    _out.print(redact(text), markup=False)
+    _out.print(printable(redact(text)), markup=False)
 
 
 def warn(text: str) -> None:
-    _err.print(redact(f"k2p: warning: {text}"), markup=False)
+    _err.print(printable(redact(f"k2p: warning: {text}")), markup=False)
 
 
 def fail(text: str) -> None:
     """The one-line message of an expected failure."""
-    _err.print(redact(f"k2p: error: {text}"), markup=False)
+    _err.print(printable(redact(f"k2p: error: {text}")), markup=False)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print a summary table; numeric columns are right-aligned."""
-    grid = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    grid = Table(title=printable(title), title_justify="left", show_edge=False, pad_edge=False)
     for index, column in enumerate(columns):
         numeric = bool(rows) and all(isinstance(row[index], (int, float)) or row[index] in ("", "-")
                                      for row in rows)
         grid.add_column(column, justify="right" if numeric else "left")
     for row in rows:
-        grid.add_row(*(redact(str(cell)) for cell in row))
+        grid.add_row(*(printable(redact(str(cell))) for cell in row))
     _out.print(grid)
 
 

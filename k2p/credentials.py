@@ -11,8 +11,9 @@ from k2p.errors import ExitCode, K2PError
 from k2p.redaction import register_secret
 
 
-def read_secret_file(path: Path, what: str) -> str:
-    """The stripped content of a secret file; warns when other users can read it."""
+def read_secret_file(path: Path, what: str, *, allow_insecure: bool = False) -> str:
+    """The stripped content of a secret file; refused (or, with ``allow_insecure``, warned about)
+    when group or others can read it."""
     try:
         mode = path.stat().st_mode
         value = path.read_text(encoding="utf-8").strip()
@@ -20,7 +21,10 @@ def read_secret_file(path: Path, what: str) -> str:
         raise K2PError(f"cannot read the {what} file {path}: {exc.strerror}; check the path and its "
                        f"permissions", exit_code=ExitCode.USAGE) from None
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        warn(f"{path} holding the {what} is readable by other users; run `chmod 600 {path}`")
+        message = f"{path} holding the {what} is readable by other users; run `chmod 600 {path}`"
+        if not allow_insecure:
+            raise K2PError(f"{message} (or pass --allow-insecure-token-file)", exit_code=ExitCode.USAGE)
+        warn(message)
     if not value:
         raise K2PError(f"the {what} file {path} is empty", exit_code=ExitCode.USAGE)
     register_secret(value)
@@ -36,10 +40,11 @@ def secret_from_env(variable: str) -> str | None:
     return None
 
 
-def require_secret(variable: str, file: Path | None, what: str, file_option: str) -> str:
+def require_secret(variable: str, file: Path | None, what: str, file_option: str, *,
+                   allow_insecure: bool = False) -> str:
     """A secret from ``file`` if given, else from ``variable``; a clear error when neither exists."""
     if file is not None:
-        return read_secret_file(file, what)
+        return read_secret_file(file, what, allow_insecure=allow_insecure)
     value = secret_from_env(variable)
     if value is None:
         raise K2PError(f"no {what}: set {variable} or pass {file_option} FILE", exit_code=ExitCode.USAGE)

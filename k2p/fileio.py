@@ -1,4 +1,5 @@
-"""Crash-safe file writes: temp file in the target directory, fsync, rename, fsync the directory."""
+"""Crash-safe file writes (temp file in the target directory, fsync, rename, fsync the directory)
+and the private permissions of everything k2p creates."""
 
 from __future__ import annotations
 
@@ -7,6 +8,20 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
+
+
+PRIVATE_UMASK = 0o077   # files 0600, directories 0700: an archive holds a company's private data
+
+
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Create every file 0600 and every directory 0700 inside the block (the process umask, so it
+    also covers SQLite's journals and temporary files of libraries)."""
+    previous = os.umask(PRIVATE_UMASK)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def fsync_dir(directory: Path) -> None:

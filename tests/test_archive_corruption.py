@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import tarfile
 from pathlib import Path
 from typing import Callable
@@ -15,10 +13,9 @@ from click.testing import CliRunner
 from k2p.archive.format import CHECKSUMS, MANIFEST
 from k2p.archive.pack import pack_archive
 from k2p.archive.reader import ArchiveReader
-from k2p.archive.writer import render_checksums
 from k2p.cli import main
 from k2p.errors import ArchiveInvalid, ExitCode
-from tests.helpers.archives import write_archive
+from tests.helpers.archives import rewrite_manifest, write_archive
 
 
 def flip_bit(path: Path, offset: int) -> None:
@@ -29,17 +26,6 @@ def flip_bit(path: Path, offset: int) -> None:
 
 def some_blob(root: Path) -> Path:
     return max((p for p in (root / "blobs").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
-
-
-def rewrite_manifest(root: Path, edit: Callable[[dict], None]) -> None:
-    """Change the manifest and re-seal SHA256SUMS, as a buggy writer or a forger would."""
-    manifest = json.loads((root / MANIFEST).read_text())
-    edit(manifest)
-    data = json.dumps(manifest, indent=2).encode()
-    (root / MANIFEST).write_bytes(data)
-    sums = dict(reversed(line.split("  ", 1)) for line in (root / CHECKSUMS).read_text().splitlines())
-    sums[MANIFEST] = hashlib.sha256(data).hexdigest()
-    (root / CHECKSUMS).write_bytes(render_checksums(sums))
 
 
 def damage_checksums_digit(root: Path) -> None:

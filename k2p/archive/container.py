@@ -101,7 +101,16 @@ class _MemberReader:
     def __init__(self, tar_path: Path, offset: int, size: int) -> None:
         self._handle = open(tar_path, "rb")
         self._handle.seek(offset)
-        self._left = size
+        self._start, self._size, self._left = offset, size, size
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """Move to ``offset`` from the member's start (clamped to the member)."""
+        if whence != os.SEEK_SET:
+            raise ValueError("a tar member reader seeks from the start only")
+        offset = max(0, min(offset, self._size))
+        self._handle.seek(self._start + offset)
+        self._left = self._size - offset
+        return offset
 
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:

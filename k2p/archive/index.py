@@ -125,27 +125,30 @@ class ArchiveIndex:
 
     def _index_cards(self) -> None:
         card_board: dict[str, str] = {}
-        rows = []
+        batch: list[tuple[str, str, str, int, bytes]] = []
+
+        def insert(row: tuple[str, str, str, int, bytes] | None = None) -> None:
+            """Rows go to SQLite in batches: memory stays flat however many records there are."""
+            if row is not None:
+                batch.append(row)
+            if row is None or len(batch) >= 5000:
+                self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+                batch.clear()
+
         if self.reader.has_collection(C.CARDS.name):
-            for seq, line in enumerate(self.reader.iter_record_lines(C.CARDS.name)):
-                record = jsoncodec.loads(line)
+            for seq, (line, record) in enumerate(self.reader.iter_parsed(C.CARDS.name)):
                 board = str(record["raw"].get("board_id", _ref(record, "board_id")))
-                card_board[str(record["id"])] = board
+                card_board[record["id"]] = board
                 self._note_primary_space(board, record["raw"])
                 self.company.card_counts[board] = self.company.card_counts.get(board, 0) + 1
-                rows.append((C.CARDS.name, board, str(record["id"]), seq, line))
-        self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", rows)
+                insert((C.CARDS.name, board, record["id"], seq, line))
         for collection in PER_CARD:
             if not self.reader.has_collection(collection.name):
                 continue
-            batch = []
-            for seq, line in enumerate(self.reader.iter_record_lines(collection.name)):
-                card = _ref(jsoncodec.loads(line), "card_id") or ""
-                batch.append((collection.name, card_board.get(card, ""), card, seq, line))
-                if len(batch) >= 5000:
-                    self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
-                    batch.clear()
-            self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+            for seq, (line, record) in enumerate(self.reader.iter_parsed(collection.name)):
+                card = _ref(record, "card_id") or ""
+                insert((collection.name, card_board.get(card, ""), card, seq, line))
+        insert()
         self._db.execute("CREATE INDEX rows_board ON rows (board, collection, seq)")
         self._db.commit()
 

@@ -1,4 +1,5 @@
-"""``k2p inspect``: what an archive holds, from its manifest (no hashing)."""
+"""``k2p inspect``: what an archive holds, from its manifest (no hashing; record files are only
+checked for the sizes their frame headers declare)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from k2p.archive.reader import ArchiveReader
 def describe_archive(path: Path) -> dict[str, Any]:
     """A JSON-ready description: format, source, scope, collections, blobs, missing, fingerprint."""
     with ArchiveReader(path) as reader:
+        reader.check_record_files()
         manifest = reader.manifest
         return {
             "archive": reader.label,

@@ -3,7 +3,8 @@
 The tar is deterministic (sorted members, fixed owner and mtime) and starts with the manifest and
 ``SHA256SUMS`` so that a streaming reader meets them first. Unpacking never trusts the tar: every
 member is checked for safety, written through a temp directory, hashed against ``SHA256SUMS`` on the
-way, and the directory appears under its final name only when everything matched.
+way, and the directory appears under its final name only when everything matched. Record files whose
+frame headers declare a decompression bomb are refused before anything is written.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from k2p.archive.container import DirContainer, TarContainer, open_container
-from k2p.archive.format import CHECKSUMS, MANIFEST, parse_checksums
-from k2p.archive.reader import ArchiveReader, refuse_unsafe
+from k2p.archive.format import CHECKSUMS, MANIFEST, load_manifest, parse_checksums
+from k2p.archive.reader import ArchiveReader, check_record_files, refuse_unsafe
 from k2p.archive.verify import verify_archive
 from k2p.errors import ArchiveInvalid, K2PError, Refused
 from k2p.fileio import atomic_writer, fsync_dir
@@ -68,7 +69,7 @@ def pack_archive(directory: Path, output: Path | None = None) -> PackResult:
                 for rel in _member_order(list(container.members)):
                     info = tarfile.TarInfo(f"{top}/{rel}")
                     info.size = container.members[rel].size
-                    info.mode = 0o644
+                    info.mode = 0o600   # private data, also after a plain `tar -x`
                     info.mtime = 0
                     info.uid = info.gid = 0
                     info.uname = info.gname = ""
@@ -86,6 +87,8 @@ def unpack_archive(tar_path: Path, output: Path) -> PackResult:
     if not isinstance(container, TarContainer):
         raise Refused(f"{tar_path} is a directory; `k2p unpack` takes a .k2p.tar file")
     refuse_unsafe(container)
+    if container.has(MANIFEST):
+        check_record_files(container, load_manifest(container.read_bytes(MANIFEST), origin=str(tar_path)))
     sums = _read_sums(container)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))

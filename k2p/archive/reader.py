@@ -11,7 +11,7 @@ from k2p.archive.container import Container, open_container
 from k2p.archive.format import (
     CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_path, load_manifest, record_path,
 )
-from k2p.archive.records import iter_record_lines, iter_records
+from k2p.archive.records import declared_content_size, iter_parsed
 from k2p.errors import ArchiveIncomplete, ArchiveInvalid, K2PError
 
 
@@ -22,6 +22,28 @@ def refuse_unsafe(container: Container) -> None:
         more = f" (and {len(container.unsafe) - 1} more)" if len(container.unsafe) > 1 else ""
         raise ArchiveInvalid(f"{container.label}: unsafe entry {first.path!r}: {first.reason}{more}; "
                              f"refusing to read it — run `k2p verify` for the full list")
+
+
+def check_record_file(container: Container, rel: str, *, name: str | None = None) -> int:
+    """The declared decompressed size of record file ``rel``, refusing a decompression bomb
+    without decompressing anything (see :func:`declared_content_size`)."""
+    with container.open(rel) as handle:
+        return declared_content_size(handle, name=name or f"{container.label}/{rel}",
+                                     compressed_size=container.require(rel).size)
+
+
+def record_files(manifest: Manifest) -> dict[str, str]:
+    """``{record file path: collection}`` for every record file the manifest names."""
+    files = {entry.file: name for name, entry in manifest.collections.items()}
+    files[manifest.missing.file] = MISSING_COLLECTION
+    return files
+
+
+def check_record_files(container: Container, manifest: Manifest) -> None:
+    """:func:`check_record_file` for every record file the manifest names and the archive holds."""
+    for rel in record_files(manifest):
+        if container.has(rel):
+            check_record_file(container, rel)
 
 
 def incomplete_message(label: str) -> str:
@@ -58,29 +80,53 @@ class ArchiveReader:
     def has_collection(self, collection: str) -> bool:
         return collection in self.manifest.collections
 
-    def _record_file(self, collection: str) -> str:
+    def _record_file(self, collection: str) -> tuple[str, int, str]:
+        """Path, record count and hash of ``collection``'s record file, from the manifest."""
         if collection == MISSING_COLLECTION:
-            return record_path(MISSING_COLLECTION)
+            missing = self.manifest.missing
+            return record_path(MISSING_COLLECTION), missing.count, missing.sha256
         entry = self.manifest.collections.get(collection)
         if entry is None:
             known = ", ".join(sorted(self.manifest.collections)) or "none"
             raise K2PError(f"{self.label}: no collection {collection!r} in this archive "
                            f"(collections: {known}, missing)", exit_code=ArchiveInvalid.exit_code)
-        return entry.file
+        return entry.file, entry.records, entry.sha256
+
+    def check_record_files(self) -> None:
+        """Refuse the archive if any record file is a decompression bomb (headers only; cheap)."""
+        check_record_files(self.container, self.manifest)
+
+    def iter_parsed(self, collection: str) -> Iterator[tuple[bytes, dict[str, Any]]]:
+        """Stream ``(line, record)`` of ``collection`` (``missing`` for the missing entries).
+
+        Each line gets the checks of full verification (bounded decompression, strict JSON,
+        envelope), and the file is hashed in the same pass: a file that does not match the
+        manifest's hash or record count fails once fully read.
+        """
+        rel, count, sha256 = self._record_file(collection)
+        name = f"{self.label}/{rel}"
+        check_record_file(self.container, rel, name=name)
+        digest = hashlib.sha256()
+        seen = 0
+        with self.container.open(rel) as handle:
+            for _, line, record in iter_parsed(handle, name=name, collection=collection,
+                                               compressed_size=self.container.members[rel].size,
+                                               on_compressed=digest.update):
+                seen += 1
+                yield line, record
+        if digest.hexdigest() != sha256 or seen != count:
+            raise ArchiveInvalid(f"{name}: does not match the manifest (hash or record count "
+                                 f"differs); the file is damaged, run `k2p verify {self.label}`")
 
     def iter_records(self, collection: str) -> Iterator[dict[str, Any]]:
         """Stream the records of ``collection`` (``missing`` for the missing entries)."""
-        rel = self._record_file(collection)
-        with self.container.open(rel) as handle:
-            yield from iter_records(handle, name=f"{self.label}/{rel}", collection=collection)
+        for _, record in self.iter_parsed(collection):
+            yield record
 
     def iter_record_lines(self, collection: str) -> Iterator[bytes]:
-        """Stream the JSON lines of ``collection`` as stored (each one checked to parse)."""
-        rel = self._record_file(collection)
-        with self.container.open(rel) as handle:
-            for _, line in iter_record_lines(handle, name=f"{self.label}/{rel}", collection=collection,
-                                             validate=True):
-                yield line
+        """Stream the JSON lines of ``collection`` as stored (each one checked)."""
+        for line, _ in self.iter_parsed(collection):
+            yield line
 
     def select_lines(self, collection: str, *, record_id: str | None = None,
                      raw: bool = False) -> Iterator[bytes]:

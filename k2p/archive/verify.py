@@ -1,10 +1,12 @@
 """``k2p verify``: check an archive at the fast or the full level and list every problem.
 
 fast: presence of every listed file, nothing unlisted, the layout, record-file sizes, blob count and
-      total bytes (BagIt's "Oxum"), and the manifest's own hash.
+      total bytes (BagIt's "Oxum"), the manifest's own hash, and the sizes record files declare in
+      their zstd frame headers (a decompression bomb is refused without decompressing it).
 full: everything in fast, plus every file re-hashed in parallel, every record file decompressed
-      (frames, header, record counts), blob contents equal to their names, and blob references of
-      the ``files`` collection resolved.
+      and every line parsed (strict JSON, record envelope, header, record counts), blob contents
+      equal to their names, and blob references of the ``files`` collection resolved. The checks on
+      lines are the ones every reader applies (``ArchiveReader.iter_parsed``).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from k2p.archive.format import (
     BLOBS_DIR, CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_name_problem, load_manifest,
     parse_checksums,
 )
-from k2p.archive.reader import incomplete_message
-from k2p.archive.records import check_header, iter_lines, parse_line
+from k2p.archive.reader import check_record_file, incomplete_message, record_files
+from k2p.archive.records import iter_parsed
 from k2p.errors import ArchiveInvalid, ExitCode, UnsupportedVersion
 
 LEVELS = ("fast", "full")
@@ -111,9 +113,11 @@ def _check(container: Container, report: VerifyReport, level: str, workers: int,
         return
     sums = _load_checksums(container, report)
     _check_presence(container, report, sums)
+    bombs: set[str] = set()
     if manifest is not None:
         _check_layout(container, report, manifest)
         _check_sizes(container, report, manifest)
+        bombs = _check_declared_sizes(container, report, manifest)
     if sums is None:
         return
     if level == "full":
@@ -122,7 +126,7 @@ def _check(container: Container, report: VerifyReport, level: str, workers: int,
         paths = sorted(set(sums) | unlisted_blobs)
     else:
         paths = [rel for rel in (MANIFEST,) if rel in sums]
-    _check_hashes(container, report, manifest, sums, paths, workers, on_file)
+    _check_hashes(container, report, manifest, sums, paths, workers, on_file, bombs)
 
 
 def _load_manifest(container: Container, report: VerifyReport) -> Manifest | None:
@@ -194,15 +198,37 @@ def _check_sizes(container: Container, report: VerifyReport, manifest: Manifest)
                               f"{manifest.blobs.count} / {manifest.blobs.bytes}")
 
 
+def _check_declared_sizes(container: Container, report: VerifyReport, manifest: Manifest) -> set[str]:
+    """Record files whose frame headers are malformed or declare too much (never decompressed)."""
+    refused = set()
+    for rel in record_files(manifest):
+        if container.has(rel):
+            try:
+                check_record_file(container, rel, name=rel)
+            except ArchiveInvalid as exc:
+                report.add(rel, _detail(exc.message, rel))
+                refused.add(rel)
+    return refused
+
+
+def _detail(message: str, rel: str) -> str:
+    """A reader's message without the file name the problem list already shows."""
+    for prefix in (f"{rel}: ", f"{rel} ", f"record file {rel} "):
+        message = message.removeprefix(prefix)
+    return message
+
+
 def _check_hashes(container: Container, report: VerifyReport, manifest: Manifest | None,
                   sums: dict[str, str], paths: list[str], workers: int,
-                  on_file: Callable[[int], None] | None) -> None:
-    record_files = _record_files(manifest)
+                  on_file: Callable[[int], None] | None, refused: set[str]) -> None:
+    files = record_files(manifest) if manifest is not None else {}
+    # A refused record file is hashed but never decompressed.
+    files = {rel: collection for rel, collection in files.items() if rel not in refused}
     targets = sorted((rel for rel in paths if rel in container.members),
                      key=lambda rel: -container.members[rel].size)
 
     def work(rel: str) -> _Hashed:
-        result = _hash_member(container, rel, record_files.get(rel))
+        result = _hash_member(container, rel, files.get(rel))
         if on_file is not None:
             on_file(result.size)
         return result
@@ -220,7 +246,7 @@ def _check_hashes(container: Container, report: VerifyReport, manifest: Manifest
             report.add(rel, _mismatch_message(rel, result.sha256, listed, manifest))
         if result.error:
             report.add(rel, result.error)
-        collection = record_files.get(rel)
+        collection = files.get(rel)
         if collection is not None and manifest is not None and result.lines is not None:
             declared = (manifest.missing.count if collection == MISSING_COLLECTION
                         else manifest.collections[collection].records)
@@ -232,14 +258,6 @@ def _check_hashes(container: Container, report: VerifyReport, manifest: Manifest
         for line_no, sha in result.blob_refs:
             if f"{BLOBS_DIR}/{sha[:2]}/{sha}" not in container.members:
                 report.add(rel, f"line {line_no} references blob {sha}, which is not in the archive")
-
-
-def _record_files(manifest: Manifest | None) -> dict[str, str]:
-    if manifest is None:
-        return {}
-    files = {entry.file: name for name, entry in manifest.collections.items()}
-    files[manifest.missing.file] = MISSING_COLLECTION
-    return files
 
 
 def _mismatch_message(rel: str, actual: str, listed: str, manifest: Manifest | None) -> str:
@@ -269,37 +287,28 @@ def _hash_member(container: Container, rel: str, collection: str | None) -> _Has
         size += len(chunk)
 
     with container.open(rel) as handle:
-        if collection is None:
-            buffer = bytearray(1 << 20)
-            view = memoryview(buffer)
-            while count := handle.readinto(view):
-                feed(view[:count])
-        else:
+        if collection is not None:
             try:
-                result.lines = _count_records(handle, rel, collection, feed, result)
+                result.lines = _count_records(handle, rel, collection, feed, result,
+                                              container.members[rel].size)
             except ArchiveInvalid as exc:
-                result.error = exc.message.removeprefix(f"{rel}: ").removeprefix(rel + " ")
-                while chunk := handle.read(1 << 20):
-                    feed(chunk)
+                result.error = _detail(exc.message, rel)
+        buffer = bytearray(1 << 20)
+        view = memoryview(buffer)
+        while count := handle.readinto(view):
+            feed(view[:count])
     result.sha256 = digest.hexdigest()
     result.size = size
     return result
 
 
 def _count_records(handle: Any, rel: str, collection: str, feed: Callable[[bytes], None],
-                   result: _Hashed) -> int:
-    lines = iter_lines(handle, name=rel, on_compressed=feed)
-    first = next(lines, None)
-    if first is None:
-        raise ArchiveInvalid(f"{rel}: empty record file (no header line)")
-    check_header(first[1], name=rel, collection=collection)
+                   result: _Hashed, compressed_size: int) -> int:
     count = 0
-    for line_no, line in lines:
+    for line_no, _, record in iter_parsed(handle, name=rel, collection=collection,
+                                          compressed_size=compressed_size, on_compressed=feed):
         count += 1
-        if collection == BLOB_COLLECTION:
-            blob = parse_line(line, name=rel, line_no=line_no).get("blob")
-            if isinstance(blob, dict) and isinstance(blob.get("sha256"), str):
-                result.blob_refs.append((line_no, blob["sha256"]))
+        blob = record.get("blob") if collection == BLOB_COLLECTION else None
+        if isinstance(blob, dict) and isinstance(blob.get("sha256"), str):
+            result.blob_refs.append((line_no, blob["sha256"]))
     return count
-
-

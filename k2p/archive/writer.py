@@ -25,7 +25,7 @@ from k2p.archive.format import (
     RECORD_SUFFIX, WORK_DIR, BlobSummary, CollectionEntry, ExporterInfo, Manifest,
     MissingSummary, SourceInfo, record_path,
 )
-from k2p.archive.records import FilePosition, RecordFileWriter, iter_records
+from k2p.archive.records import FilePosition, RecordFileWriter, iter_parsed
 from k2p.errors import ArchiveInvalid, Refused
 from k2p.fileio import atomic_write_bytes
 
@@ -113,8 +113,8 @@ class ArchiveWriter:
     def _count_missing_reasons(self) -> dict[str, int]:
         rel = record_path(MISSING_COLLECTION)
         with open(self.root / rel, "rb") as handle:
-            reasons = Counter(str(entry.get("reason")) for entry in
-                              iter_records(handle, name=rel, collection=MISSING_COLLECTION))
+            reasons = Counter(str(entry.get("reason")) for _, _, entry in
+                              iter_parsed(handle, name=rel, collection=MISSING_COLLECTION))
         return dict(sorted(reasons.items()))
 
     def prune_blobs(self, keep: set[str]) -> int:

@@ -25,6 +25,8 @@ class CardFiles:
     cover_key: str | None = None
     # comment id or uid → (attachment key, name) of the files attached to that comment
     by_comment: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # links not made clickable (credentials, private hosts): shown as text in the details footer
+    held_links: list[str] = field(default_factory=list)
 
 
 def plan_attachments(ctx: BoardContext, card: dict[str, Any], missing: dict[str, dict[str, Any]]) -> CardFiles:
@@ -55,7 +57,7 @@ def plan_attachments(ctx: BoardContext, card: dict[str, Any], missing: dict[str,
                 else:
                     ctx.fidelity.add("lossy", entity, "cover", f"{name}: the cover is not an image Planka shows")
         elif status == "external" or raw.get("type") in CLOUD_TYPES:
-            plan = _link(ctx, entity, key, raw.get("url"), raw.get("name"))
+            plan = _link(ctx, entity, key, raw.get("url"), raw.get("name"), result)
         else:
             ctx.fidelity.add("missing_file", entity, "attachment", f"{name}: {_reason(status, missing, file_id)}")
         if plan is None:
@@ -66,21 +68,56 @@ def plan_attachments(ctx: BoardContext, card: dict[str, Any], missing: dict[str,
     for link in card.get("external_links") or []:
         if isinstance(link, dict):
             key = f"attachment:{card_id}:link:{link.get('id')}"
-            plan = _link(ctx, entity, key, link.get("url"), link.get("description"))
+            plan = _link(ctx, entity, key, link.get("url"), link.get("description"), result)
             if plan is not None:
                 result.attachments.append(plan)
     return result
 
 
-def _link(ctx: BoardContext, entity: str, key: str, url: Any, title: Any) -> AttachmentPlan | None:
+def _link(ctx: BoardContext, entity: str, key: str, url: Any, title: Any,
+          result: CardFiles) -> AttachmentPlan | None:
     if not isinstance(url, str) or not is_planka_url(clean(url.strip())):
         shown = url if not isinstance(url, str) or len(url) <= 200 else url[:200] + "…"
         ctx.fidelity.add("dropped", entity, "link", f"not an http(s) URL Planka accepts (≤ {URL_MAX}): {shown!r}")
         return None
     url = clean(url.strip())   # checked as sent
+    hazard = link_hazard(url)
+    if hazard:
+        shown = masked_url(url)
+        result.held_links.append(shown)
+        ctx.fidelity.add("lossy", entity, "link", f"{shown}: {hazard}; kept as text in the description, "
+                                                  f"not attached as a link")
+        return None
     name_source = title if isinstance(title, str) and title.strip() else urlsplit(url).hostname or url
     return AttachmentPlan(key=key, type="link", name=ctx.name(name_source, NAME_MAX, entity, "attachment_name"),
                           url=url)
+
+
+def link_hazard(url: str) -> str | None:
+    """Why a link must not become a clickable attachment: credentials in it, or a host that means
+    the viewer's own machine or network (loopback, private, link-local, reserved). No DNS lookup."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        return "the URL carries credentials"
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return "the URL points at a loopback host"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_private or address.is_link_local or address.is_reserved \
+            or address.is_unspecified or address.is_multicast:
+        return "the URL points at a loopback, private or link-local address"
+    return None
+
+
+def masked_url(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _is_image(raw: dict[str, Any], blob: dict[str, Any]) -> bool:

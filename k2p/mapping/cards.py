@@ -27,7 +27,7 @@ def plan_card(ctx: BoardContext, card: dict[str, Any], *, list_key: str, in_done
     files = plan_attachments(ctx, card, missing)
     comment_files = list(dict(pair for pairs in files.by_comment.values() for pair in pairs).values())
     footer = details_footer(ctx, card, responsible=responsible, unmapped_members=unmapped,
-                            comment_files=comment_files)
+                            comment_files=comment_files, held_links=files.held_links)
     due_date = _due_date(ctx, card, entity)
     done = card.get("state") == DONE_STATE or in_done_list
     return CardPlan(

@@ -8,7 +8,7 @@ from typing import Any
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.mapping.model import Fidelity
 from k2p.mapping.rules import MappingRules
-from k2p.mapping.text import clean, fit_text, js_len, json_size, shorten, shorten_filename
+from k2p.mapping.text import clean, fit_text, js_len, json_size, plain_name, shorten, shorten_filename
 from k2p.mapping.users import UserMap, display_name
 
 
@@ -28,6 +28,9 @@ class BoardContext:
     def name(self, value: object, limit: int, entity: str, field_name: str, *, filename: bool = False) -> str:
         """A non-empty name within ``limit`` UTF-16 units; placeholders and cuts are noted."""
         text = clean(value) if isinstance(value, str) else ""
+        if plain_name(text) != text:
+            text = plain_name(text)
+            self.fidelity.add("renamed", entity, field_name, "control characters removed")
         if not text.strip():
             self.fidelity.add("renamed", entity, field_name, f"empty → {self.rules.placeholder_name!r}")
             return self.rules.placeholder_name

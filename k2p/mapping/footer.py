@@ -14,6 +14,7 @@ Format (every line but the first is optional; docs/MAPPING.md "Details footer"):
     - Card links: blocks #1; blocked by #2; related #3
     - External id: JIRA-12
     - Files from comments: build.log
+    - Links kept as text: `http://10.0.0.5/wiki`, `https://***@example.com/x`
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ TITLE_MAX = 80          # characters of a related card's title
 
 
 def details_footer(ctx: BoardContext, card: dict[str, Any], *, responsible: list[str],
-                   unmapped_members: list[str], comment_files: list[str]) -> str:
+                   unmapped_members: list[str], comment_files: list[str],
+                   held_links: list[str]) -> str:
     """The footer text (starting with a rule), or ``""`` when switched off."""
     if not ctx.rules.details_footer:
         return ""
@@ -46,6 +48,8 @@ def details_footer(ctx: BoardContext, card: dict[str, Any], *, responsible: list
     if isinstance(card.get("external_id"), (str, int)) and str(card["external_id"]).strip():
         facts.append("External id: " + md_escape(_one_line(str(card["external_id"]))))
     facts.append(_named("Files from comments", comment_files))
+    # As code spans: shown, never made clickable.
+    facts.append(_listed("Links kept as text", [f"`{link.replace('`', '%60')}`" for link in held_links]))
     lines.extend(f"- {fact}" for fact in facts if fact)
     return "\n".join(lines)
 

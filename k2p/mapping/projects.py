@@ -8,7 +8,7 @@ from k2p.archive.index import CompanyRecords
 from k2p.mapping.model import BoardRef, Fidelity, ProjectPlan
 from k2p.mapping.ordering import id_order, position
 from k2p.mapping.rules import MappingRules
-from k2p.mapping.text import NAME_MAX, clean, js_len, shorten
+from k2p.mapping.text import NAME_MAX, clean, js_len, plain_name, shorten
 
 Binding = dict[str, Any]   # {"space": space id, "type": binding type, "sort_order": float | None}
 
@@ -83,7 +83,7 @@ def project_name(company: CompanyRecords, space_id: str, rules: MappingRules, fi
                  by_uid: dict[str, str] | None = None) -> str:
     """``Parent / Child`` (or the leaf title), within Planka's 128-character limit."""
     chain = _chain(company, space_id, by_uid if by_uid is not None else _space_uids(company))
-    titles = [clean(_title(company, ancestor)).strip() for ancestor in chain]
+    titles = [plain_name(clean(_title(company, ancestor))).strip() for ancestor in chain]
     if not titles[-1]:
         fidelity.add("renamed", f"space:{space_id}", "name", f"empty title → {rules.placeholder_name!r}")
     titles = [title or rules.placeholder_name for title in titles]

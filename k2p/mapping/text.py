@@ -20,6 +20,8 @@ URL_MAX = 2048          # link attachments
 TEXT_MAX = 1_048_576    # description and comment validator maximum (UTF-16 units)
 ELLIPSIS = "…"
 
+_LINE_BREAKS = re.compile("[\t\n\v\f\r\x85\u2028\u2029]+")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]])")
 _ENTITY_LIKE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
 _FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
@@ -41,6 +43,12 @@ def clean(text: str) -> str:
         except UnicodeEncodeError:
             text = text.encode("utf-8", "replace").decode("utf-8")
     return text
+
+
+def plain_name(text: str) -> str:
+    """A name as one line of visible text: line breaks and tabs become a space, every other
+    control character (escape sequences, C1 controls) is removed."""
+    return _CONTROLS.sub("", _LINE_BREAKS.sub(" ", text))
 
 
 def cut_units(text: str, limit: int) -> str:

@@ -111,6 +111,19 @@ def template_rows(company: CompanyRecords, planka_users: list[dict] | None,
     return rows
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")   # what a spreadsheet may run as a formula
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula: a leading ``'`` before a formula character
+    (OWASP "CSV injection"); :func:`parse_user_csv` removes it again."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def _unquoted(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
 def appearing_user_ids(company: CompanyRecords, cards: Iterable[dict[str, Any]],
                        authored: Iterable[dict[str, Any]]) -> set[str]:
     """Kaiten ids of the people who appear in the archive: space members, card members and
@@ -150,7 +163,7 @@ def parse_user_csv(text: str, *, source: str) -> dict[str, UserRow]:
         for row in reader:
             line = reader.line_num
             cell = lambda at: row[at].strip() if at is not None and at < len(row) else ""  # noqa: E731
-            kaiten_id, planka_user = cell(id_at), cell(user_at)
+            kaiten_id, planka_user = cell(id_at), _unquoted(cell(user_at))
             action = cell(action_at).lower() or ("map" if planka_user else "skip")
             if action not in ACTIONS:
                 raise _bad(f"{source}: line {line}: action {action!r} is not one of {', '.join(ACTIONS)}")

@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 from k2p.errors import ExitCode, K2PError, Refused
+from k2p.mapping.users import spreadsheet_safe
 from k2p.redaction import register_secret
 
 COLUMNS = ("kaiten_id", "name", "username", "email", "password")
@@ -55,7 +56,7 @@ class CredentialsFile:
             if self._fd is None:
                 self._fd = self._open()
                 writer.writerow(COLUMNS)
-            writer.writerow([kaiten_id, _cell(name), username, email, password])
+            writer.writerow([kaiten_id, spreadsheet_safe(name), username, email, password])
             os.write(self._fd, buffer.getvalue().encode("utf-8"))
             os.fsync(self._fd)
             self.written += 1
@@ -76,8 +77,3 @@ class CredentialsFile:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
-
-
-def _cell(value: str) -> str:
-    """A name as a spreadsheet shows it, never as a formula."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value

@@ -9,6 +9,7 @@ decision the real run would take, from the ledger, and sends no mutating request
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from k2p.planka.replay import ImportContext, guarded, known_positions, replay_bo
 from k2p.planka.sync import Syncer, Tally
 
 PROJECT_ROLES = ("admin", "projectOwner")
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 class ImportOptions(BaseModel):
@@ -81,7 +83,10 @@ class ImportOutcome:
 
 
 def default_ledger_path(company_id: object) -> Path:
-    return Path(f"k2p-ledger-{company_id or 'company'}.sqlite")
+    """``k2p-ledger-<company>.sqlite`` in the working directory. The company id comes from the
+    archive's manifest (untrusted), so only its letters, digits, ``_`` and ``-`` name the file."""
+    safe = _UNSAFE_IN_NAME.sub("_", str(company_id or "")).strip("_")[:64]
+    return Path(f"k2p-ledger-{safe or 'company'}.sqlite")
 
 
 def run_import(options: ImportOptions, credentials: Credentials,

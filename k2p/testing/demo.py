@@ -55,19 +55,22 @@ def _demo(base: Path, scale: str) -> None:
     with KaitenSimulator(company, idle_timeout=600) as kaiten, \
             PlankaSimulator(require_terms=True, idle_timeout=600) as planka:
         say(f"Kaiten simulator: {kaiten.base_url}   Planka simulator: {planka.url}")
-        say("\n== 1. Export the simulated Kaiten company ==")
+        say()
+        say("== 1. Export the simulated Kaiten company ==")
         options = ExportOptions(kaiten_url=kaiten.base_url, out=archive, rps=200, concurrency=4)
         with progress() as bar:
             exported = run_export(options, company.admin_token, restart=True, on_progress=ExportProgress(bar))
         show_export(exported)
 
-        say("\n== 2. Verify the archive ==")
+        say()
+        say("== 2. Verify the archive ==")
         report = verify_archive(archive)
         show_verify(report)
         if not report.ok:
             raise K2PError("the demo archive failed verification", exit_code=report.exit_code)
 
-        say("\n== 3. Map users and import into the simulated Planka ==")
+        say()
+        say("== 3. Map users and import into the simulated Planka ==")
         _seed_planka_users(planka, company, DEMO_USERS)
         credentials = Credentials(api_key=planka.create_api_key(planka.admin_email))
         users_csv = base / "users.csv"
@@ -80,10 +83,12 @@ def _demo(base: Path, scale: str) -> None:
             first = run_import(import_options, credentials, on_progress=ImportProgress(bar))
         show_import(first)
 
-        say("\n== 4. Import again: the ledger makes it a no-op ==")
+        say()
+        say("== 4. Import again: the ledger makes it a no-op ==")
         before = planka.mutation_count()
         second = run_import(import_options.model_copy(update={"report": base / "import-report-2.json"}),
                             credentials)
         show_import(second)
         say(f"Mutating requests sent by the second import: {planka.mutation_count() - before}")
-        say(f"\nArchive fingerprint: {exported.sealed.fingerprint}")
+        say()
+        say(f"Archive fingerprint: {exported.sealed.fingerprint}")

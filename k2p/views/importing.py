@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from k2p.console import ProgressEvents, say, table
+from k2p.console import ProgressEvents, printable, say, table
 from k2p.planka.importer import ImportOutcome
 
 
@@ -20,7 +20,8 @@ class ImportProgress(ProgressEvents):
             self._bar.update(self._task("boards", "boards"), total=value)
         elif event == "board":
             self._bar.advance(self._task("boards", "boards"), 1)
-            self._bar.update(self._task("cards", "cards"), description=f"cards of board {value}")
+            self._bar.update(self._task("cards", "cards"),
+                             description=f"cards of board {printable(str(value))}")  # an archive id
         elif event == "card":
             self._bar.advance(self._task("cards", "cards"), value)
         elif event == "bytes":

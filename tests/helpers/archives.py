@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from k2p.archive.format import SourceInfo
-from k2p.archive.writer import ArchiveWriter, SealedArchive
+from k2p.archive.format import CHECKSUMS, MANIFEST, SourceInfo
+from k2p.archive.writer import ArchiveWriter, SealedArchive, render_checksums
 
 SOURCE = SourceInfo(base_url="https://acme.kaiten.ru/api/latest", company_id=1, company_name="Acme",
                     user_id=7, user_name="Ann")
@@ -53,3 +55,29 @@ def tree_bytes(root: Path, *subdirs: str) -> dict[str, bytes]:
             if path.is_file():
                 result[path.relative_to(root).as_posix()] = path.read_bytes()
     return result
+
+
+def rewrite_manifest(root: Path, edit: Callable[[dict], None], *, sums: dict[str, str] | None = None) -> None:
+    """Change the manifest and re-seal SHA256SUMS (plus ``sums``), as a buggy writer or a forger would."""
+    manifest = json.loads((root / MANIFEST).read_text())
+    edit(manifest)
+    data = json.dumps(manifest, indent=2).encode()
+    (root / MANIFEST).write_bytes(data)
+    listed = dict(reversed(line.split("  ", 1)) for line in (root / CHECKSUMS).read_text().splitlines())
+    listed.update(sums or {})
+    listed[MANIFEST] = hashlib.sha256(data).hexdigest()
+    (root / CHECKSUMS).write_bytes(render_checksums(listed))
+
+
+def forge_record_file(root: Path, rel: str, data: bytes) -> None:
+    """Replace record file ``rel`` and re-seal the manifest and SHA256SUMS around it: an archive
+    that only the content checks can catch."""
+    (root / rel).write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+
+    def edit(manifest: dict) -> None:
+        entry = next(entry for entry in [manifest["missing"], *manifest["collections"].values()]
+                     if entry["file"] == rel)
+        entry.update(bytes=len(data), sha256=digest)
+
+    rewrite_manifest(root, edit, sums={rel: digest})
