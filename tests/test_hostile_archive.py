@@ -60,21 +60,35 @@ BOMBS = {
 }
 
 
+# The child reports its own VmHWM when it exits: ``ru_maxrss`` from ``wait4`` would not do, because
+# Linux carries the forking parent's high-water mark (the whole pytest process) across ``exec``.
+_MEASURED = """import atexit, sys
+def _report(path=sys.argv.pop(1)):
+    with open('/proc/self/status') as status, open(path, 'w') as out:
+        out.write(next(line.split()[1] for line in status if line.startswith('VmHWM:')))
+atexit.register(_report)
+sys.argv[0] = 'k2p'
+from k2p.cli import main
+main()
+"""
+
+
 def run_measured(args: list[str], cwd: Path) -> tuple[int, str, str, float, float]:
     """Run ``k2p ARGS`` in a child process: exit code, stdout, stderr, peak RSS (MB), seconds."""
     started = time.monotonic()
+    hwm = cwd / f".hwm-{time.monotonic_ns()}"
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", "k2p.cli", *args], cwd=cwd, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-c", _MEASURED, str(hwm), *args], cwd=cwd, stdout=out,
                                 stderr=err, env={**os.environ, "COLUMNS": "250"})
         timer = threading.Timer(TIME_CEILING_S * 2, proc.kill)
         timer.start()
-        _, status, usage = os.wait4(proc.pid, 0)   # the usage of this child alone
+        proc.wait()
         timer.cancel()
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return (proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss / 1024,
-                time.monotonic() - started)
+        peak = int(hwm.read_text()) / 1024 if hwm.exists() else float("inf")   # VmHWM is in KiB
+        hwm.unlink(missing_ok=True)
+        return proc.returncode, out.read().decode(), err.read().decode(), peak, time.monotonic() - started
 
 
 @pytest.fixture()

@@ -40,8 +40,11 @@ def company_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[KaitenCom
     return company, archive
 
 
-def _template(planka: PlankaSimulator, archive: Path, path: Path, key: str) -> dict[str, Any]:
+def _template(planka: PlankaSimulator, archive: Path, path: Path, key: str, *, everybody: bool = False) -> dict[str, Any]:
+    """users.csv as the template proposes it (``everybody``: also create the people it skips)."""
     write_users_template(archive, path, planka_url=planka.url, credentials=Credentials(api_key=key), force=True)
+    if everybody:
+        path.write_text(path.read_text(encoding="utf-8").replace(",skip\n", ",create\n"), encoding="utf-8")
     return parse_user_csv(path.read_text(encoding="utf-8"), source=str(path))
 
 
@@ -54,7 +57,8 @@ def imported(company_archive: tuple[KaitenCompany, Path], tmp_path_factory: pyte
         for user in existing:
             planka.add_user(email=user["email"].upper(), name=user["full_name"], password=PASSWORD)
         key = planka.create_api_key(planka.admin_email)
-        rows = _template(planka, archive, work / "users.csv", key)
+        _template(planka, archive, work / "proposed.csv", key)
+        rows = _template(planka, archive, work / "users.csv", key, everybody=True)
         options = dict(users=work / "users.csv", create_users=True, credentials_out=work / "credentials.csv",
                        api_key=key)
         plan = import_into(planka, archive, work / "plan-ledger.sqlite", dry_run=True, **options)
@@ -81,6 +85,8 @@ def test_import_succeeded_and_the_template_proposed_create_and_map(imported: dic
     assert imported["outcome"].tally.failed == 0, imported["outcome"].report["failures"][:3]
     actions = [row.action for row in imported["rows"].values()]
     assert actions.count("map") == PRE_EXISTING and actions.count("create") > 50
+    proposed = parse_user_csv((imported["work"] / "proposed.csv").read_text(encoding="utf-8"), source="p.csv")
+    assert len(proposed) < len(imported["rows"]), "people who appear nowhere are proposed as skip"
 
 
 def test_every_person_has_exactly_one_valid_account(imported: dict[str, Any]) -> None:
@@ -88,6 +94,8 @@ def test_every_person_has_exactly_one_valid_account(imported: dict[str, Any]) ->
     assert set(accounts) == {int(kaiten_id) for kaiten_id in imported["rows"]}
     emails = [user["email"] for user in imported["planka"].store.tables["users"].values()]
     assert len(emails) == len(set(emails)), "one account per person"
+    deactivated = [account for account in accounts.values() if account["isDeactivated"]]
+    assert deactivated and all(account["id"] in own for account in deactivated)
     for kaiten_id, account in accounts.items():
         kaiten = company.users[kaiten_id]
         assert account["email"] == kaiten["email"].lower()

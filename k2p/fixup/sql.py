@@ -67,7 +67,8 @@ UPDATED = (*TABLES, ACTION)
 # Accounts created with --sso: Planka's API cannot set the flag (only an OIDC login does).
 SSO = Table("user_account", None, (Column("is_sso_user", "boolean", "true"),))
 
-QUIET = "\\set QUIET on\n-- (psql: print the summaries below, not every command tag)"
+QUIET = ("\\set QUIET on\n-- (psql: print the summaries below, not every command tag or notice)\n"
+         "SET LOCAL client_min_messages = warning;")
 SAVED_DDL = """CREATE TABLE IF NOT EXISTS k2p_fixup_saved (
     tbl text NOT NULL,            -- Planka table
     id bigint NOT NULL,           -- row id in that table

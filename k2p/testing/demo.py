@@ -1,8 +1,9 @@
 """``k2p demo``: the whole migration on loopback, with both simulators.
 
-Export a simulated Kaiten company, verify the archive, map a few users, import into a simulated
-Planka, import again to show that nothing changes, print the summaries and the fingerprint, and
-stop everything.
+Export a simulated Kaiten company, verify the archive, map a few people to existing accounts and
+create accounts for the others, import into a simulated Planka (SMTP configured: it counts the
+e-mails Planka would send), import again to show that nothing changes, write the SQL fix-up,
+print the summaries and the fingerprint, and stop everything.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 from k2p.archive.verify import verify_archive
 from k2p.console import progress, say
 from k2p.errors import K2PError
+from k2p.fixup import write_fixup
+from k2p.fixup.source import read_ledger
 from k2p.kaiten.export import run_export
 from k2p.kaiten.options import ExportOptions
 from k2p.planka.client import Credentials
@@ -24,6 +27,7 @@ from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from k2p.views.archive import show_verify
 from k2p.views.export import ExportProgress, show_export
+from k2p.views.fixup import show_fixup
 from k2p.views.importing import ImportProgress, show_import
 
 DEMO_USERS = 5   # Kaiten users given a Planka account in the demo (matched by e-mail)
@@ -52,8 +56,10 @@ def run_demo(workdir: Path | None, *, scale: str = "small") -> None:
 def _demo(base: Path, scale: str) -> None:
     company = generate_company(scale)
     archive = base / "acme.k2p"
+    for stale in base.glob("ledger.sqlite*"):   # a workdir's earlier demo: other simulators, other ports
+        stale.unlink()
     with KaitenSimulator(company, idle_timeout=600) as kaiten, \
-            PlankaSimulator(require_terms=True, idle_timeout=600) as planka:
+            PlankaSimulator(require_terms=True, idle_timeout=600, smtp=True) as planka:
         say(f"Kaiten simulator: {kaiten.base_url}   Planka simulator: {planka.url}")
         say()
         say("== 1. Export the simulated Kaiten company ==")
@@ -70,18 +76,25 @@ def _demo(base: Path, scale: str) -> None:
             raise K2PError("the demo archive failed verification", exit_code=report.exit_code)
 
         say()
-        say("== 3. Map users and import into the simulated Planka ==")
+        say("== 3. People: map existing accounts, create the others, import into the simulated Planka ==")
         _seed_planka_users(planka, company, DEMO_USERS)
         credentials = Credentials(api_key=planka.create_api_key(planka.admin_email))
         users_csv = base / "users.csv"
         template = write_users_template(archive, users_csv, planka_url=planka.url,
                                         credentials=credentials, force=True)
-        say(f"users.csv: {template.users} Kaiten users, {template.matched} matched to Planka accounts")
+        say(f"users.csv: {template.users} Kaiten users, {template.matched} matched to Planka accounts, "
+            f"the others to be created where they appear in the archive")
+        (base / "new-accounts.csv").unlink(missing_ok=True)
         import_options = ImportOptions(archive=archive, planka_url=planka.url, users=users_csv,
-                                       state=base / "ledger.sqlite", report=base / "import-report.json")
+                                       state=base / "ledger.sqlite", report=base / "import-report.json",
+                                       create_users=True, credentials_out=base / "new-accounts.csv")
         with progress() as bar:
             first = run_import(import_options, credentials, on_progress=ImportProgress(bar))
         show_import(first)
+        new_accounts = {str(user_id) for user_id in read_ledger(base / "ledger.sqlite", strict=False).created_people}
+        to_them = [mail for mail in planka.outbox if mail.user_id in new_accounts]
+        say(f"E-mails Planka would have sent: {len(planka.outbox)} in all, {len(to_them)} to the "
+            f"{len(new_accounts)} people whose accounts k2p created")
 
         say()
         say("== 4. Import again: the ledger makes it a no-op ==")
@@ -90,5 +103,9 @@ def _demo(base: Path, scale: str) -> None:
                             credentials)
         show_import(second)
         say(f"Mutating requests sent by the second import: {planka.mutation_count() - before}")
+
+        say()
+        say("== 5. The SQL fix-up for original dates and authors (for the Planka admin to apply) ==")
+        show_fixup(write_fixup(archive, base / "ledger.sqlite", base / "fixup.sql", history=True, force=True))
         say()
         say(f"Archive fingerprint: {exported.sealed.fingerprint}")
