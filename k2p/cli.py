@@ -136,11 +136,14 @@ def unpack(tar_file: Path, output: Path) -> None:
               "(listed in missing).")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM file of CAs "
               "to trust for TLS.")
+@click.option("--allow-file-host", "allow_file_hosts", multiple=True, metavar="HOST",
+              help="Also download files from HOST (your own file storage; repeatable).")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(kaiten_url: str, out: Path, token_file: Path | None, rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
-           ca_bundle: str | None, restart: bool, as_json: bool) -> None:
+           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], restart: bool,
+           as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
     from k2p.kaiten.export import run_export
     from k2p.kaiten.options import ExportOptions
@@ -149,7 +152,8 @@ def export(kaiten_url: str, out: Path, token_file: Path | None, rps: float, conc
     token = require_secret("K2P_KAITEN_TOKEN", token_file, "Kaiten API token", "--token-file")
     options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
                             spaces=spaces, boards=boards, files=not no_files,
-                            max_file_size=max_file_size, ca_bundle=ca_bundle)
+                            max_file_size=max_file_size, ca_bundle=ca_bundle,
+                            allow_file_hosts=allow_file_hosts)
     with progress(not as_json) as bar:
         outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
     if as_json:

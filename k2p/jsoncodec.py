@@ -17,12 +17,32 @@ import orjson
 _LONG_DIGITS = re.compile(rb"\d{19,}")
 
 
+class Unrepresentable(ValueError):
+    """JSON text whose value k2p cannot keep exactly: NaN/Infinity, an integer beyond Python's
+    4300-digit conversion limit, nesting deeper than the parser's recursion limit."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise Unrepresentable(f"{name} is not a JSON number")
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input."""
+    """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input
+    (:class:`Unrepresentable` when the text is JSON-like but cannot be kept exactly)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if _LONG_DIGITS.search(raw):
-        return json.loads(raw)
-    return orjson.loads(raw)
+    if not _LONG_DIGITS.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # not JSON, or NaN/deep nesting: the stdlib parser below tells which
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except RecursionError:
+        raise Unrepresentable("nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise Unrepresentable("an integer has more digits than k2p converts") from None
+        raise
 
 
 def dumps(value: Any) -> bytes:

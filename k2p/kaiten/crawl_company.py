@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from k2p.archive import collections as C
-from k2p.kaiten.client import KaitenClient, KaitenHTTPError
+from k2p.kaiten.client import IDENTITY_ATTEMPTS, KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, id_order
 from k2p.errors import RemoteError
 
@@ -36,7 +36,10 @@ def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
 
 def fetch_identity(client: KaitenClient) -> dict[str, Any]:
     """``GET /users/current``: validates the token (401 stops the export) and names the company."""
-    user = client.get_json("/users/current")
+    try:
+        user = client.get_json("/users/current", attempts=IDENTITY_ATTEMPTS)
+    except KaitenHTTPError as error:
+        raise RemoteError(f"{error}; check the token and --kaiten-url") from None
     if not isinstance(user, dict) or "id" not in user:
         raise RemoteError(f"GET {client.endpoint.api_base}/users/current did not answer a user; "
                           f"is --kaiten-url a Kaiten company?")

@@ -20,6 +20,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from k2p import __version__, jsoncodec
 from k2p.errors import K2PError, RemoteError, UnsupportedVersion
 from k2p.redaction import register_secret
+from k2p.transport import BROKEN_TRANSFER
 
 USER_AGENT = f"k2p/{__version__} (+planka import)"
 DEFAULT_TIMEOUT = (10.0, 300.0)
@@ -170,7 +171,7 @@ class PlankaClient:
         except requests.exceptions.SSLError:
             raise RemoteError(f"TLS verification failed for {self.base_url}; pass the CA with "
                               f"--ca-bundle PEM") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except BROKEN_TRANSFER as exc:
             raise _Transient(f"{method} {path}: {type(exc).__name__}") from None
 
     @staticmethod
