@@ -14,9 +14,9 @@ from k2p.archive.inspect import describe_archive
 from k2p.archive.pack import pack_archive, unpack_archive
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
-from k2p.console import emit_json, fail, progress
+from k2p.console import emit_json, fail, print_traceback, progress
 from k2p.credentials import require_secret, secret_from_env
-from k2p.errors import ExitCode, K2PError
+from k2p.errors import ExitCode, K2PError, local_io_error
 from k2p.views.archive import show_inspect, show_packed, show_verify
 
 if TYPE_CHECKING:
@@ -39,12 +39,23 @@ class K2PGroup(click.Group):
             ctx.exit(ExitCode.INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except OSError as exc:
+            if exc.filename is None:  # a socket error that escaped, not a local file: a bug
+                return self._internal(ctx, exc)
+            error = local_io_error(exc, "", "free disk space or fix permissions, then run the command again")
+            fail(error.message)
+            ctx.exit(error.exit_code)
         except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback by default
-            if os.environ.get("K2P_DEBUG"):
-                raise
+            return self._internal(ctx, exc)
+
+    @staticmethod
+    def _internal(ctx: click.Context, exc: Exception) -> None:
+        if os.environ.get("K2P_DEBUG"):
+            print_traceback(exc)
+        else:
             fail(f"internal error: {type(exc).__name__}: {exc} — this is a k2p bug; rerun with "
                  f"K2P_DEBUG=1 for the traceback and report it")
-            ctx.exit(ExitCode.INTERNAL)
+        ctx.exit(ExitCode.INTERNAL)
 
 
 @click.group(cls=K2PGroup, context_settings={"help_option_names": ["-h", "--help"]})

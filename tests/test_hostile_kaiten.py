@@ -7,7 +7,9 @@ fault injection; ``loopback_only`` fails a test on any connection to another add
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import socket
 import subprocess
 import threading
 import time
@@ -16,13 +18,19 @@ from typing import Any, Iterator
 
 import orjson
 import pytest
+import zstandard
+from click.testing import CliRunner
 
+from k2p.archive import writer as writer_module
 from k2p.archive.format import WORK_DIR
-from k2p.errors import RemoteError
+from k2p.archive.records import RecordFileWriter
+from k2p.cli import main
+from k2p.errors import ExitCode, LocalIOError, RemoteError
 from k2p.fileio import CRASH_AT_ENV
 from k2p.kaiten import client as kaiten_client
 from k2p.kaiten.client import KaitenClient, retry_after_seconds
 from k2p.kaiten.endpoint import parse_kaiten_url
+from k2p.kaiten import export as export_module
 from k2p.kaiten.export import JOURNAL
 from k2p.kaiten.filehosts import FileHostPolicy, HostRefused
 from k2p.kaiten.files import SIZE_TOLERANCE
@@ -344,3 +352,92 @@ def test_a_kill_at_each_seal_step_resumes(sim: KaitenSimulator, board: int, boar
     assert not (out / WORK_DIR).exists()
     assert content(out) == board_reference
     assert_valid(out)
+
+
+# --- 7. Expected failures get their documented exit codes ---------------------------------------------
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _export_cli(url: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(["export", "--kaiten-url", url, "--out", str(out), "--rps", "1000"], TOKEN, timeout=90)
+
+
+def test_an_unreachable_kaiten_is_a_remote_failure(tmp_path: Path) -> None:
+    result = _export_cli(f"http://127.0.0.1:{_closed_port()}", tmp_path / "acme.k2p")
+    assert result.returncode == ExitCode.REMOTE, result.stderr
+    assert result.stderr.count("\n") == 1 and "ConnectionError (after 3 attempts)" in result.stderr
+    assert "internal error" not in result.stderr and not (tmp_path / "acme.k2p").exists()
+
+
+def test_a_server_answering_html_is_a_remote_failure(tmp_path: Path) -> None:
+    with Stub(lambda handler: handler.send_text(200, "<html>Sign in to the Wi-Fi</html>", "text/html")) as stub:
+        result = _export_cli(stub.url, tmp_path / "acme.k2p")
+    assert result.returncode == ExitCode.REMOTE, result.stderr
+    assert result.stderr.count("\n") == 1 and "not JSON (text/html)" in result.stderr
+    assert len(stub.paths) == 3
+
+
+def _disk_full(*args: Any, **kwargs: Any) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["checksums", "records"])
+def test_a_full_disk_names_the_path_and_stays_resumable(sim: KaitenSimulator, board: int,
+                                                        board_reference: dict[str, bytes], tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    out = tmp_path / "acme.k2p"
+    with monkeypatch.context() as patch:
+        if where == "checksums":
+            patch.setattr(writer_module, "atomic_write_bytes", _full_at(writer_module.atomic_write_bytes,
+                                                                        "SHA256SUMS"))
+        else:
+            patch.setattr(RecordFileWriter, "checkpoint", _disk_full)
+        with pytest.raises(LocalIOError) as caught:
+            export(sim, out, boards=(board,))
+    assert caught.value.exit_code == ExitCode.LOCAL_IO == 9
+    named = str(out / "SHA256SUMS") if where == "checksums" else str(out)
+    assert f"cannot write or read {named}: No space left on device" in caught.value.message
+    assert "rerun the same command to resume" in caught.value.message
+    export(sim, out, boards=(board,))
+    assert content(out) == board_reference
+
+
+def _full_at(original: Any, name: str) -> Any:
+    def write(target: Path, data: bytes) -> None:
+        if target.name == name:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        original(target, data)
+    return write
+
+
+# --- 10. Secrets never reach a file or a traceback -----------------------------------------------------
+def test_a_token_quoted_by_an_answer_is_masked_in_the_archive(sim: KaitenSimulator, board: int,
+                                                               legacy_file: dict[str, Any], tmp_path: Path) -> None:
+    token = token_of(sim)
+    with Stub(lambda handler: handler.send_json(404, {"message": f"no such file for {token}"})) as storage:
+        legacy_file["url"] = f"{storage.url}/files/{token}/x.pdf"
+        export(sim, tmp_path / "acme.k2p", boards=(board,))
+    missing = file_outcome(tmp_path / "acme.k2p", legacy_file["id"])[1]
+    assert missing is not None and "/files/***/x.pdf" in missing["detail"]
+    cat = run_cli(["cat", str(tmp_path / "acme.k2p"), "missing"])
+    assert cat.returncode == 0 and "/files/***/x.pdf" in cat.stdout and token not in cat.stdout
+    for path in (tmp_path / "acme.k2p").rglob("*"):
+        if path.is_file() and path.suffix in (".zst", ".json"):
+            data = path.read_bytes()
+            text = zstandard.ZstdDecompressor().decompressobj().decompress(data) if path.suffix == ".zst" else data
+            assert token.encode() not in text, path
+
+
+def test_debug_tracebacks_mask_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(f"unexpected answer quoting {TOKEN}")
+
+    monkeypatch.setattr(export_module, "run_export", broken)
+    result = CliRunner().invoke(main, ["export", "--kaiten-url", "http://127.0.0.1:9", "--out", "x"],
+                                env={"K2P_KAITEN_TOKEN": TOKEN, "K2P_DEBUG": "1"})
+    assert result.exit_code == ExitCode.INTERNAL
+    assert "Traceback" in result.output and "unexpected answer quoting ***" in result.output
+    assert TOKEN not in result.output

@@ -18,6 +18,7 @@ import zstandard
 from k2p import jsoncodec
 from k2p.archive.format import HEADER_MARKER, check_version, record_header
 from k2p.errors import ArchiveInvalid
+from k2p.redaction import redact_bytes
 
 FRAME_TARGET_BYTES = 1 << 20   # uncompressed JSON per frame before a new frame starts
 COMPRESSION_LEVEL = 3
@@ -25,8 +26,9 @@ READ_CHUNK = 1 << 20
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
-    """Serialise one record as a JSON line (no trailing newline), keys in insertion order."""
-    return jsoncodec.dumps(record)
+    """Serialise one record as a JSON line (no trailing newline), keys in insertion order, with
+    every registered secret masked (an answer quoting the token must not carry it into the archive)."""
+    return redact_bytes(jsoncodec.dumps(record))
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from k2p.archive.format import (
 from k2p.archive.records import FilePosition, RecordFileWriter, iter_records
 from k2p.errors import ArchiveInvalid, Refused
 from k2p.fileio import atomic_write_bytes, crash_point
+from k2p.redaction import redact_bytes
 
 HASH_CHUNK = 1 << 20
 
@@ -99,7 +100,7 @@ class ArchiveWriter:
         if not REPORT_NAME.match(name):
             raise ValueError(f"invalid report name {name!r}")
         target = self.root / REPORTS_DIR / name
-        atomic_write_bytes(target, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        atomic_write_bytes(target, redact_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"))
         return target
 
     def record_counts(self) -> dict[str, int]:

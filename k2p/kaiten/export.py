@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import requests
+
 from k2p import __version__, jsoncodec
 from k2p.archive.format import MANIFEST, REPORTS_DIR, WORK_DIR, SourceInfo
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.writer import ArchiveWriter, SealedArchive, utc_now
-from k2p.errors import ExitCode, K2PError, Refused, RemoteError
+from k2p.errors import ExitCode, K2PError, Refused, RemoteError, local_io_error
 from k2p.fileio import crash_point, fsync_dir
 from k2p.kaiten.client import KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput
@@ -138,6 +141,12 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
         journal = ExportJournal(options.out / WORK_DIR / JOURNAL)
         try:
             return _run(options, client, identity, writer, journal, resumed, on_progress)
+        except (OSError, sqlite3.OperationalError) as exc:
+            if isinstance(exc, requests.RequestException):
+                raise
+            error = exc if isinstance(exc, OSError) else OSError(0, str(exc), str(journal.path))
+            raise local_io_error(error, options.out, "free disk space or fix permissions, then rerun "
+                                 "the same command to resume") from None
         finally:
             journal.close()
 
