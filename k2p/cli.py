@@ -65,7 +65,7 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 archive invalid, 4 archive incomplete,
     5 unsupported version, 6 remote API failure, 7 finished with failures, 8 refused,
-    130 interrupted.
+    9 local I/O error, 130 interrupted.
     """
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from typing import Any
 
 import orjson
@@ -22,27 +23,55 @@ class Unrepresentable(ValueError):
     4300-digit conversion limit, nesting deeper than the parser's recursion limit."""
 
 
+UNREPRESENTABLE = type("Unrepresentable", (), {"__repr__": lambda self: "<unrepresentable>"})()
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+
+
 def _reject_constant(name: str) -> Any:
     raise Unrepresentable(f"{name} is not a JSON number")
 
 
-def loads(data: bytes | str) -> Any:
+def _salvage_int(text: str) -> Any:
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else UNREPRESENTABLE
+
+
+def loads(data: bytes | str, *, salvage: bool = False) -> Any:
     """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input
-    (:class:`Unrepresentable` when the text is JSON-like but cannot be kept exactly)."""
+    (:class:`Unrepresentable` when the text is JSON-like but cannot be kept exactly).
+
+    With ``salvage``, NaN, Infinity and over-long integers become :data:`UNREPRESENTABLE` instead,
+    so that a caller can keep the usable parts of a document (see :func:`holds_unrepresentable`).
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if not _LONG_DIGITS.search(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # not JSON, or NaN/deep nesting: the stdlib parser below tells which
+    hooks: dict[str, Any] = ({"parse_constant": lambda name: UNREPRESENTABLE, "parse_int": _salvage_int}
+                             if salvage else {"parse_constant": _reject_constant})
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        return json.loads(raw, **hooks)
     except RecursionError:
         raise Unrepresentable("nested too deeply") from None
     except ValueError as exc:
         if "integer string conversion" in str(exc):
             raise Unrepresentable("an integer has more digits than k2p converts") from None
         raise
+
+
+def holds_unrepresentable(value: Any) -> bool:
+    """Whether a value parsed with ``salvage=True`` contains :data:`UNREPRESENTABLE` anywhere."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if item is UNREPRESENTABLE:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def dumps(value: Any) -> bytes:

@@ -161,6 +161,7 @@ def test_private_addresses_only_for_a_private_api() -> None:
         ("https://files.kaiten.ru/x", (), "private, loopback or link-local"),
         ("http://storage.acme.example/x", (), "scheme 'http' refused"),
         ("https://s3.signed.example/x?X-Amz-Signature=1", (), "is neither"),
+        ("https://files.kaiten.ru.evil.example/x", (), "is neither"),
     ]:
         with pytest.raises(HostRefused, match=refusal):
             policy.check(url, trusted)
@@ -441,3 +442,26 @@ def test_debug_tracebacks_mask_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == ExitCode.INTERNAL
     assert "Traceback" in result.output and "unexpected answer quoting ***" in result.output
     assert TOKEN not in result.output
+
+
+@pytest.mark.parametrize("where", ["tag", "card"])
+def test_one_unusable_list_item_is_missing_and_the_listing_goes_on(sim: KaitenSimulator, board: int,
+                                                                   tmp_path: Path, where: str) -> None:
+    """A bad value in a paged list: that item is missing, every other item of the page is kept (a
+    tag then survives as seen on its cards)."""
+    co = sim.company
+    if where == "tag":
+        ident = co.visible_tag_ids()[0]
+        target, collection = co.tags[ident], "tags"
+    else:
+        ident = next(cid for cid in co.served_card_ids() if co.cards[cid]["board_id"] == board)
+        target, collection = co.cards[ident], "cards"
+    target["hostile"] = orjson.Fragment(b"[NaN, 123456789012345678901234567890]")
+    try:
+        export(sim, tmp_path / "acme.k2p", boards=(board,))
+    finally:
+        del target["hostile"]
+    kept = by_id(tmp_path / "acme.k2p", collection)
+    missing = {row["id"]: row for row in records(tmp_path / "acme.k2p", "missing")}
+    assert len(kept) >= 2 and (str(ident) not in kept or kept[str(ident)].get("seen_via") == "card")
+    assert missing[f"{collection[:-1]}:{ident}"]["reason"] == "invalid_payload"

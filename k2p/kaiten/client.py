@@ -72,6 +72,27 @@ class UnusablePayload(KaitenHTTPError):
         return "invalid_payload"
 
 
+class UnusableItem(dict):  # type: ignore[type-arg]
+    """Stands in a list page for an item holding a value k2p cannot keep exactly: only its ``id``
+    is kept (when usable), so a listing can go on and the item be reported as missing."""
+
+    def __init__(self, item: Any, target: str) -> None:
+        ident = item.get("id") if isinstance(item, dict) else None
+        super().__init__(id=None if jsoncodec.holds_unrepresentable(ident) else ident)
+        self.detail = f"GET {target}: a list item holds a value k2p cannot keep exactly"
+
+
+def _salvaged_page(content: bytes, target: str, problem: str) -> list[Any]:
+    """A list page whose unusable items are replaced by :class:`UnusableItem` (the rest kept)."""
+    try:
+        page = jsoncodec.loads(content, salvage=True)
+    except jsoncodec.Unrepresentable as exc:
+        raise UnusablePayload(target, str(exc)) from None
+    if not isinstance(page, list):
+        raise UnusablePayload(target, problem)
+    return [UnusableItem(item, target) if jsoncodec.holds_unrepresentable(item) else item for item in page]
+
+
 class RefusedBody(Exception):
     """A body k2p stops reading: larger than allowed, or slower than the request deadline."""
 
@@ -267,11 +288,12 @@ class KaitenClient:
         raise AssertionError("unreachable")
 
     def get_json(self, path: str, params: dict[str, Any] | None = None, *,
-                 attempts: int | None = None) -> Any:
+                 attempts: int | None = None, salvage: bool = False) -> Any:
         """GET an API path and parse its JSON body (exact integers).
 
-        Raises :class:`UnusablePayload` for JSON that cannot be kept exactly, and RemoteError when
-        retries do not help (unreachable, persistent non-JSON answers) or the body is refused.
+        Raises :class:`UnusablePayload` for JSON that cannot be kept exactly (with ``salvage``, a
+        list keeps its usable items and has :class:`UnusableItem` for the others), and RemoteError
+        when retries do not help (unreachable, persistent non-JSON answers) or the body is refused.
         """
         url = self.endpoint.url(path)
         target = _safe_target(url)
@@ -285,6 +307,8 @@ class KaitenClient:
                     try:
                         return jsoncodec.loads(response.content)
                     except jsoncodec.Unrepresentable as exc:
+                        if salvage:
+                            return _salvaged_page(response.content, target, str(exc))
                         raise UnusablePayload(target, str(exc)) from None
                     except ValueError:
                         kind = response.headers.get("Content-Type") or "no content type"
@@ -312,7 +336,8 @@ class KaitenClient:
         offset = 0
         seen: set[Any] = set()
         for pages in itertools.count(1):
-            page = self.get_json(path, {**(params or {}), "offset": offset, "limit": page_size})
+            page = self.get_json(path, {**(params or {}), "offset": offset, "limit": page_size},
+                                 salvage=True)
             if not isinstance(page, list):
                 raise RemoteError(f"GET {path} answered a {type(page).__name__} where Kaiten returns a "
                                   f"list; is --kaiten-url a Kaiten API?")
