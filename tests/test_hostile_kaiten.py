@@ -40,7 +40,7 @@ from tests.helpers.export import (
     K2P, assert_valid, by_id, cli_env, content, export, export_args, export_into, records, run_cli, sim_fixture,
     token_of,
 )
-from tests.helpers.stubs import Stub, drip, loopback_only  # noqa: F401 - loopback_only is a fixture
+from tests.helpers.stubs import Stub, drip, flood, loopback_only  # noqa: F401 - loopback_only is a fixture
 
 sim = sim_fixture("tiny")
 TOKEN = "hostile-test-token-0123456789"
@@ -220,21 +220,10 @@ def test_a_body_dripping_slowly_hits_the_request_deadline(monkeypatch: pytest.Mo
     assert time.monotonic() - started < 8
 
 
-def _endless_body(handler: SimHandler, length: str | None) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/json")
-    if length is not None:
-        handler.send_header("Content-Length", length)
-    handler.close_connection = True
-    handler.end_headers()
-    for _ in range(128):  # at most 8 MiB, then the stub gives up by itself
-        handler.wfile.write(b"[" + b"1," * (1 << 15))
-
-
 @pytest.mark.parametrize("length", ["3000000000", None], ids=["declared", "undeclared"])
 def test_an_oversized_json_answer_is_refused(monkeypatch: pytest.MonkeyPatch, length: str | None) -> None:
     monkeypatch.setattr(kaiten_client, "MAX_JSON_BYTES", 1 << 20)
-    with Stub(lambda handler: _endless_body(handler, length)) as stub:
+    with Stub(lambda handler: flood(handler, b"1," * (1 << 15), 128, "application/json", length=length)) as stub:
         error = in_thread(lambda: stub_client(stub).get_json("/cards/1"), 30)
     assert isinstance(error, RemoteError) and "answer limit" in error.message
     assert len(stub.paths) == 1  # refused, not retried
@@ -301,18 +290,6 @@ def test_one_unusable_card_is_missing_and_the_export_goes_on(sim: KaitenSimulato
 
 
 # --- 11. Declared sizes are enforced while streaming -------------------------------------------------
-def _oversized(handler: SimHandler, length: str | None, sent: list[int]) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "application/octet-stream")
-    if length is not None:
-        handler.send_header("Content-Length", length)
-    handler.close_connection = True
-    handler.end_headers()
-    for _ in range(800):  # at most 50 MiB
-        handler.wfile.write(b"\0" * (1 << 16))
-        sent.append(1 << 16)
-
-
 @pytest.mark.parametrize(("declared", "max_size", "length"), [
     (100, None, "10000000000"), (100, None, None), (None, 5000, None), (1000, 1500, None),
 ], ids=["declared-10GB-length", "declared-100-endless", "max-file-size-endless", "max-within-tolerance"])
@@ -322,7 +299,8 @@ def test_a_download_stops_once_past_its_declared_size(sim: KaitenSimulator, boar
                                                       length: str | None) -> None:
     sent: list[int] = []
     legacy_file["size"] = declared
-    with Stub(lambda handler: _oversized(handler, length, sent)) as storage:
+    with Stub(lambda handler: flood(handler, b"\0" * (1 << 16), 800, "application/octet-stream",  # 50 MiB
+                                    length=length, sent=sent)) as storage:
         legacy_file["url"] = f"{storage.url}/big.bin"
         export(sim, tmp_path / "acme.k2p", boards=(board,), max_file_size=max_size)
         assert storage.paths == ["/big.bin"]  # never downloaded twice

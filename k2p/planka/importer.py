@@ -140,9 +140,9 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
         return projects
     spaces = {f"project:{space}" for space in options.spaces}
     boards = {str(board) for board in options.boards}
-    unknown = [f"--space {key.split(':', 1)[1]}" for key in sorted(spaces - {project.key for project in projects})]
-    unknown += [f"--board {board}" for board in sorted(boards - {ref.board_id for project in projects
-                                                                 for ref in project.boards})]
+    known_boards = {ref.board_id for project in projects for ref in project.boards}
+    unknown = [f"--space {key.split(':', 1)[1]}" for key in sorted(spaces - {p.key for p in projects})]
+    unknown += [f"--board {board}" for board in sorted(boards - known_boards)]
     if unknown:
         raise K2PError(f"{', '.join(unknown)}: not in the archive {options.archive}; see `k2p cat "
                        f"{options.archive} boards` for the ids it holds — nothing was imported",

@@ -72,6 +72,22 @@ def drip(handler: SimHandler, body: bytes, pause: float, *, length: int | None =
         time.sleep(pause)
 
 
+def flood(handler: SimHandler, chunk: bytes, times: int, content_type: str, *, length: str | None = None,
+          sent: list[int] | None = None) -> None:
+    """Answer 200 with ``chunk`` repeated ``times`` (announcing ``length`` if given, else until the
+    connection closes), appending each chunk's size to ``sent``; bounded, so the stub ends by itself."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    if length is not None:
+        handler.send_header("Content-Length", length)
+    handler.close_connection = True
+    handler.end_headers()
+    for _ in range(times):
+        handler.wfile.write(chunk)
+        if sent is not None:
+            sent.append(len(chunk))
+
+
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
