@@ -16,6 +16,7 @@ from tests.helpers.planka_state import import_into, snapshot
 from tests.helpers.stubs import Stub
 
 BOARD = "700003"  # the smallest board of the tiny company
+UNUSED_KEY = "h3Rk8Qw2_Zt5Lp1Mv9Bx4Nc7Jd0Fs6Gy2Ua8Ei3To"  # random-looking: registered secrets are masked
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(args: list[str], tmp_path: Path) -> Result:
-    env = {"K2P_PLANKA_API_KEY": "k" * 41, "K2P_PLANKA_USER": "", "K2P_PLANKA_PASSWORD": ""}
+    env = {"K2P_PLANKA_API_KEY": UNUSED_KEY, "K2P_PLANKA_USER": "", "K2P_PLANKA_PASSWORD": ""}
     return CliRunner().invoke(main, [*args, "--report", str(tmp_path / "report.json")], env=env)
 
 

@@ -102,14 +102,15 @@ class FileFetcher:
             return FileOutcome("missing", reason="too_large",
                                detail=f"declared {size} bytes > --max-file-size {self._max_size}")
         last: _Failed | None = None
-        attempts = 0
+        attempts = mismatches = 0
         for attempts in range(1, DOWNLOAD_ATTEMPTS + 1):
             try:
                 ref = self._download(file, url, size)
             except _Failed as failure:
                 last = failure
                 # A second identical size mismatch is the file's real state, not a broken transfer.
-                if failure.reason == "size_mismatch" and attempts >= SIZE_MISMATCH_ATTEMPTS:
+                mismatches += failure.reason == "size_mismatch"
+                if mismatches >= SIZE_MISMATCH_ATTEMPTS:
                     break
                 if failure.reason in ("interrupted", "size_mismatch", "link_expired"):
                     continue
@@ -119,8 +120,10 @@ class FileFetcher:
             return FileOutcome("stored", blob=ref)
         assert last is not None
         reason = "download_failed" if last.reason == "interrupted" else last.reason
+        # Counted so that the entry does not depend on transfers that merely broke off in between.
+        tries = f"{mismatches} downloads" if reason == "size_mismatch" else f"{attempts} attempts"
         return FileOutcome("missing", reason=reason, http_status=last.http_status,
-                           detail=f"{last.detail} (after {attempts} attempts)")
+                           detail=f"{last.detail} (after {tries})")
 
     # --- one attempt -----------------------------------------------------------------------
     def _download(self, file: dict[str, Any], url: str, size: int | None) -> BlobRef:
