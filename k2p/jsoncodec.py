@@ -1,4 +1,4 @@
-"""JSON that never alters source data: fast (orjson) with an exact fallback for huge integers.
+"""JSON that never alters source data: fast (orjson) with an exact fallback for huge numbers.
 
 orjson parses integers outside the signed 64-bit range as floats and refuses to encode them. A
 backup must keep such numbers exactly, so documents containing a run of 19+ digits (where that
@@ -9,13 +9,16 @@ inside a string only costs the slower path.
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from typing import Any
 
 import orjson
 
-_LONG_DIGITS = re.compile(rb"\d{19,}")
+# Integers past the signed 64-bit range, and numbers whose exponent may overflow a float (orjson
+# would read 1e999 as inf and write it back as null).
+_SLOW_PATH = re.compile(rb"\d{19,}|[:\[,]\s*-?\d+(?:\.\d+)?[eE][+-]?\d{3,}")
 
 
 class Unrepresentable(ValueError):
@@ -35,6 +38,18 @@ def _salvage_int(text: str) -> Any:
     return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else UNREPRESENTABLE
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise Unrepresentable(f"{text[:20]} overflows a float")
+    return value
+
+
+def _salvage_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else UNREPRESENTABLE
+
+
 def loads(data: bytes | str, *, salvage: bool = False) -> Any:
     """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input
     (:class:`Unrepresentable` when the text is JSON-like but cannot be kept exactly).
@@ -43,13 +58,14 @@ def loads(data: bytes | str, *, salvage: bool = False) -> Any:
     so that a caller can keep the usable parts of a document (see :func:`holds_unrepresentable`).
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if not _LONG_DIGITS.search(raw):
+    if not _SLOW_PATH.search(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass  # not JSON, or NaN/deep nesting: the stdlib parser below tells which
-    hooks: dict[str, Any] = ({"parse_constant": lambda name: UNREPRESENTABLE, "parse_int": _salvage_int}
-                             if salvage else {"parse_constant": _reject_constant})
+    hooks: dict[str, Any] = ({"parse_constant": lambda name: UNREPRESENTABLE, "parse_int": _salvage_int,
+                              "parse_float": _salvage_float}
+                             if salvage else {"parse_constant": _reject_constant, "parse_float": _finite})
     try:
         return json.loads(raw, **hooks)
     except RecursionError:

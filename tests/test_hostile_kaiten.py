@@ -264,10 +264,11 @@ def test_truncated_bodies_leave_the_archive_unchanged(sim: KaitenSimulator, tmp_
 @pytest.mark.parametrize(("fragment", "kept"), [
     (b"[NaN, 123456789012345678901234567890]", False),
     (b"[Infinity]", False),
+    (b"[1.5e999]", False),
     (b"1" + b"0" * 5000, False),
     (b"[" * 5000 + b"]" * 5000, False),
     (b"1" + b"0" * 1000, True),
-], ids=["nan-bigint", "infinity", "5000-digits", "deep", "1000-digits"])
+], ids=["nan-bigint", "infinity", "float-overflow", "5000-digits", "deep", "1000-digits"])
 def test_one_unusable_card_is_missing_and_the_export_goes_on(sim: KaitenSimulator, board: int, tmp_path: Path,
                                                              fragment: bytes, kept: bool) -> None:
     """The value sits in a checklist item, which only the single-card payload carries."""

@@ -47,9 +47,13 @@ class ExportOutcome:
 
 
 def prepare_output(out: Path, *, restart: bool) -> bool:
-    """Decide between a fresh export and a resume; returns True when resuming."""
+    """Decide between a fresh export and a resume; returns True when resuming.
+
+    A manifest next to the journal means the last run died right after sealing: that is a resume
+    too, which only removes the journal (see :func:`_finish_seal`).
+    """
     has_journal = (out / WORK_DIR / JOURNAL).exists()
-    if (out / MANIFEST).exists() and not (has_journal and not restart):
+    if (out / MANIFEST).exists() and (restart or not has_journal):
         if not restart:
             raise Refused(f"{out} already holds a complete archive; choose another --out, or pass "
                           f"--restart to export into it again from scratch")
@@ -133,7 +137,7 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
     # The token is checked before anything on disk changes: a wrong token must neither wipe an
     # archive (--restart) nor bind the next attempt to this run's options.
     identity = crawl_company.fetch_identity(client)
-    with _exclusive(options.out):
+    with _exclusive(options.out), _local_io_errors(options.out):
         resumed = prepare_output(options.out, restart=restart)
         if resumed and (options.out / MANIFEST).exists():
             return _finish_seal(options.out)
@@ -141,14 +145,21 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
         journal = ExportJournal(options.out / WORK_DIR / JOURNAL)
         try:
             return _run(options, client, identity, writer, journal, resumed, on_progress)
-        except (OSError, sqlite3.OperationalError) as exc:
-            if isinstance(exc, requests.RequestException):
-                raise
-            error = exc if isinstance(exc, OSError) else OSError(0, str(exc), str(journal.path))
-            raise local_io_error(error, options.out, "free disk space or fix permissions, then rerun "
-                                 "the same command to resume") from None
         finally:
             journal.close()
+
+
+@contextmanager
+def _local_io_errors(out: Path) -> Iterator[None]:
+    """A full disk or a permission problem under ``out`` is a one-line LocalIOError naming the file."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as exc:
+        if isinstance(exc, requests.RequestException):
+            raise
+        error = exc if isinstance(exc, OSError) else OSError(0, str(exc), str(out / WORK_DIR / JOURNAL))
+        raise local_io_error(error, out, "free disk space or fix permissions, then rerun the same "
+                                         "command to resume") from None
 
 
 def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any], writer: ArchiveWriter,

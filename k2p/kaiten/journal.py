@@ -32,7 +32,6 @@ class ExportJournal:
     """SQLite-backed progress of one export; used from the orchestrating thread only."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA synchronous=FULL")

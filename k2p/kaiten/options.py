@@ -33,7 +33,9 @@ class ExportOptions(BaseModel):
         """The settings that shape the archive's content (rate and concurrency do not)."""
         return {"api_base": api_base, "spaces": sorted(self.spaces), "boards": sorted(self.boards),
                 "files": self.files, "max_file_size": self.max_file_size,
-                "batch_size": self.batch_size, "allow_file_hosts": sorted(self.allow_file_hosts)}
+                "batch_size": self.batch_size,
+                # only when given, so that exports interrupted before the option existed resume
+                **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {})}
 
     def scope(self) -> dict[str, Any]:
         """The scope as recorded in the manifest."""
