@@ -93,17 +93,25 @@ LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 @pytest.fixture()
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Fail the test if anything connects to a non-loopback address; yields the refused targets."""
+    """Fail the test if anything connects to, or looks up, a non-loopback address; yields the
+    refused targets."""
     refused: list[Any] = []
-    original = socket.socket.connect
+    connect, lookup = socket.socket.connect, socket.getaddrinfo
 
     def guarded(sock: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
         if host not in LOOPBACK_HOSTS:
             refused.append(address)
             raise AssertionError(f"test tried to connect to {address!r}")
-        return original(sock, address)
+        return connect(sock, address)
+
+    def guarded_lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in LOOPBACK_HOSTS:
+            refused.append(host)
+            raise AssertionError(f"test tried to resolve {host!r}")
+        return lookup(host, *args, **kwargs)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+    monkeypatch.setattr(socket, "getaddrinfo", guarded_lookup)
     yield refused
     assert not refused, f"connections to non-loopback addresses: {refused}"
