@@ -423,21 +423,24 @@ def test_debug_tracebacks_mask_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert TOKEN not in result.output
 
 
-@pytest.mark.parametrize("where", ["tag", "card"])
+@pytest.mark.parametrize("where", ["tag", "space", "card"])
 def test_one_unusable_list_item_is_missing_and_the_listing_goes_on(sim: KaitenSimulator, board: int,
                                                                    tmp_path: Path, where: str) -> None:
-    """A bad value in a paged list: that item is missing, every other item of the page is kept (a
-    tag then survives as seen on its cards)."""
+    """A bad value in a list: that item is missing, every other item of the list is kept (a tag
+    then survives as seen on its cards)."""
     co = sim.company
     if where == "tag":
         ident = co.visible_tag_ids()[0]
         target, collection = co.tags[ident], "tags"
+    elif where == "space":
+        ident = next(sid for sid in sorted(co.spaces) if sid not in co.board_space_ids(board))
+        target, collection = co.spaces[ident], "spaces"
     else:
         ident = next(cid for cid in co.served_card_ids() if co.cards[cid]["board_id"] == board)
         target, collection = co.cards[ident], "cards"
     target["hostile"] = orjson.Fragment(b"[NaN, 123456789012345678901234567890]")
     try:
-        export(sim, tmp_path / "acme.k2p", boards=(board,))
+        export(sim, tmp_path / "acme.k2p", boards=() if where == "space" else (board,))
     finally:
         del target["hostile"]
     kept = by_id(tmp_path / "acme.k2p", collection)

@@ -5,28 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from k2p.archive import collections as C
-from k2p.kaiten.client import IDENTITY_ATTEMPTS, KaitenClient, KaitenHTTPError, UnusableItem
+from k2p.kaiten.client import IDENTITY_ATTEMPTS, KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, id_order
 from k2p.errors import RemoteError
 
 PAGE = 100  # documented maximum of every paged company-level list (research §2.2)
 
 
-def _usable(items: list[Any]) -> list[dict[str, Any]]:
-    return [item for item in items if isinstance(item, dict) and not isinstance(item, UnusableItem)]
-
-
-def _by_id(items: list[Any]) -> list[dict[str, Any]]:
-    return sorted(_usable(items), key=lambda item: id_order(item.get("id")))
-
-
-def _report_unusable(ctx: CrawlContext, collection: C.Collection, items: list[Any],
-                     ref: dict[str, Any] | None = None) -> None:
-    """List items k2p cannot keep exactly become ``missing`` entries (the rest is written)."""
-    for item in items:
-        if isinstance(item, UnusableItem):
-            ctx.missing(collection.kind, item["id"], "invalid_payload", detail=item.detail, ref=ref,
-                        collection=collection.name)
 
 
 def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
@@ -35,14 +20,13 @@ def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
     ctx.open(collection)
     try:
         items = list(ctx.client.paginate(path, params, page_size=PAGE)) if paged \
-            else ctx.client.get_json(path, params)
+            else ctx.client.get_json(path, params, salvage=True)
     except KaitenHTTPError as error:
         ctx.unavailable(collection, error)
         return []
     if not isinstance(items, list):
         raise RemoteError(f"GET {path} answered a {type(items).__name__} where a list was expected")
-    _report_unusable(ctx, collection, items)
-    rows = _by_id(items)
+    rows = sorted(ctx.usable(collection, items), key=lambda item: id_order(item.get("id")))
     for item in rows:
         ctx.write(collection, item.get("id"), item)
     return rows
@@ -90,13 +74,12 @@ def export_custom_properties(ctx: CrawlContext, out: UnitOutput) -> None:
         else:
             continue
         try:
-            values = list(ctx.client.paginate(path, page_size=PAGE)) if paged else ctx.client.get_json(path)
+            values = list(ctx.client.paginate(path, page_size=PAGE)) if paged \
+                else ctx.client.get_json(path, salvage=True)
         except KaitenHTTPError as error:
             ctx.unavailable(collection, error, ref)
             continue
-        values = values if isinstance(values, list) else []
-        _report_unusable(ctx, collection, values, ref)
-        for value in _usable(values):
+        for value in ctx.usable(collection, values if isinstance(values, list) else [], ref):
             ctx.write(collection, value.get("id"), value, ref=ref)
 
 

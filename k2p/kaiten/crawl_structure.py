@@ -38,11 +38,11 @@ def export_spaces(ctx: CrawlContext, out: UnitOutput) -> None:
     With ``--board`` the spaces holding a chosen board are known only after their board lists
     were read, so :func:`export_boards` writes them.
     """
-    spaces = ctx.client.get_json("/spaces")
+    spaces = ctx.client.get_json("/spaces", salvage=True)
     if not isinstance(spaces, list):
         raise RemoteError("GET /spaces did not answer a list")
-    spaces = sorted(spaces, key=lambda space: id_order(space.get("id")))
     ctx.open(C.SPACES)
+    spaces = sorted(ctx.usable(C.SPACES, spaces), key=lambda space: id_order(space.get("id")))
     scoped = [space["id"] for space in spaces_in_scope(spaces, ctx.options.spaces)]
     if ctx.options.boards:
         # Chosen boards may sit in any space, so their bindings need every space's board list.
