@@ -14,9 +14,9 @@ from k2p.archive.inspect import describe_archive
 from k2p.archive.pack import pack_archive, unpack_archive
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
-from k2p.console import emit_json, fail, progress
+from k2p.console import emit_json, fail, print_traceback, progress
 from k2p.credentials import require_secret, secret_from_env
-from k2p.errors import ExitCode, K2PError
+from k2p.errors import ExitCode, K2PError, local_io_error
 from k2p.fileio import private_files
 from k2p.views.archive import show_inspect, show_packed, show_verify
 
@@ -41,12 +41,23 @@ class K2PGroup(click.Group):
             ctx.exit(ExitCode.INTERRUPTED)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except OSError as exc:
+            if exc.filename is None:  # a socket error that escaped, not a local file: a bug
+                return self._internal(ctx, exc)
+            error = local_io_error(exc, "", "free disk space or fix permissions, then run the command again")
+            fail(error.message)
+            ctx.exit(error.exit_code)
         except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback by default
-            if os.environ.get("K2P_DEBUG"):
-                raise
+            return self._internal(ctx, exc)
+
+    @staticmethod
+    def _internal(ctx: click.Context, exc: Exception) -> None:
+        if os.environ.get("K2P_DEBUG"):
+            print_traceback(exc)
+        else:
             fail(f"internal error: {type(exc).__name__}: {exc} — this is a k2p bug; rerun with "
                  f"K2P_DEBUG=1 for the traceback and report it")
-            ctx.exit(ExitCode.INTERNAL)
+        ctx.exit(ExitCode.INTERNAL)
 
 
 @click.group(cls=K2PGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -56,7 +67,7 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 archive invalid, 4 archive incomplete,
     5 unsupported version, 6 remote API failure, 7 finished with failures, 8 refused,
-    130 interrupted.
+    9 local I/O error, 130 interrupted.
     """
 
 
@@ -140,12 +151,15 @@ def unpack(tar_file: Path, output: Path) -> None:
               "(listed in missing).")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM file of CAs "
               "to trust for TLS.")
+@click.option("--allow-file-host", "allow_file_hosts", multiple=True, metavar="HOST",
+              help="Also download files from HOST (your own file storage; repeatable).")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_token_file: bool,
            rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
-           ca_bundle: str | None, restart: bool, as_json: bool) -> None:
+           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], restart: bool,
+           as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
     from k2p.kaiten.export import run_export
     from k2p.kaiten.options import ExportOptions
@@ -155,7 +169,8 @@ def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_t
                            allow_insecure=allow_insecure_token_file)
     options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
                             spaces=spaces, boards=boards, files=not no_files,
-                            max_file_size=max_file_size, ca_bundle=ca_bundle)
+                            max_file_size=max_file_size, ca_bundle=ca_bundle,
+                            allow_file_hosts=allow_file_hosts)
     with progress(not as_json) as bar:
         outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
     if as_json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+import traceback
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
@@ -58,6 +59,12 @@ def warn(text: str) -> None:
 def fail(text: str) -> None:
     """The one-line message of an expected failure."""
     _err.print(printable(redact(f"k2p: error: {text}")), markup=False)
+
+
+def print_traceback(exc: BaseException) -> None:
+    """The traceback of an unexpected error on stderr (``K2P_DEBUG=1``), secrets masked."""
+    sys.stderr.write(redact("".join(traceback.format_exception(exc))))
+    sys.stderr.flush()
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -19,6 +19,7 @@ class ExitCode:
     REMOTE = 6            # source or target unreachable, authentication or HTTP failure
     PARTIAL = 7           # the run finished but some items failed
     REFUSED = 8           # would overwrite or contradict existing state
+    LOCAL_IO = 9          # a local file could not be read or written (disk full, permissions)
     INTERRUPTED = 130
 
 
@@ -65,3 +66,15 @@ class Refused(K2PError):
     """The command would overwrite or contradict existing state."""
 
     exit_code = ExitCode.REFUSED
+
+
+class LocalIOError(K2PError):
+    """A local file could not be written or read: disk full, permissions, a vanished directory."""
+
+    exit_code = ExitCode.LOCAL_IO
+
+
+def local_io_error(exc: OSError, fallback: object, next_step: str) -> LocalIOError:
+    """A one-line :class:`LocalIOError` naming the file (``fallback`` when the OS names none)."""
+    return LocalIOError(f"cannot write or read {exc.filename or fallback}: {exc.strerror or exc}; "
+                        f"{next_step}")

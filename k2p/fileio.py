@@ -24,6 +24,16 @@ def private_files() -> Iterator[None]:
         os.umask(previous)
 
 
+CRASH_AT_ENV = "K2P_TEST_CRASH_AT"
+
+
+def crash_point(step: str) -> None:
+    """Test hook: with ``K2P_TEST_CRASH_AT=<step>`` the process dies here at once, as on a power cut
+    (no cleanup, no flush), so tests can prove that every step of a seal is resumable."""
+    if os.environ.get(CRASH_AT_ENV) == step:
+        os._exit(70)
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename or create inside ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY)

@@ -1,4 +1,4 @@
-"""JSON that never alters source data: fast (orjson) with an exact fallback for huge integers.
+"""JSON that never alters source data: fast (orjson) with an exact fallback for huge numbers.
 
 orjson parses integers outside the signed 64-bit range as floats and refuses to encode them. A
 backup must keep such numbers exactly, so documents containing a run of 19+ digits (where that
@@ -9,25 +9,93 @@ inside a string only costs the slower path.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from typing import Any
 
 import orjson
 
+# Integers past the signed 64-bit range, and numbers whose exponent may overflow a float, take the
+# stdlib path. The check maps every digit to 9 (and E to e, - to +) and looks for a run of 19
+# digits or a 3-digit exponent: 7x faster than a regex on record-sized lines; a string that merely
+# looks like such a number only costs the slower path.
 _LONG_RUN = b"9" * 19
-_DIGITS_AS_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+_NUMBER_SHAPES = bytes.maketrans(b"0123456789E-", b"9999999999e+")
+_BIG_EXPONENTS = (b"9e999", b"9e+999")
 
 
-def _has_long_digits(raw: bytes) -> bool:
-    """Whether ``raw`` holds a run of 19+ digits (7x faster than a regex on record-sized lines)."""
-    return _LONG_RUN in raw.translate(_DIGITS_AS_NINES)
+def _needs_stdlib(raw: bytes) -> bool:
+    shaped = raw.translate(_NUMBER_SHAPES)
+    return _LONG_RUN in shaped or any(pattern in shaped for pattern in _BIG_EXPONENTS)
 
 
-def loads(data: bytes | str) -> Any:
-    """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input."""
+class Unrepresentable(ValueError):
+    """JSON text whose value k2p cannot keep exactly: NaN/Infinity, an integer beyond Python's
+    4300-digit conversion limit, nesting deeper than the parser's recursion limit."""
+
+
+UNREPRESENTABLE = type("Unrepresentable", (), {"__repr__": lambda self: "<unrepresentable>"})()
+MAX_INT_DIGITS = sys.get_int_max_str_digits() or 4300
+
+
+def _reject_constant(name: str) -> Any:
+    raise Unrepresentable(f"{name} is not a JSON number")
+
+
+def _salvage_int(text: str) -> Any:
+    return int(text) if len(text.lstrip("-")) <= MAX_INT_DIGITS else UNREPRESENTABLE
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise Unrepresentable(f"{text[:20]} overflows a float")
+    return value
+
+
+def _salvage_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else UNREPRESENTABLE
+
+
+def loads(data: bytes | str, *, salvage: bool = False) -> Any:
+    """Parse JSON, keeping integers of any size exact. Raises ``ValueError`` on invalid input
+    (:class:`Unrepresentable` when the text is JSON-like but cannot be kept exactly).
+
+    With ``salvage``, NaN, Infinity and over-long integers become :data:`UNREPRESENTABLE` instead,
+    so that a caller can keep the usable parts of a document (see :func:`holds_unrepresentable`).
+    """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    if _has_long_digits(raw):
-        return json.loads(raw)
-    return orjson.loads(raw)
+    if not _needs_stdlib(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # not JSON, or NaN/deep nesting: the stdlib parser below tells which
+    hooks: dict[str, Any] = ({"parse_constant": lambda name: UNREPRESENTABLE, "parse_int": _salvage_int,
+                              "parse_float": _salvage_float}
+                             if salvage else {"parse_constant": _reject_constant, "parse_float": _finite})
+    try:
+        return json.loads(raw, **hooks)
+    except RecursionError:
+        raise Unrepresentable("nested too deeply") from None
+    except ValueError as exc:
+        if "integer string conversion" in str(exc):
+            raise Unrepresentable("an integer has more digits than k2p converts") from None
+        raise
+
+
+def holds_unrepresentable(value: Any) -> bool:
+    """Whether a value parsed with ``salvage=True`` contains :data:`UNREPRESENTABLE` anywhere."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if item is UNREPRESENTABLE:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def dumps(value: Any) -> bytes:
@@ -39,17 +107,13 @@ def dumps(value: Any) -> bytes:
                           allow_nan=False).encode("utf-8")
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def loads_strict(data: bytes) -> Any:
     """Parse like :func:`loads`, refusing what :func:`dumps` never writes: ``NaN``/``Infinity``,
     lone surrogates, invalid UTF-8 and nesting deeper than orjson's limit (1024)."""
-    if not _has_long_digits(data):
+    if not _needs_stdlib(data):
         return orjson.loads(data)   # strict already
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+        value = loads(data.decode("utf-8"))
         json.dumps(value, ensure_ascii=False).encode("utf-8")   # lone surrogates fail here
     except RecursionError:
         raise ValueError("nesting too deep") from None

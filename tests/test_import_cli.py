@@ -17,6 +17,9 @@ from tests.helpers.export import export_company
 PASSWORD = "Importer-Password-2026!"
 # Importing only the smallest board keeps these command-line checks fast.
 ONE_BOARD = ["--board", "700003"]
+# An API key never sent anywhere; it looks random because every registered secret is masked in all
+# output k2p writes later in this process (a key of 41 "x" would mask a long "xxx…" in test data).
+UNUSED_KEY = "q7Vd2kLm_p9Xr4Tz8Wc1Ny6Hb3Js5Gf0Ae2Ku7Ro"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +42,7 @@ def run(args: list[str], env: dict[str, str], tmp_path: Path) -> Result:
 def test_planka_1x_is_refused(archive: Path, tmp_path: Path) -> None:
     with PlankaSimulator(v1=True, idle_timeout=60) as old:
         result = run(["import", str(archive), "--planka-url", old.url, "--state", str(tmp_path / "l.sqlite")],
-                     {"K2P_PLANKA_API_KEY": "x" * 41}, tmp_path)
+                     {"K2P_PLANKA_API_KEY": UNUSED_KEY}, tmp_path)
         assert result.exit_code == ExitCode.UNSUPPORTED
         assert "Planka 1.x not supported yet" in result.output
         assert old.mutation_count() == 0

@@ -24,6 +24,7 @@ from k2p import jsoncodec
 from k2p.archive.collections import ALL
 from k2p.archive.format import HEADER_MARKER, MISSING_COLLECTION, check_version, record_header
 from k2p.errors import ArchiveInvalid, ExitCode, K2PError
+from k2p.redaction import redact_bytes
 
 FRAME_TARGET_BYTES = 1 << 20   # uncompressed JSON per frame before a new frame starts
 COMPRESSION_LEVEL = 3
@@ -60,8 +61,9 @@ class RecordTooLarge(K2PError):
 
 
 def encode_record(record: dict[str, Any]) -> bytes:
-    """Serialise one record as a JSON line (no trailing newline), keys in insertion order."""
-    return jsoncodec.dumps(record)
+    """Serialise one record as a JSON line (no trailing newline), keys in insertion order, with
+    every registered secret masked (an answer quoting the token must not carry it into the archive)."""
+    return redact_bytes(jsoncodec.dumps(record))
 
 
 @dataclass(frozen=True)

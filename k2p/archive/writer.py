@@ -1,8 +1,10 @@
 """Writing an archive directory: record files, blobs, missing entries, reports, then the seal.
 
 Sealing order (see docs/FORMAT.md): close record files, compute the manifest, write ``SHA256SUMS``
-(which covers the manifest's bytes), then write the manifest. The manifest's presence is the
-completeness marker, so a crash at any point leaves an archive that readers refuse as incomplete.
+(which covers the manifest's bytes), write the manifest, and only then remove the writer's scratch
+directory (with the export journal in it). The manifest's presence is the completeness marker, so a
+crash before it leaves an archive that readers refuse as incomplete and the journal to resume from;
+a crash after it leaves a complete archive whose scratch directory the rerun removes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from k2p.archive.format import (
 )
 from k2p.archive.records import FilePosition, RecordFileWriter, iter_parsed
 from k2p.errors import ArchiveInvalid, Refused
-from k2p.fileio import atomic_write_bytes
+from k2p.fileio import atomic_write_bytes, crash_point
+from k2p.redaction import redact_bytes
 
 HASH_CHUNK = 1 << 20
 
@@ -97,7 +100,7 @@ class ArchiveWriter:
         if not REPORT_NAME.match(name):
             raise ValueError(f"invalid report name {name!r}")
         target = self.root / REPORTS_DIR / name
-        atomic_write_bytes(target, orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+        atomic_write_bytes(target, redact_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"))
         return target
 
     def record_counts(self) -> dict[str, int]:
@@ -153,7 +156,6 @@ class ArchiveWriter:
         """Seal the archive: write ``SHA256SUMS`` and then the manifest. Returns the fingerprint."""
         self.records(MISSING_COLLECTION)  # the missing file always exists, possibly empty
         positions = {name: writer.close() for name, writer in self._writers.items()}
-        shutil.rmtree(self.root / WORK_DIR, ignore_errors=True)
         sums: dict[str, str] = {}
         collections: dict[str, CollectionEntry] = {}
         for name in sorted(positions):
@@ -175,8 +177,13 @@ class ArchiveWriter:
         manifest_bytes = manifest.model_dump_json(indent=2).encode("utf-8") + b"\n"
         sums[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
         checksum_bytes = render_checksums(sums)
+        crash_point("seal:checksums")
         atomic_write_bytes(self.root / CHECKSUMS, checksum_bytes)
+        crash_point("seal:manifest")
         atomic_write_bytes(self.root / MANIFEST, manifest_bytes)
+        crash_point("seal:cleanup")
+        if (self.root / WORK_DIR).exists():
+            shutil.rmtree(self.root / WORK_DIR)
         return SealedArchive(self.root, manifest, hashlib.sha256(checksum_bytes).hexdigest())
 
     def _summarise_missing(self, position: FilePosition, sums: dict[str, str]) -> MissingSummary:
@@ -206,6 +213,8 @@ class ArchiveWriter:
 
     def _refuse_strays(self, accounted: set[str]) -> None:
         for dirpath, dirnames, filenames in os.walk(self.root):
+            if Path(dirpath) == self.root and WORK_DIR in dirnames:
+                dirnames.remove(WORK_DIR)  # removed once the manifest is durable
             for filename in filenames:
                 rel = (Path(dirpath) / filename).relative_to(self.root).as_posix()
                 if rel not in accounted and rel not in (MANIFEST, CHECKSUMS):

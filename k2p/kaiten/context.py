@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from k2p.archive.collections import Collection, record
 from k2p.archive.writer import ArchiveWriter
-from k2p.kaiten.client import KaitenClient, KaitenHTTPError
+from k2p.kaiten.client import KaitenClient, KaitenHTTPError, UnusableItem
 from k2p.kaiten.journal import ExportJournal
 from k2p.kaiten.options import ExportOptions
 
@@ -79,6 +79,16 @@ class CrawlContext:
                 detail: str = "", ref: dict[str, Any] | None = None, **extra: object) -> None:
         self.writer.add_missing(missing_entry(entity, ident, reason, http_status=http_status,
                                               detail=detail, ref=ref, **extra))
+
+    def usable(self, collection: Collection, items: list[Any],
+               ref: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """The list items worth writing: objects, except :class:`UnusableItem` ones (values k2p
+        cannot keep exactly), which become ``missing`` entries (reason ``invalid_payload``)."""
+        for item in items:
+            if isinstance(item, UnusableItem):
+                self.missing(collection.kind, item["id"], "invalid_payload", detail=item.detail, ref=ref,
+                             collection=collection.name)
+        return [item for item in items if isinstance(item, dict) and not isinstance(item, UnusableItem)]
 
     def unavailable(self, collection: Collection, error: KaitenHTTPError,
                     ref: dict[str, Any] | None = None) -> None:

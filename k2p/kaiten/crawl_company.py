@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from k2p.archive import collections as C
-from k2p.kaiten.client import KaitenClient, KaitenHTTPError
+from k2p.kaiten.client import IDENTITY_ATTEMPTS, KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, id_order
 from k2p.errors import RemoteError
 
 PAGE = 100  # documented maximum of every paged company-level list (research §2.2)
 
 
-def _by_id(items: list[Any]) -> list[dict[str, Any]]:
-    return sorted((item for item in items if isinstance(item, dict)), key=lambda item: id_order(item.get("id")))
 
 
 def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
@@ -22,13 +20,13 @@ def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
     ctx.open(collection)
     try:
         items = list(ctx.client.paginate(path, params, page_size=PAGE)) if paged \
-            else ctx.client.get_json(path, params)
+            else ctx.client.get_json(path, params, salvage=True)
     except KaitenHTTPError as error:
         ctx.unavailable(collection, error)
         return []
     if not isinstance(items, list):
         raise RemoteError(f"GET {path} answered a {type(items).__name__} where a list was expected")
-    rows = _by_id(items)
+    rows = sorted(ctx.usable(collection, items), key=lambda item: id_order(item.get("id")))
     for item in rows:
         ctx.write(collection, item.get("id"), item)
     return rows
@@ -36,7 +34,10 @@ def _export_list(ctx: CrawlContext, collection: C.Collection, path: str,
 
 def fetch_identity(client: KaitenClient) -> dict[str, Any]:
     """``GET /users/current``: validates the token (401 stops the export) and names the company."""
-    user = client.get_json("/users/current")
+    try:
+        user = client.get_json("/users/current", attempts=IDENTITY_ATTEMPTS)
+    except KaitenHTTPError as error:
+        raise RemoteError(f"{error}; check the token and --kaiten-url") from None
     if not isinstance(user, dict) or "id" not in user:
         raise RemoteError(f"GET {client.endpoint.api_base}/users/current did not answer a user; "
                           f"is --kaiten-url a Kaiten company?")
@@ -73,11 +74,12 @@ def export_custom_properties(ctx: CrawlContext, out: UnitOutput) -> None:
         else:
             continue
         try:
-            values = list(ctx.client.paginate(path, page_size=PAGE)) if paged else ctx.client.get_json(path)
+            values = list(ctx.client.paginate(path, page_size=PAGE)) if paged \
+                else ctx.client.get_json(path, salvage=True)
         except KaitenHTTPError as error:
             ctx.unavailable(collection, error, ref)
             continue
-        for value in values if isinstance(values, list) else []:
+        for value in ctx.usable(collection, values if isinstance(values, list) else [], ref):
             ctx.write(collection, value.get("id"), value, ref=ref)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from k2p.archive import collections as C
 from k2p.errors import RemoteError
@@ -38,11 +38,11 @@ def export_spaces(ctx: CrawlContext, out: UnitOutput) -> None:
     With ``--board`` the spaces holding a chosen board are known only after their board lists
     were read, so :func:`export_boards` writes them.
     """
-    spaces = ctx.client.get_json("/spaces")
+    spaces = ctx.client.get_json("/spaces", salvage=True)
     if not isinstance(spaces, list):
         raise RemoteError("GET /spaces did not answer a list")
-    spaces = sorted(spaces, key=lambda space: id_order(space.get("id")))
     ctx.open(C.SPACES)
+    spaces = sorted(ctx.usable(C.SPACES, spaces), key=lambda space: id_order(space.get("id")))
     scoped = [space["id"] for space in spaces_in_scope(spaces, ctx.options.spaces)]
     if ctx.options.boards:
         # Chosen boards may sit in any space, so their bindings need every space's board list.
@@ -147,12 +147,18 @@ def export_board(ctx: CrawlContext, out: UnitOutput, board_id: int) -> None:
         ctx.write(C.LANES, lane_id, lanes[lane_id], ref=ref)
     card_ids: dict[str, None] = {}
     for condition in CARD_CONDITIONS:
-        for card in ctx.client.paginate("/cards", {"board_id": board_id, "condition": condition},
-                                        page_size=CARD_PAGE):
-            card_ids.setdefault(str(card["id"]), None)
+        for card_id in _listed_card_ids(ctx, {"board_id": board_id, "condition": condition}):
+            card_ids.setdefault(card_id, None)
     ordered = sorted(card_ids, key=id_order)
     out.board_cards = (str(board_id), ordered)
     out.counters["cards_listed"] += len(ordered)
+
+
+def _listed_card_ids(ctx: CrawlContext, params: dict[str, Any]) -> Iterator[str]:
+    """Ids of a ``/cards`` listing; an item without an id is skipped (nothing to fetch by)."""
+    for card in ctx.client.paginate("/cards", params, page_size=CARD_PAGE):
+        if isinstance(card, dict) and card.get("id") is not None:
+            yield str(card["id"])
 
 
 def export_card_sweep(ctx: CrawlContext, out: UnitOutput) -> None:
@@ -160,8 +166,7 @@ def export_card_sweep(ctx: CrawlContext, out: UnitOutput) -> None:
     known = ctx.journal.all_card_ids()
     extra: dict[str, None] = {}
     for condition in CARD_CONDITIONS:
-        for card in ctx.client.paginate("/cards", {"condition": condition}, page_size=CARD_PAGE):
-            card_id = str(card["id"])
+        for card_id in _listed_card_ids(ctx, {"condition": condition}):
             if card_id not in known:
                 extra.setdefault(card_id, None)
     ordered = sorted(extra, key=id_order)

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from k2p import __version__
-from k2p.archive.format import MANIFEST, WORK_DIR, SourceInfo
+import requests
+
+from k2p import __version__, jsoncodec
+from k2p.archive.format import MANIFEST, REPORTS_DIR, WORK_DIR, SourceInfo
+from k2p.archive.reader import ArchiveReader
 from k2p.archive.writer import ArchiveWriter, SealedArchive, utc_now
-from k2p.errors import ExitCode, K2PError, Refused
-from k2p.kaiten.client import KaitenClient
+from k2p.errors import ExitCode, K2PError, Refused, RemoteError, local_io_error
+from k2p.fileio import crash_point, fsync_dir
+from k2p.kaiten.client import KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput
 from k2p.kaiten import crawl_company, crawl_structure
 from k2p.kaiten.crawl_cards import CardBatchExporter
 from k2p.kaiten.endpoint import KaitenEndpoint, parse_kaiten_url
+from k2p.kaiten.filehosts import FileHostPolicy
 from k2p.kaiten.files import FileFetcher
 from k2p.kaiten.journal import ExportJournal
 from k2p.kaiten.options import ExportOptions
@@ -41,9 +47,13 @@ class ExportOutcome:
 
 
 def prepare_output(out: Path, *, restart: bool) -> bool:
-    """Decide between a fresh export and a resume; returns True when resuming."""
+    """Decide between a fresh export and a resume; returns True when resuming.
+
+    A manifest next to the journal means the last run died right after sealing: that is a resume
+    too, which only removes the journal (see :func:`_finish_seal`).
+    """
     has_journal = (out / WORK_DIR / JOURNAL).exists()
-    if (out / MANIFEST).exists():
+    if (out / MANIFEST).exists() and (restart or not has_journal):
         if not restart:
             raise Refused(f"{out} already holds a complete archive; choose another --out, or pass "
                           f"--restart to export into it again from scratch")
@@ -106,7 +116,11 @@ class UnitRunner:
             return False
         started = time.monotonic()
         out = UnitOutput()
-        step(out)
+        try:
+            step(out)
+        except KaitenHTTPError as error:  # an answer no step expected: the unit fails, resumably
+            raise RemoteError(f"export step {name}: {error}; rerun the same command to resume, or "
+                              f"report it if it persists") from None
         positions = self.ctx.writer.checkpoint()
         out.counters["active_ms"] += int((time.monotonic() - started) * 1000)
         journal.commit_unit(name, positions, board_cards=out.board_cards, card_tags=out.card_tags,
@@ -123,14 +137,29 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
     # The token is checked before anything on disk changes: a wrong token must neither wipe an
     # archive (--restart) nor bind the next attempt to this run's options.
     identity = crawl_company.fetch_identity(client)
-    with _exclusive(options.out):
+    with _exclusive(options.out), _local_io_errors(options.out):
         resumed = prepare_output(options.out, restart=restart)
+        if resumed and (options.out / MANIFEST).exists():
+            return _finish_seal(options.out)
         writer = ArchiveWriter(options.out, resume=resumed)
         journal = ExportJournal(options.out / WORK_DIR / JOURNAL)
         try:
             return _run(options, client, identity, writer, journal, resumed, on_progress)
         finally:
             journal.close()
+
+
+@contextmanager
+def _local_io_errors(out: Path) -> Iterator[None]:
+    """A full disk or a permission problem under ``out`` is a one-line LocalIOError naming the file."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as exc:
+        if isinstance(exc, requests.RequestException):
+            raise
+        error = exc if isinstance(exc, OSError) else OSError(0, str(exc), str(out / WORK_DIR / JOURNAL))
+        raise local_io_error(error, out, "free disk space or fix permissions, then rerun the same "
+                                         "command to resume") from None
 
 
 def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any], writer: ArchiveWriter,
@@ -173,6 +202,7 @@ def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any],
     runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
 
     progress("phase", "sealing")
+    crash_point("seal:start")
     return _seal(ctx, identity, resumed)
 
 
@@ -186,7 +216,8 @@ def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions,
     progress("phase", "cards")
     progress("cards_total", sum(len(ids) for _, ids in batches))
     fetcher = FileFetcher(ctx.client, ctx.writer.blobs, download=options.files, max_size=options.max_file_size,
-                          on_bytes=lambda size: progress("bytes", size))
+                          on_bytes=lambda size: progress("bytes", size),
+                          policy=FileHostPolicy(ctx.client.endpoint, options.allow_file_hosts))
     exporter = CardBatchExporter(ctx, fetcher)
     try:
         for name, ids in batches:
@@ -232,6 +263,17 @@ def _company_name(identity: dict[str, Any]) -> str | None:
     """The company's name if ``/users/current`` states it (a ``company`` object or a flat field)."""
     company = identity.get("company")
     return company.get("name") if isinstance(company, dict) else identity.get("company_name")
+
+
+def _finish_seal(out: Path) -> ExportOutcome:
+    """The last run died after writing the manifest: the archive is complete, only the journal
+    (the writer's scratch directory) is left to remove."""
+    shutil.rmtree(out / WORK_DIR)
+    fsync_dir(out)
+    with ArchiveReader(out) as reader:
+        sealed = SealedArchive(out, reader.manifest, reader.fingerprint() or "")
+    report = jsoncodec.loads((out / REPORTS_DIR / REPORT).read_bytes())
+    return ExportOutcome(sealed, report, resumed=True)
 
 
 def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool) -> ExportOutcome:

@@ -22,6 +22,7 @@ class ExportOptions(BaseModel):
     files: bool = True
     max_file_size: int | None = Field(None, ge=0)
     ca_bundle: str | None = None
+    allow_file_hosts: tuple[str, ...] = ()
     batch_size: int = Field(50, ge=1, le=1000)
 
     @property
@@ -32,7 +33,9 @@ class ExportOptions(BaseModel):
         """The settings that shape the archive's content (rate and concurrency do not)."""
         return {"api_base": api_base, "spaces": sorted(self.spaces), "boards": sorted(self.boards),
                 "files": self.files, "max_file_size": self.max_file_size,
-                "batch_size": self.batch_size}
+                "batch_size": self.batch_size,
+                # only when given, so that exports interrupted before the option existed resume
+                **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {})}
 
     def scope(self) -> dict[str, Any]:
         """The scope as recorded in the manifest."""

@@ -29,6 +29,7 @@ class RequestStats:
         self.api_bytes = 0
         self.file_bytes = 0
         self.file_downloads = 0
+        self.waits_capped = 0
 
     def request(self, template: str, status: int | str, size: int = 0) -> None:
         with self._lock:
@@ -44,6 +45,10 @@ class RequestStats:
         with self._lock:
             self.throttled += 1
 
+    def cap_wait(self) -> None:
+        with self._lock:
+            self.waits_capped += 1
+
     def download(self, size: int) -> None:
         with self._lock:
             self.file_downloads += 1
@@ -57,6 +62,7 @@ class RequestStats:
                     "requests_by_endpoint": dict(sorted(self.requests.items())),
                     "responses_by_status": dict(sorted(self.statuses.items())),
                     "retries": self.retries, "rate_limited_429": self.throttled,
+                    "waits_capped": self.waits_capped,
                     "api_bytes": self.api_bytes, "file_downloads": self.file_downloads,
                     "file_bytes": self.file_bytes}
 
@@ -67,6 +73,7 @@ class RequestStats:
             self.statuses.update(data.get("responses_by_status", {}))
             self.retries += data.get("retries", 0)
             self.throttled += data.get("rate_limited_429", 0)
+            self.waits_capped += data.get("waits_capped", 0)
             self.api_bytes += data.get("api_bytes", 0)
             self.file_downloads += data.get("file_downloads", 0)
             self.file_bytes += data.get("file_bytes", 0)

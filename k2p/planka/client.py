@@ -21,6 +21,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from k2p import __version__, jsoncodec
 from k2p.errors import K2PError, RemoteError, UnsupportedVersion
 from k2p.redaction import register_secret
+from k2p.transport import BROKEN_TRANSFER
 
 USER_AGENT = f"k2p/{__version__} (+planka import)"
 DEFAULT_TIMEOUT = (10.0, 300.0)
@@ -171,7 +172,7 @@ class PlankaClient:
         except requests.exceptions.SSLError:
             raise RemoteError(f"TLS verification failed for {self.base_url}; pass the CA with "
                               f"--ca-bundle PEM") from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except BROKEN_TRANSFER as exc:
             raise _Transient(f"{method} {path}: {type(exc).__name__}") from None
 
     @staticmethod
@@ -258,6 +259,10 @@ class PlankaClient:
             raise RemoteError(f"cannot reach Planka at {self.base_url} ({exc}); check --planka-url "
                               f"and the network") from None
         if "text/html" in response.headers.get("Content-Type", ""):
+            if not self._is_planka_1():
+                raise RemoteError(f"{self.base_url} is not a Planka server (GET /api/bootstrap answered "
+                                  f"{response.status_code} HTML, /api/config no Planka answer); check "
+                                  f"--planka-url")
             raise UnsupportedVersion(f"{self.base_url} looks like Planka 1.x (GET /api/bootstrap "
                                      f"answered HTML): Planka 1.x not supported yet; upgrade to 2.x")
         body = self._body(response)
@@ -269,6 +274,15 @@ class PlankaClient:
             raise UnsupportedVersion(f"{self.base_url} runs Planka {version}; k2p imports into 2.x")
         self.version = version
         return version
+
+    def _is_planka_1(self) -> bool:
+        """Planka 1.x has no ``/api/bootstrap`` (its web app answers) but a JSON ``/api/config``."""
+        try:
+            response = self._send("GET", "/api/config", authenticated=False)
+        except _Transient:
+            return False
+        body = self._body(response)
+        return response.status_code == 200 and isinstance(body, dict) and isinstance(body.get("item"), dict)
 
     def authenticate(self) -> None:
         """API key (``X-Api-Key``), else login with user and password (terms step if allowed)."""

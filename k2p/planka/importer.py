@@ -25,6 +25,7 @@ from k2p.archive.verify import verify_archive
 from k2p.archive.writer import utc_now
 from k2p.errors import ExitCode, K2PError
 from k2p.fileio import atomic_write_bytes
+from k2p.redaction import redact_bytes
 from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
@@ -159,6 +160,13 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
         return projects
     spaces = {f"project:{space}" for space in options.spaces}
     boards = {str(board) for board in options.boards}
+    known_boards = {ref.board_id for project in projects for ref in project.boards}
+    unknown = [f"--space {key.split(':', 1)[1]}" for key in sorted(spaces - {p.key for p in projects})]
+    unknown += [f"--board {board}" for board in sorted(boards - known_boards)]
+    if unknown:
+        raise K2PError(f"{', '.join(unknown)}: not in the archive {options.archive}; see `k2p cat "
+                       f"{options.archive} boards` for the ids it holds — nothing was imported",
+                       exit_code=ExitCode.USAGE)
     chosen = []
     for project in projects:
         if project.key in spaces:
@@ -172,6 +180,9 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
 
 def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader, index: ArchiveIndex,
          fingerprint: str | None, started: str, progress: Callable[[str, Any], None]) -> ImportOutcome:
+    rules = load_rules(options.mapping)
+    tally, fidelity = Tally(), Fidelity()
+    projects = _select(plan_projects(index.company, rules, fidelity), options)  # before any request
     rows = _user_rows(options)
     creating = sorted(kaiten_id for kaiten_id, row in rows.items() if row.action == "create")
     if options.create_users and creating and not options.sso and options.credentials_out is None and \
@@ -184,10 +195,8 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         progress("phase", "connecting")
         client, me, planka_users = _connect(options, credentials)
     users = _user_map(options, index, planka_users, rows)
-    rules = load_rules(options.mapping)
     source = {"base_url": reader.manifest.source.base_url, "company_id": reader.manifest.source.company_id}
     target = {"url": normalize_url(options.planka_url) if options.planka_url else None}
-    tally, fidelity = Tally(), Fidelity()
     with tempfile.TemporaryDirectory(prefix="k2p-plan-") as scratch:
         ledger = _open_ledger(options, source, target if client else None, Path(scratch))
         syncer = Syncer(ledger, tally, dry_run=options.dry_run)
@@ -216,7 +225,6 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             actors = Actors(client, people.own, inactive=inactive)
             ctx.act_as, ctx.own, ctx.inactive = actors.client, actors.own, inactive
             try:
-                projects = _select(plan_projects(index.company, rules, fidelity), options)
                 progress("boards_total", sum(len(project.boards) for project in projects))
                 for project in projects:
                     _replay_project(ctx, project, index, rules, users, fidelity)
@@ -242,7 +250,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                                        "account); accounts k2p created are never notified"}
     path = options.report or Path(f"k2p-import-{'plan' if options.dry_run else 'report'}-"
                                   f"{started.replace('-', '').replace(':', '')}.json")
-    atomic_write_bytes(path, orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n")
+    atomic_write_bytes(path, redact_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
     return ImportOutcome(report, path, tally, options.dry_run, client is None)
 
 

@@ -31,6 +31,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     stream: Iterator[bytes] | None = None
     length: int | None = None
+    truncated: bool = False  # a fault: only half of the body is sent, then the connection closes
 
 
 def json_reply(payload: Any, status: int = 200) -> Reply:

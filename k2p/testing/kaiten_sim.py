@@ -64,7 +64,7 @@ RequestHook = Callable[[SimEvent], None]
 class SimStats:
     """Thread-safe counters of what the simulator did (429s served, faults injected …)."""
 
-    FIELDS = ("api_requests", "storage_requests", "rate_limited", "server_errors", "dropped",
+    FIELDS = ("api_requests", "storage_requests", "rate_limited", "server_errors", "dropped", "truncated",
               "drift_inserts", "signed_urls", "storage_rejected", "internal_errors")
 
     def __init__(self) -> None:
@@ -117,7 +117,8 @@ class RateLimiter:
 
 
 class FaultInjector:
-    """Applies a :class:`FaultPlan` in request order: 500/502/503 (HTML or empty body) or a drop."""
+    """Applies a :class:`FaultPlan` in request order: 500/502/503 (HTML or empty body), a drop, or
+    a truncated answer (the gateway answers normally and :func:`send_reply` cuts the body)."""
 
     ERROR_BODIES = (b"", b"<html><head><title>{status}</title></head><body><center><h1>{status}</h1>"
                          b"</center><hr><center>nginx</center></body></html>")
@@ -129,11 +130,15 @@ class FaultInjector:
         self._lock = threading.Lock()
 
     def apply(self) -> Reply | None | bool:
-        """``True`` to proceed normally, a :class:`Reply` for an injected error, ``None`` to drop."""
+        """``True`` to proceed normally, ``False`` to proceed with a truncated answer, a
+        :class:`Reply` for an injected error, ``None`` to drop."""
         self.plan.delay()
         outcome = self.plan.draw()
         if outcome == "ok":
             return True
+        if outcome == "truncate":
+            self._stats.incr("truncated")
+            return False
         if outcome == "drop":
             self._stats.incr("dropped")
             return None
@@ -158,15 +163,19 @@ def send_reply(handler: SimHandler, reply: Reply,
     handler.end_headers()
     if handler.command == "HEAD":
         return
-    if reply.stream is None:
-        handler.wfile.write(reply.body)
-        return
+    budget = (length or 0) // 2 if reply.truncated else None
     sent = 0
-    for chunk in reply.stream:
+    for chunk in reply.stream if reply.stream is not None else [reply.body]:
+        chunk = chunk if budget is None else chunk[: budget - sent]
         handler.wfile.write(chunk)
         sent += len(chunk)
-        if on_chunk is not None:
+        if on_chunk is not None and reply.stream is not None:
             on_chunk(sent, length or 0)
+        if budget is not None and sent >= budget:
+            break
+    if reply.truncated:
+        handler.wfile.flush()
+        handler.drop_connection()
 
 
 class _Handler(SimHandler):
@@ -241,12 +250,13 @@ class ApiGateway:
                 return Reply(429, TOO_MANY.encode(), "text/html; charset=utf-8",
                              {**limit_headers, **extra}), token.kind
         fault = self.sim.faults.apply()
-        if fault is not True:
+        if fault is None or isinstance(fault, Reply):
             if fault is not None:
                 fault.headers.update(limit_headers)
             return fault, token.kind
         reply = self.route(method, split.path[len(prefix):] or "/", split.query, token)
         reply.headers.update(limit_headers)
+        reply.truncated = not fault
         return reply, token.kind
 
     def route(self, method: str, path: str, query: str, token: TokenInfo) -> Reply:
@@ -276,8 +286,13 @@ class StorageGateway:
     def answer(self, method: str, raw_path: str, headers: Mapping[str, str]) -> Answer:
         self.sim.stats.incr("storage_requests")
         fault = self.sim.faults.apply()
-        if fault is not True:
+        if fault is None or isinstance(fault, Reply):
             return fault, None
+        reply, principal = self._answer(method, raw_path, headers)
+        reply.truncated = not fault
+        return reply, principal
+
+    def _answer(self, method: str, raw_path: str, headers: Mapping[str, str]) -> tuple[Reply, None]:
         split = urlsplit(raw_path)
         if method not in ("GET", "HEAD"):
             body = s3_error("MethodNotAllowed", "The specified method is not allowed.", "")

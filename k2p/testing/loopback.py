@@ -79,14 +79,18 @@ class RequestLog:
 
 @dataclass
 class FaultPlan:
-    """Seeded random fault decisions: a server error, a dropped connection, added latency.
+    """Seeded random fault decisions: a server error, a dropped connection, a truncated body,
+    added latency.
 
-    ``error_rate`` and ``drop_rate`` are probabilities per request; ``latency_ms`` is added to every
-    request. The decision is drawn under a lock so concurrent handlers share one reproducible stream.
+    ``error_rate``, ``drop_rate`` and ``truncate_rate`` are probabilities per request (a truncated
+    answer announces its full ``Content-Length`` and closes after half of the body); ``latency_ms``
+    is added to every request. The decision is drawn under a lock so concurrent handlers share one
+    reproducible stream.
     """
 
     error_rate: float = 0.0
     drop_rate: float = 0.0
+    truncate_rate: float = 0.0
     latency_ms: float = 0.0
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False)
@@ -95,16 +99,22 @@ class FaultPlan:
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
 
+    def bands(self) -> tuple[tuple[str, float], ...]:
+        """The outcomes :meth:`draw` picks from, in order, with their probabilities."""
+        return (("error", self.error_rate), ("drop", self.drop_rate), ("truncate", self.truncate_rate))
+
     def draw(self) -> str:
-        """Return ``"error"``, ``"drop"`` or ``"ok"`` for the next request."""
-        if self.error_rate <= 0 and self.drop_rate <= 0:
+        """Return one outcome of :meth:`bands` (``"error"``, ``"drop"``, ...) or ``"ok"``."""
+        bands = self.bands()
+        if sum(rate for _, rate in bands) <= 0:
             return "ok"
         with self._lock:
             roll = self._rng.random()
-        if roll < self.error_rate:
-            return "error"
-        if roll < self.error_rate + self.drop_rate:
-            return "drop"
+        edge = 0.0
+        for outcome, rate in bands:
+            edge += rate
+            if roll < edge:
+                return outcome
         return "ok"
 
     def delay(self) -> None:
@@ -176,6 +186,17 @@ class SimHandler(BaseHTTPRequestHandler):
     def send_text(self, status: int, text: str, content_type: str = "text/plain; charset=utf-8",
                   headers: dict[str, str] | None = None) -> None:
         self.send_bytes(status, text.encode("utf-8"), content_type, headers)
+
+    def send_truncated(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Announce all of ``body`` but send only its first half, then close (a cut-off answer)."""
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.drop_connection()
 
     def drop_connection(self) -> None:
         """Close the socket without an answer, as a crashed proxy or a network cut would."""

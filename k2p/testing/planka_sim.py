@@ -58,7 +58,9 @@ class PlankaFaultPlan(FaultPlan):
     * ``error_rate`` → an ``error_statuses`` answer (default 500/502/503), nothing committed;
     * ``drop_rate`` → mutating requests commit, then the connection drops; reads just drop;
     * ``drop_before_commit_rate`` → the connection drops before the request is processed;
-    * ``drop_after_commit_rate`` → the request is processed (and committed), then dropped.
+    * ``drop_after_commit_rate`` → the request is processed (and committed), then dropped;
+    * ``truncate_rate`` → the request is processed (and committed), then half of the answer is
+      sent under its full ``Content-Length`` and the connection closes.
 
     ``mutating_only`` limits faults to mutating ``/api`` requests (logins and reads stay clean).
     """
@@ -68,20 +70,10 @@ class PlankaFaultPlan(FaultPlan):
     error_statuses: tuple[int, ...] = (500, 502, 503)
     mutating_only: bool = False
 
-    def draw(self) -> str:
-        """Return ``"ok"``, ``"error"``, ``"drop"``, ``"drop_before"`` or ``"drop_after"``."""
-        bands = (("error", self.error_rate), ("drop", self.drop_rate),
-                 ("drop_before", self.drop_before_commit_rate), ("drop_after", self.drop_after_commit_rate))
-        if sum(rate for _, rate in bands) <= 0:
-            return "ok"
-        with self._lock:
-            roll = self._rng.random()
-        edge = 0.0
-        for outcome, rate in bands:
-            edge += rate
-            if roll < edge:
-                return outcome
-        return "ok"
+    def bands(self) -> tuple[tuple[str, float], ...]:
+        """Adds ``"drop_before"`` and ``"drop_after"`` to the base outcomes."""
+        return (*super().bands(), ("drop_before", self.drop_before_commit_rate),
+                ("drop_after", self.drop_after_commit_rate))
 
     def error_status(self) -> int:
         with self._lock:
@@ -164,6 +156,10 @@ class PlankaRequestHandler(SimHandler):
         if verdict == "drop" or decision in ("drop", "drop_after"):
             self._log(sim, reply.status, mutating, reply.principal, "dropped-after-processing")
             return self.drop_connection()
+        if decision == "truncate":
+            self._log(sim, reply.status, mutating, reply.principal, "truncated-after-processing")
+            headers = {**reply.headers, **({"Content-Type": reply.content_type} if reply.content_type else {})}
+            return self.send_truncated(reply.status, reply.body(), headers)
         # Logged before answering, so a client that got its response always finds the entry.
         self._log(sim, reply.status, mutating, reply.principal, "")
         self._send_reply(reply)

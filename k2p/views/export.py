@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from k2p.console import ProgressEvents, human_bytes, say, table
+from k2p.kaiten.client import MAX_RETRY_WAIT
 from k2p.kaiten.export import ExportOutcome
 
 
@@ -43,6 +44,7 @@ def show_export(outcome: ExportOutcome) -> None:
         ("API requests", requests["api_requests"]),
         ("retries", requests["retries"]),
         ("rate limited (429)", requests["rate_limited_429"]),
+        (f"429 waits capped at {MAX_RETRY_WAIT:.0f} s", requests.get("waits_capped", 0)),
         ("files downloaded", requests["file_downloads"]),
         ("file bytes", human_bytes(requests["file_bytes"])),
         ("active time (s)", report["active_seconds"]),
