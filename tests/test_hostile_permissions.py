@@ -4,6 +4,7 @@ file that group or others can read is refused, not just warned about."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -13,7 +14,9 @@ from click.testing import CliRunner, Result
 from k2p.archive.writer import ArchiveWriter
 from k2p.cli import main
 from k2p.errors import ExitCode
+from k2p.planka import ledger as ledger_module
 from k2p.testing.planka_sim import PlankaSimulator
+from tests.helpers.archives import write_archive
 from tests.helpers.export import FAST, simulator, token_of
 
 ONE_BOARD = ["--board", "700003"]
@@ -82,3 +85,37 @@ def test_token_file_readable_by_others_is_refused(tmp_path: Path) -> None:
         assert not (tmp_path / "a.k2p").exists() and sim.request_log.count() == 0
         allowed = invoke([*args, "--allow-insecure-token-file"])
         assert allowed.exit_code == 0 and "warning" in allowed.output and "chmod 600" in allowed.output
+
+
+class _FullDisk:
+    """A SQLite connection whose writes fail as on a full disk (reads still work)."""
+
+    def __init__(self, real: sqlite3.Connection) -> None:
+        self._real = real
+
+    def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        if sql.lstrip().upper().startswith(("INSERT", "DELETE", "UPDATE")):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._real.execute(sql, args)
+
+    def close(self) -> None:
+        self._real.close()
+
+
+def test_a_full_disk_under_the_ledger_is_a_local_io_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 7 for the import: ENOSPC in the ledger names the ledger and exits 9, not 'internal error'."""
+    real_connect = sqlite3.connect
+    def connect(path: object, *args: object, **kwargs: object) -> object:
+        connection = real_connect(path, *args, **kwargs)
+        return _FullDisk(connection) if str(path).endswith("ledger.sqlite") else connection
+    monkeypatch.setattr(ledger_module.sqlite3, "connect", connect)
+    root = tmp_path / "a.k2p"
+    write_archive(root)
+    with PlankaSimulator(require_terms=False, idle_timeout=60) as planka:
+        monkeypatch.setenv("K2P_PLANKA_API_KEY", planka.create_api_key(planka.admin_email))
+        result = CliRunner().invoke(main, ["import", str(root), "--planka-url", planka.url,
+                                           "--state", str(tmp_path / "ledger.sqlite")])
+        assert planka.mutation_count() == 0
+    assert result.exit_code == ExitCode.LOCAL_IO, result.output
+    assert "ledger.sqlite" in result.output and "disk is full" in result.output
+    assert "internal error" not in result.output and result.output.strip().count("\n") == 0

@@ -5,7 +5,8 @@ tests/test_live_planka.py). The fix-up part also needs ``K2P_LIVE_PLANKA_DATABAS
 ``postgresql://`` URL of that Planka's database, for ``psql``); with ``K2P_LIVE_SMTP_SINK_DIR``
 (a directory where an SMTP sink configured in that Planka drops one file per message) the test
 also checks that no e-mail reached a migrated person. Every run gives the simulated people
-e-mails of their own (``…+<run>@example.com``), so runs never adopt each other's accounts.
+e-mails and usernames of their own (``…+<run>@example.com``), so runs never adopt each other's
+accounts.
 
 The simulated company (``K2P_LIVE_PLANKA_SCALE``, default ``tiny``) is exported, imported with
 ``--create-users``, fixed up with ``psql -v ON_ERROR_STOP=1 -1 -f fixup.sql``, and read back
@@ -65,6 +66,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     for user in company.users.values():
         local, domain = user["email"].split("@")
         user["email"] = f"{local}+{tag}@{domain}"
+        user["username"] = f"{user['username']}.{tag}"
     work = tmp_path_factory.mktemp("live-people")
     archive = work / f"{SCALE}.k2p"
     with KaitenSimulator(company, idle_timeout=300) as sim:

@@ -44,6 +44,8 @@ def test_template_rows_prefill_by_email_then_username(company: CompanyRecords) -
     assert by_id["7"]["planka_user"] == "" and by_id["7"]["name"] == "Иван Петров"
     assert by_id["30"]["name"] == "ghost"                                        # username when no name
     assert all(row["planka_user"] == "" for row in template_rows(company, None))
+    deactivated = [{**user, "isDeactivated": True} for user in PLANKA]
+    assert all(row["planka_user"] == "" for row in template_rows(company, deactivated)), "no deactivated match"
 
 
 def test_template_round_trips_through_parse(company: CompanyRecords) -> None:

@@ -264,3 +264,25 @@ def test_kill_during_account_creation_creates_no_duplicate(company_archive: tupl
                 assert passwords[user["email"]] == user["password"], user["email"]
         output = resumed.stdout + resumed.stderr + (tmp_path / "report.json").read_text(encoding="utf-8")
         assert not any(password in output for password in passwords.values()), "a password was printed"
+
+
+def test_a_board_by_board_import_stays_quiet_until_the_whole_archive(company_archive: tuple[KaitenCompany, Path],
+                                                                    tmp_path: Path) -> None:
+    company, archive = company_archive
+    board = min(company.boards)
+    with PlankaSimulator(require_terms=False, idle_timeout=300, smtp=True) as planka:
+        key = planka.create_api_key(planka.admin_email)
+        _template(planka, archive, tmp_path / "users.csv", key, everybody=True)
+        options = dict(users=tmp_path / "users.csv", create_users=True, api_key=key)
+        first = import_into(planka, archive, tmp_path / "ledger.sqlite", boards=(board,),
+                            credentials_out=tmp_path / "first.csv", **options)
+        assert first.tally.failed == 0
+        created = [user for user in planka.store.tables["users"].values() if user["id"] != planka.admin_id]
+        assert created and not any(user["subscribeToCardWhenCommenting"] or user["isDeactivated"] for user in created)
+        whole = import_into(planka, archive, tmp_path / "ledger.sqlite", credentials_out=tmp_path / "second.csv",
+                            **options)
+        assert whole.tally.failed == 0
+        assert all(user["subscribeToCardWhenCommenting"] for user in created)
+        assert any(user["isDeactivated"] for user in created)
+        assert [item for item in planka.store.tables["notifications"].values() if item["userId"] != planka.admin_id] == []
+        assert planka.outbox == [] or all(mail.user_id == planka.admin_id for mail in planka.outbox)

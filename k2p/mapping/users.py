@@ -93,8 +93,9 @@ def template_rows(company: CompanyRecords, planka_users: list[dict] | None,
     ``action`` is ``map`` for a match, else ``create`` for people in ``appearing`` (they are a
     member, owner or author somewhere in the archive) and ``skip`` for the rest.
     """
-    by_email = _index(planka_users or [], "email")
-    by_username = _index(planka_users or [], "username")
+    active = [user for user in planka_users or [] if not user.get("isDeactivated")]   # never a match
+    by_email = _index(active, "email")
+    by_username = _index(active, "username")
     rows = []
     for user in kaiten_users(company):
         email, username = _lower(user.get("email")), _lower(user.get("username"))

@@ -122,7 +122,14 @@ def _ensure(ctx: ImportContext, plan: AccountPlan, by_email: dict[str, dict], by
 
 def finish(ctx: ImportContext, plans: list[AccountPlan], people: Provisioned, actors: Actors, *,
            whole_archive: bool, fidelity: Fidelity) -> None:
-    """Put back the personal setting, then deactivate who is deactivated in Kaiten."""
+    """Put back the personal setting, then deactivate who is deactivated in Kaiten. Both wait for
+    an import of the whole archive: a later ``--board`` run still replays history quietly."""
+    if not whole_archive:
+        if any(people.ids.get(plan.kaiten_id) in people.own for plan in plans):
+            fidelity.add("deferred", "users", "subscribeToCardWhenCommenting",
+                         "created accounts get Planka's default back (and deactivations are applied) "
+                         "by the first import of the whole archive")
+        return
     for plan in plans:
         planka_id = people.ids.get(plan.kaiten_id)
         if planka_id is None or planka_id not in people.own:
@@ -135,10 +142,6 @@ def finish(ctx: ImportContext, plans: list[AccountPlan], people: Provisioned, ac
     for plan in plans:
         planka_id = people.ids.get(plan.kaiten_id)
         if not plan.deactivate or planka_id is None or planka_id not in people.own:
-            continue
-        if not whole_archive:
-            fidelity.add("deferred", plan.key, "isDeactivated",
-                         "deactivated in Kaiten; deactivated by the first import of the whole archive")
             continue
         key = f"{plan.key}:deactivated"
         admin = ctx.client

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from k2p import jsoncodec
-from k2p.errors import Refused
+from k2p.errors import LocalIOError, Refused
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,9 +79,11 @@ class Ledger:
         self._process_lock = _exclusive_lock(path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._execute("PRAGMA journal_mode=WAL")
+        self._execute("PRAGMA synchronous=NORMAL")
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                self._execute(statement)
 
     def close(self) -> None:
         with self._lock:
@@ -112,14 +114,21 @@ class Ledger:
                           f"({saved_target.get('url')}); pass a different --state file")
         return False
 
-    def _meta(self, key: str) -> Any:
+    def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        """One statement under the lock; a full disk or an unwritable file is a one-line error."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            try:
+                return self._db.execute(sql, args)
+            except sqlite3.OperationalError as exc:
+                raise LocalIOError(f"cannot write or read the ledger {self.path}: {exc}; free disk space "
+                                   f"or fix permissions, then run the same command again (it resumes)") from None
+
+    def _meta(self, key: str) -> Any:
+        row = self._execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else jsoncodec.loads(row[0])
 
     def _put_meta(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, jsoncodec.dumps(value).decode()))
+        self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, jsoncodec.dumps(value).decode()))
 
     # --- import runs -----------------------------------------------------------------------
     def runs(self) -> list[dict[str, Any]]:
@@ -135,9 +144,8 @@ class Ledger:
 
     # --- rows ------------------------------------------------------------------------------
     def get(self, key: str) -> Row | None:
-        with self._lock:
-            found = self._db.execute("SELECT key, kind, status, planka_id, parent_id, position, state, "
-                                     "intent_at FROM objects WHERE key = ?", (key,)).fetchone()
+        found = self._execute("SELECT key, kind, status, planka_id, parent_id, position, state, "
+                              "intent_at FROM objects WHERE key = ?", (key,)).fetchone()
         if found is None:
             return None
         return Row(found[0], found[1], found[2], found[3], found[4], found[5], jsoncodec.loads(found[6]),
@@ -146,35 +154,30 @@ class Ledger:
     def intent(self, key: str, kind: str, parent_id: str | None) -> float:
         """Record that a create of ``key`` is about to be sent; returns the intent time."""
         now = time.time()
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO objects (key, kind, status, parent_id, intent_at, updated_at) "
-                "VALUES (?, ?, 'intent', ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
-                "parent_id = excluded.parent_id, updated_at = excluded.updated_at, "
-                "intent_at = COALESCE(objects.intent_at, excluded.intent_at)",
-                (key, kind, parent_id, now, now))
+        self._execute(
+            "INSERT INTO objects (key, kind, status, parent_id, intent_at, updated_at) "
+            "VALUES (?, ?, 'intent', ?, ?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "parent_id = excluded.parent_id, updated_at = excluded.updated_at, "
+            "intent_at = COALESCE(objects.intent_at, excluded.intent_at)",
+            (key, kind, parent_id, now, now))
         return now
 
     def done(self, key: str, kind: str, planka_id: str, parent_id: str | None, *,
              position: float | None = None, state: dict[str, Any] | None = None) -> None:
         """Record the Planka object standing for ``key`` (after a create, adoption or update)."""
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO objects (key, kind, status, planka_id, parent_id, position, state, updated_at) "
-                "VALUES (?, ?, 'done', ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'done', "
-                "planka_id = excluded.planka_id, parent_id = excluded.parent_id, "
-                "position = excluded.position, state = excluded.state, intent_at = NULL, "
-                "updated_at = excluded.updated_at",
-                (key, kind, planka_id, parent_id, position, jsoncodec.dumps(state or {}).decode(),
-                 time.time()))
+        self._execute(
+            "INSERT INTO objects (key, kind, status, planka_id, parent_id, position, state, updated_at) "
+            "VALUES (?, ?, 'done', ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET status = 'done', "
+            "planka_id = excluded.planka_id, parent_id = excluded.parent_id, "
+            "position = excluded.position, state = excluded.state, intent_at = NULL, "
+            "updated_at = excluded.updated_at",
+            (key, kind, planka_id, parent_id, position, jsoncodec.dumps(state or {}).decode(), time.time()))
 
     def forget_intent(self, key: str) -> None:
         """Drop an intent that reconciliation proved was never committed."""
-        with self._lock:
-            self._db.execute("DELETE FROM objects WHERE key = ? AND status = 'intent'", (key,))
+        self._execute("DELETE FROM objects WHERE key = ? AND status = 'intent'", (key,))
 
     def claimed(self, planka_id: str) -> bool:
         """Whether some ledger row already stands for this Planka object."""
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM objects WHERE planka_id = ? AND status = 'done'",
-                                    (planka_id,)).fetchone() is not None
+        return self._execute("SELECT 1 FROM objects WHERE planka_id = ? AND status = 'done'",
+                             (planka_id,)).fetchone() is not None
