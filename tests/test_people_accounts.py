@@ -52,7 +52,7 @@ def test_plans_emails_placeholders_roles_and_languages() -> None:
     )
     rules = MappingRules(space_roles={ADMIN_ROLE: "admin"})
     plans = {plan.kaiten_id: plan for plan in plan_accounts(
-        ["3", "2", "1"], company, rules, [{"id": "50", "username": "cyd", "email": "other@x.org"}])}
+        ["3", "2", "1"], company, rules, [{"id": "50", "username": "cyd", "email": "other@x.org", "isDeactivated": True}])}
     assert plans["1"].email == "ann@example.com" and plans["1"].role == "projectOwner"
     assert plans["1"].language == "ru-RU" and plans["2"].language == "en-US"
     assert plans["2"].placeholder_email and plans["2"].email == "kaiten-user-2@example.invalid"
@@ -67,3 +67,15 @@ def test_plans_emails_placeholders_roles_and_languages() -> None:
 def test_languages() -> None:
     assert planka_language("pt") == "pt-BR" and planka_language("de_DE") == "de-DE"
     assert planka_language("uk") == "uk-UA" and planka_language("xx") is None and planka_language(None) is None
+
+
+def test_an_account_with_the_kaiten_username_is_the_persons() -> None:
+    company = _company({"id": 1, "full_name": "Ann", "username": "ann.lee", "email": "ann@kaiten.example"},
+                       {"id": 2, "full_name": "Бoris", "username": "борис", "email": "b@kaiten.example"})
+    planka = [{"id": "7", "username": "ann.lee", "email": "ann@planka.example"},
+              {"id": "8", "username": "boris", "email": "someone.else@planka.example"}]
+    plans = {plan.kaiten_id: plan for plan in plan_accounts(["1", "2"], company, MappingRules(), planka)}
+    assert (plans["1"].username, plans["1"].email) == ("ann.lee", "ann@planka.example"), "adopted, not duplicated"
+    assert plans["2"].username == "boris_2", "a transliterated clash is somebody else"
+    gone = [{**planka[0], "isDeactivated": True}]
+    assert plan_accounts(["1"], company, MappingRules(), gone)[0].username == "ann.lee_2"

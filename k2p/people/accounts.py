@@ -69,6 +69,7 @@ def plan_accounts(kaiten_ids: Iterable[str], company: CompanyRecords, rules: Map
     """
     users = {str(user.get("id")): user for user in kaiten_users(company)}
     by_email = {str(user.get("email") or "").lower(): user for user in planka_users if user.get("email")}
+    by_username = {str(user.get("username")).lower(): user for user in planka_users if user.get("username")}
     taken = {str(user.get("username") or "").lower() for user in planka_users if user.get("username")}
     taken |= set((kept or {}).values())
     emails_used: set[str] = set()
@@ -78,11 +79,17 @@ def plan_accounts(kaiten_ids: Iterable[str], company: CompanyRecords, rules: Map
         user = users.get(kaiten_id, {})
         email, placeholder = _email(user, kaiten_id, rules, emails_used)
         emails_used.add(email)
-        existing = by_email.get(email)
+        # The person's account already exists: the same e-mail, or exactly their Kaiten username
+        # (a clash with a transliterated or shortened username is somebody else: suffixed below).
+        own_name = str(user.get("username") or "").lower()
+        namesake = by_username.get(own_name) if USERNAME_RE.match(own_name) else None
+        existing = by_email.get(email) or (namesake if namesake and not namesake.get("isDeactivated") else None)
         if kaiten_id in (kept or {}):
             username = (kept or {})[kaiten_id]
         elif existing is not None and existing.get("username"):
             username = str(existing["username"]).lower()   # the account will be adopted as it is
+            email, placeholder = str(existing.get("email") or email).lower(), False
+            emails_used.add(email)
         else:
             username = unique_username(derive_username(user, kaiten_id), taken)
         taken.add(username)
