@@ -286,3 +286,50 @@ def test_a_board_by_board_import_stays_quiet_until_the_whole_archive(company_arc
         assert any(user["isDeactivated"] for user in created)
         assert [item for item in planka.store.tables["notifications"].values() if item["userId"] != planka.admin_id] == []
         assert planka.outbox == [] or all(mail.user_id == planka.admin_id for mail in planka.outbox)
+
+
+def test_space_roles_give_board_roles_and_project_managers(company_archive: tuple[KaitenCompany, Path],
+                                                           tmp_path: Path) -> None:
+    from k2p.testing.kaiten_generator import SPACE_ROLE_ADMIN, SPACE_ROLE_READER, SPACE_ROLE_WRITER
+
+    company, archive = company_archive
+    (tmp_path / "mapping.toml").write_text(
+        f'everyone_spaces = "members_only"\n[space_roles]\n"{SPACE_ROLE_ADMIN}" = "admin"\n'
+        f'"{SPACE_ROLE_WRITER}" = "writer"\n"{SPACE_ROLE_READER}" = "commenter"\n', encoding="utf-8")
+    with PlankaSimulator(require_terms=False, idle_timeout=300) as planka:
+        key = planka.create_api_key(planka.admin_email)
+        _template(planka, archive, tmp_path / "users.csv", key)
+        outcome = import_into(planka, archive, tmp_path / "ledger.sqlite", users=tmp_path / "users.csv",
+                              create_users=True, credentials_out=tmp_path / "c.csv", mapping=tmp_path / "mapping.toml",
+                              api_key=key)
+        assert outcome.tally.failed == 0, outcome.report["failures"][:3]
+        assert not [note for note in outcome.report["fidelity_notes"] if note["entity"] == "space_roles"]
+        store = planka.store
+        accounts = {int(key.split(":")[1]): planka_id for key, planka_id in
+                    ledger_ids(tmp_path / "ledger.sqlite", "user").items() if key.count(":") == 1}
+        kinds = {SPACE_ROLE_ADMIN: "editor", SPACE_ROLE_WRITER: "editor", SPACE_ROLE_READER: "viewer"}
+        workers = {str(planka_id) for planka_id in (store.tables["comments"][c]["userId"] for c in store.tables["comments"])}
+        workers |= {card["creatorUserId"] for card in store.tables["cards"].values()}
+        workers |= {m["userId"] for m in store.tables["card_memberships"].values()}
+        checked = 0
+        for project_key, project_id in ledger_ids(tmp_path / "ledger.sqlite", "project").items():
+            space_id = int(project_key.split(":")[1])
+            boards = [board["id"] for board in store.where("boards", projectId=project_id)]
+            for user_id, role in company.space_members.get(space_id, {}).items():
+                planka_id = accounts.get(user_id)
+                for board_id in boards:
+                    member = store.first("board_memberships", boardId=board_id, userId=planka_id)
+                    if planka_id is None or planka_id == planka.admin_id or member is None:
+                        continue
+                    wanted = "editor" if planka_id in workers else kinds[role]
+                    if wanted == "viewer":
+                        assert (member["role"], member["canComment"]) == ("viewer", True), (space_id, user_id)
+                        checked += 1
+                if role == SPACE_ROLE_ADMIN and planka_id not in (None, planka.admin_id):
+                    assert store.first("project_managers", projectId=project_id, userId=planka_id)
+        assert checked > 0, "some readers got the viewer role after the replay"
+        before = planka.mutation_count()
+        again = import_into(planka, archive, tmp_path / "ledger.sqlite", users=tmp_path / "users.csv",
+                            create_users=True, credentials_out=tmp_path / "c2.csv",
+                            mapping=tmp_path / "mapping.toml", api_key=key)
+        assert again.tally.failed == 0 and planka.mutation_count() == before

@@ -11,6 +11,7 @@ admins with a Planka role that allows it become project managers.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -38,6 +39,23 @@ def space_role(rules: MappingRules, raw: dict[str, Any]) -> str:
     ids = [raw.get("role")] + list(raw.get("role_ids") or [])
     kinds = [rules.space_roles[str(role)] for role in ids if role is not None and str(role) in rules.space_roles]
     return max(kinds, key=STRENGTH.__getitem__) if kinds else rules.unknown_space_role
+
+
+def unnamed_roles(company: CompanyRecords, rules: MappingRules) -> Counter[str]:
+    """Kaiten space role ids that ``space_roles`` does not name, with how many memberships use
+    them (the import reports them: Kaiten's role ids carry no name in the archive)."""
+    found: Counter[str] = Counter()
+    for members in company.space_members.values():
+        for record in members:
+            raw = record.get("raw") or {}
+            for role in {raw.get("role"), *(raw.get("role_ids") or [])} - {None}:
+                if str(role) not in rules.space_roles:
+                    found[str(role)] += 1
+    for record in company.spaces.values():
+        role = (record.get("raw") or {}).get("for_everyone_access_role_id")
+        if role is not None and str(role) not in rules.space_roles:
+            found[str(role)] += 0
+    return found
 
 
 def space_admins(company: CompanyRecords, rules: MappingRules, space_ids: Iterable[str] | None = None) -> set[str]:

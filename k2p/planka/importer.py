@@ -30,7 +30,7 @@ from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import load_rules
-from k2p.mapping.members import space_admins
+from k2p.mapping.members import space_admins, unnamed_roles
 from k2p.mapping.ordering import id_order
 from k2p.mapping.users import MANAGER_ROLES, UserMap, UserRow, parse_user_csv, resolve_user_map
 from k2p.people.accounts import AccountPlan, plan_accounts
@@ -211,6 +211,10 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             plans = plan_accounts(creating, index.company, rules, planka_users or [],
                                   kept=settled_usernames(ledger, [f"user:{kaiten_id}" for kaiten_id in creating])) \
                 if options.create_users else []
+            for role, count in sorted(unnamed_roles(index.company, rules).items()):
+                fidelity.add("lossy", "space_roles", "role",
+                             f"Kaiten space role {role} ({count} membership(s)) is not named in space_roles; "
+                             f"treated as {rules.unknown_space_role!r} (see docs/MAPPING.md §8)")
             if creating and not options.create_users:
                 fidelity.add("skipped", "users", "action",
                              f"{len(creating)} person(s) marked create in {options.users}; pass "
