@@ -438,6 +438,18 @@ def test_apply_sets_archive_values_skips_changed_rows_is_idempotent_and_undoes(
         if imported.records["actions"][action_id]["type"] == "createCard" and card_id != edited_card:
             assert (created_at, user_id) == (expected["card"][card_id][0], expected["card"][card_id][2])
     assert summary["action (createCard)"]["changed"] == len(expected["card"]) - 1
+    # What the import itself did is not history: no "joined this card" at import time, and the
+    # archive move of an archived card dated when Kaiten last moved the card.
+    joined = [a for a in imported.records["actions"].values() if a["type"] == "addMemberToCard"]
+    assert joined and db.query("SELECT count(*) FROM action WHERE type = 'addMemberToCard'") == [["0"]]
+    assert summary["action (addMemberToCard by the import, removed)"]["changed"] == len(joined)
+    archive_moves = {key: a for key, a in imported.records["actions"].items() if a["type"] == "moveCard"
+                     and (a["data"].get("toList") or {}).get("type") == "archive"}
+    assert archive_moves
+    dated = normalise(actual(db, "action", "card_id, created_at"))
+    for action_id, move in archive_moves.items():
+        if move["cardId"] != edited_card:
+            assert dated[action_id][1] == expected["card"][move["cardId"]][3], action_id
     imported_notes = imported.records["notifications"]
     to_created = {key for key, note in imported_notes.items() if note["userId"] in imported.created}
     left = {row[0] for row in db.query("SELECT id FROM notification")}

@@ -211,6 +211,39 @@ INSERT INTO k2p_summary VALUES ('action (moveCard history)', (SELECT count(*) FR
     (SELECT count(*) FROM k2p_move) - (SELECT count(*) FROM candidate), 0);"""
 
 
+def _import_actions(ledger: LedgerView) -> str:
+    """Activity the import itself wrote on imported cards records the import, not the team's
+    history: the members' "joined this card" entries are removed, and the move of an archived
+    card into the archive list gets the card's last Kaiten move time. Both are saved for undo."""
+    window = f"{literal(ledger.low_water)}::timestamp AND {literal(ledger.high_water)}::timestamp"
+    return f"""WITH gone AS (
+    DELETE FROM action a
+    WHERE a.type = 'addMemberToCard' AND a.created_at BETWEEN {window}
+      AND a.card_id IN (SELECT id FROM k2p_target WHERE tbl = 'card')
+    RETURNING a.*),
+kept AS (
+    INSERT INTO k2p_fixup_saved (tbl, id, op, old, new)
+    SELECT 'action', g.id, 'delete', to_jsonb(g), 'null'::jsonb FROM gone g
+    ON CONFLICT (tbl, id) DO NOTHING RETURNING 1)
+INSERT INTO k2p_summary VALUES ('action (addMemberToCard by the import, removed)', (SELECT count(*) FROM gone),
+    0, 0, 0);
+WITH archived AS (
+    SELECT a.id, a.created_at AS old_at, a.user_id, t.list_changed_at AS new_at
+    FROM action a JOIN k2p_target t ON t.tbl = 'card' AND t.id = a.card_id
+    JOIN k2p_state st ON st.tbl = 'card' AND st.id = t.id AND st.state IN ('apply', 'already')
+    WHERE a.type = 'moveCard' AND a.data->'toList'->>'type' = 'archive' AND NOT a.data ? '{MARKER}'
+      AND a.created_at BETWEEN {window} AND t.list_changed_at IS NOT NULL),
+kept AS (
+    INSERT INTO k2p_fixup_saved (tbl, id, op, old, new)
+    SELECT 'action', id, 'update', jsonb_build_object('created_at', old_at, 'user_id', user_id),
+           jsonb_build_object('created_at', new_at, 'user_id', user_id) FROM archived
+    ON CONFLICT (tbl, id) DO NOTHING RETURNING 1),
+moved AS (
+    UPDATE action a SET created_at = archived.new_at FROM archived WHERE a.id = archived.id RETURNING 1)
+INSERT INTO k2p_summary VALUES ('action (archive move by the import, dated)', (SELECT count(*) FROM moved),
+    0, 0, 0);"""
+
+
 def _notifications(ledger: LedgerView) -> str:
     people = "{" + ",".join(str(person) for person in ledger.created_people) + "}"
     window = f"{literal(ledger.low_water)}::timestamp AND {literal(ledger.high_water)}::timestamp"
@@ -269,6 +302,7 @@ def fixup_script(targets: Sequence[Target], moves: Sequence[Move], ledger: Ledge
     yield SUMMARY
     if moves:
         yield HISTORY
+    yield _import_actions(ledger)
     if ledger.created_people:
         yield _notifications(ledger)
     if ledger.sso_people:
@@ -320,6 +354,10 @@ CREATE TEMP TABLE k2p_undo_summary (tbl text, op text, restored bigint);"""
     yield from (_restore(table) for table in (*UPDATED, SSO))
     yield _undo("action", "insert", f"""DELETE FROM action a USING k2p_fixup_saved s
     WHERE s.tbl = 'action' AND s.op = 'insert' AND a.id = s.id AND a.data ? '{MARKER}'""", "a")
+    yield _undo("action", "delete", """INSERT INTO action
+    SELECT (jsonb_populate_record(NULL::action, s.old)).* FROM k2p_fixup_saved s
+    WHERE s.tbl = 'action' AND s.op = 'delete'
+      AND NOT EXISTS (SELECT 1 FROM action a WHERE a.id = s.id)""", "action")
     yield _undo("notification", "delete", """INSERT INTO notification
     SELECT (jsonb_populate_record(NULL::notification, s.old)).* FROM k2p_fixup_saved s
     WHERE s.tbl = 'notification' AND s.op = 'delete'
