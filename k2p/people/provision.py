@@ -33,13 +33,12 @@ class Provisioned:
 
     ids: dict[str, str] = field(default_factory=dict)
     own: set[str] = field(default_factory=set)
-    sso: bool = False
 
 
-def settled_usernames(ledger: Ledger, plans_keys: list[str]) -> dict[str, str]:
+def settled_usernames(ledger: Ledger, keys: list[str]) -> dict[str, str]:
     """Kaiten id → username of accounts an earlier run already settled (never renamed)."""
     kept = {}
-    for key in plans_keys:
+    for key in keys:
         row = ledger.get(key)
         if row is not None and row.done and row.state.get("username"):
             kept[key.split(":", 1)[1]] = str(row.state["username"])
@@ -59,7 +58,7 @@ def record_mapped(ctx: ImportContext, mapped: dict[str, str]) -> None:
 def provision(ctx: ImportContext, plans: list[AccountPlan], planka_users: list[dict[str, Any]],
               credentials: CredentialsFile, fidelity: Fidelity, *, sso: bool) -> Provisioned:
     """Create (or adopt) one account per plan; returns the ids. Dry run: placeholder ids."""
-    result = Provisioned(sso=sso)
+    result = Provisioned()
     by_email = {str(user.get("email") or "").lower(): user for user in planka_users}
     by_username = {str(user.get("username") or "").lower(): user for user in planka_users if user.get("username")}
     pending = [plan for plan in plans if not _settled(ctx, plan.key)]
