@@ -223,14 +223,18 @@ def test_cards_grouped_by_list_then_lane_then_sort_order(board: tuple[CompanyRec
 def test_lane_and_tag_labels(board: tuple[CompanyRecords, BoardRecords]) -> None:
     result, _, cards = plan(board)
     assert [(label.key, label.name, label.color) for label in result.labels] == [
-        ("label:10:lane:203", "Lane: Old", "gun-metal"),       # archived lane holding a card
-        ("label:10:lane:201", "Lane: L1", "gun-metal"),
-        ("label:10:lane:202", "Lane: L2", "gun-metal"),
+        ("label:10:lane:203", "Lane: Old", "lagoon-blue"),     # archived lane holding a card
+        ("label:10:lane:202", "Lane: L2", "pumpkin-orange"),   # L1 is the default lane: no label
         ("label:10:tag:9", None, "egg-yellow"),                 # empty tag name → unnamed label
         ("label:10:tag:8", "b-9", "light-concrete"),            # unknown palette index
         ("label:10:tag:7", "b-10", "berry-red"),
     ]
     assert cards["card:1"].label_keys == ["label:10:lane:202", "label:10:tag:7"]
+    assert cards["card:2"].label_keys == ["label:10:tag:8"]    # in the default lane L1
+    result, _, cards = plan(board, MappingRules(lane_label_default=True, lane_label_color="gun-metal"))
+    assert [(label.key, label.color) for label in result.labels if ":lane:" in label.key] == [
+        ("label:10:lane:203", "gun-metal"), ("label:10:lane:201", "gun-metal"), ("label:10:lane:202", "gun-metal")]
+    assert cards["card:2"].label_keys == ["label:10:lane:201", "label:10:tag:8"]
     result, _, cards = plan(board, MappingRules(lanes="ignore", lane_label_prefix=""))
     assert all(":tag:" in label.key for label in result.labels) and cards["card:4"].label_keys == []
 

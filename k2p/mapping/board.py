@@ -7,7 +7,7 @@ from typing import Any
 
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.mapping.cards import plan_card
-from k2p.mapping.colors import label_color
+from k2p.mapping.colors import label_color, lane_color
 from k2p.mapping.context import BoardContext
 from k2p.mapping.members import board_members, space_roles_of
 from k2p.mapping.model import BoardPlan, Fidelity, LabelPlan, ListPlan
@@ -168,18 +168,28 @@ def _lanes(ctx: BoardContext, cards: list[dict[str, Any]]) -> dict[str, _Lane]:
 
 
 def _lane_labels(ctx: BoardContext, cards: list[dict[str, Any]], lanes: dict[str, _Lane]) -> dict[str, LabelPlan]:
-    """``Lane: <title>`` labels for the lanes holding cards, only on boards with several lanes."""
+    """``Lane: <title>`` labels for the lanes holding cards, only on boards with several lanes;
+    none for the default lane (the first live one) unless ``lane_label_default``."""
     used = {str(card.get("lane_id")) for card in cards if card.get("lane_id") is not None}
     counted = used | {lane_id for lane_id, lane in lanes.items() if lane.live}
     if ctx.rules.lanes != "label" or len(counted) <= 1:
         return {}
-    labels = {}
     unknown = _Lane((float("inf"), id_order("")), "", False)
-    for lane_id in sorted(used, key=lambda lane_id: (lanes.get(lane_id, unknown).order, id_order(lane_id))):
+    every = sorted(lanes.keys() | used, key=lambda lane_id: (lanes.get(lane_id, unknown).order, id_order(lane_id)))
+    default = next((lane_id for lane_id in every if lane_id in lanes and lanes[lane_id].live), every[0])
+    skip = None if ctx.rules.lane_label_default else default
+    # A lane's colour follows its rank among all the board's lanes, so that it stays put when a
+    # newer archive has cards in a lane that held none before.
+    rank = {lane_id: index for index, lane_id in enumerate(lane_id for lane_id in every if lane_id != skip)}
+    ordered = [lane_id for lane_id in every if lane_id in used]
+    labels = {}
+    for lane_id in ordered:
+        if lane_id == skip:
+            continue
         key = f"label:{ctx.board_id}:lane:{lane_id}"
         title = _title(ctx, lanes.get(lane_id, unknown).title, key)
         labels[key] = LabelPlan(key=key, name=ctx.name(ctx.rules.lane_label_prefix + title, NAME_MAX, key, "name"),
-                                color=ctx.rules.lane_label_color)
+                                color=lane_color(rank[lane_id], ctx.rules.lane_label_color))
     return labels
 
 

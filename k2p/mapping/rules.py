@@ -37,7 +37,8 @@ class MappingRules(BaseModel):
     # lanes → labels
     lanes: Literal["label", "ignore"] = "label"
     lane_label_prefix: str = Field("Lane: ", max_length=64)
-    lane_label_color: str = "gun-metal"
+    lane_label_color: str | None = None     # one colour for every lane; unset: distinct colours
+    lane_label_default: bool = False        # also label the cards of the default (first live) lane
     # tags → labels: Kaiten palette index → Planka colour, over the built-in table
     tag_colors: dict[int, str] = Field(default_factory=dict)
     # cards
@@ -80,8 +81,8 @@ class MappingRules(BaseModel):
 
     @field_validator("lane_label_color")
     @classmethod
-    def _known_color(cls, value: str) -> str:
-        if value not in LABEL_COLORS:
+    def _known_color(cls, value: str | None) -> str | None:
+        if value is not None and value not in LABEL_COLORS:
             raise ValueError(f"{value!r} is not a Planka label colour (see docs/MAPPING.md)")
         return value
 
