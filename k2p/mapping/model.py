@@ -154,6 +154,7 @@ class ProjectPlan:
     description: str | None = None
     boards: list[BoardRef] = field(default_factory=list)
     manager_user_ids: list[str] = field(default_factory=list)  # Planka ids: project managers
+    type: str = "shared"          # "private": only its manager (the importer) and board members see it
 
     def fields(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description}

@@ -58,6 +58,7 @@ class MappingRules(BaseModel):
     space_roles: dict[str, SpaceRole] = Field(default_factory=dict)   # Kaiten role id → kind
     unknown_space_role: SpaceRole = "writer"
     everyone_spaces: Literal["all_users", "members_only"] = "all_users"
+    invite_spaces: Literal["private", "shared"] = "private"   # projects of invite-only spaces
     # long texts (descriptions, comments)
     text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
     truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",

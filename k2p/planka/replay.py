@@ -9,7 +9,9 @@ of every later comment and move: replayed history must not notify anybody.
 
 Writes that belong to a person (a card's creation, a comment, an upload, a card membership) go
 through ``ImportContext.writer(user_id)``, which acts as that person where the importer may
-(accounts k2p created; see :mod:`k2p.people.acting`) and is the importing account otherwise.
+(accounts k2p created; see :mod:`k2p.people.acting`) and is the importing account otherwise;
+before the importing account writes a card or a comment, its subscribing settings go off
+(:mod:`k2p.planka.quiet`), so that it is subscribed to nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from k2p.mapping.model import AttachmentPlan, BoardPlan, CardPlan
 from k2p.planka import specs
 from k2p.planka.client import MultipartFile, PlankaClient, PlankaError
 from k2p.planka.positions import plan_positions
+from k2p.planka.quiet import QuietAccount
 from k2p.planka.sync import Result, Spec, Syncer, Tally
 
 FIELD_GROUP_NAME = "Kaiten"
@@ -47,6 +50,7 @@ class ImportContext:
     inactive: set[str] = field(default_factory=set)     # deactivated accounts: no new board membership
     skipped_deactivated: int = 0                        # board memberships left out for them
     notified: Counter[str] = field(default_factory=Counter)   # user id → notifications caused
+    quiet: QuietAccount | None = None                   # the importing account's subscribing settings
 
     @property
     def api(self) -> PlankaClient:
@@ -56,6 +60,13 @@ class ImportContext:
     def writer(self, user_id: str | None) -> PlankaClient | None:
         """The client for a write that belongs to ``user_id`` (the importing one by default)."""
         return self.act_as(user_id) if self.act_as is not None else self.client
+
+    def before_own_write(self, key: str, writer: PlankaClient | None) -> None:
+        """Before ``writer`` creates the card or comment ``key``: when that is the importing
+        account, its subscribing settings go off first (:mod:`k2p.planka.quiet`)."""
+        row = self.syncer.row(key)
+        if self.quiet is not None and writer is self.client and (row is None or not row.done):
+            self.quiet.before_write()
 
 
 @dataclass
@@ -223,6 +234,7 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
         ctx.tally.fail(plan.key, "card", f"its list {plan.list_key} could not be created")
         return
     fields = {**plan.fields(), "list_key": plan.list_key}
+    ctx.before_own_write(plan.key, ctx.writer(plan.creator_user_id))
     result = guarded(ctx, plan.key, "card", lambda: ctx.syncer.ensure(
         plan.key, board.board_id, fields, _card_spec(ctx, board, plan, list_id, position),
         position=position, state={"list_key": plan.list_key}))
@@ -238,6 +250,7 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
     _replay_tasks(ctx, plan, card_id)
     for comment in plan.comments:
         author = comment.author_user_id if ctx.writer(comment.author_user_id) is not ctx.client else ctx.me
+        ctx.before_own_write(comment.key, ctx.writer(comment.author_user_id))
         guarded(ctx, comment.key, "comment", lambda comment=comment, author=author: ctx.syncer.ensure(
             comment.key, card_id, comment.fields(), specs.comment(ctx.writer(comment.author_user_id), card_id,  # type: ignore[arg-type]
                                                                   comment.text, author)))

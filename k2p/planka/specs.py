@@ -62,9 +62,9 @@ def _named(name: str | None, **fields: Any) -> Callable[[Item], bool]:
     return lambda item: item.get("name") == name and all(item.get(k) == v for k, v in fields.items())
 
 
-def project(client: PlankaClient, name: str) -> Spec:
+def project(client: PlankaClient, name: str, kind: str = "shared") -> Spec:
     return Spec("project",
-                create=lambda p: _item(client.create("/api/projects", {"type": "shared", **_without_none(p)})),
+                create=lambda p: _item(client.create("/api/projects", {"type": kind, **_without_none(p)})),
                 update=_patch(client, "/api/projects"),
                 find=lambda: list(client.get("/api/projects").get("items", [])),
                 match=_named(name), recent_only=True)
