@@ -149,7 +149,11 @@ def test_labels_tasks_comments_members(imported: dict[str, Any]) -> None:
         lane_names = {name for name in names if name and name.startswith("Lane: ")}
         labelled = lane_counts[kaiten["board_id"]] > 1 and kaiten["lane_id"] != default[kaiten["board_id"]]
         assert len(lane_names) == (1 if labelled else 0)
-        task_lists = sorted(included["taskLists"], key=lambda item: item["position"])
+        linked = {task["taskListId"] for task in included["tasks"] if task["linkedCardId"]}   # relations
+        task_lists = sorted((item for item in included["taskLists"] if item["id"] not in linked),
+                            key=lambda item: item["position"])
+        assert all(item["position"] > task_lists[-1]["position"] for item in included["taskLists"]
+                   if item["id"] in linked and task_lists), "relation lists follow the checklists"
         checklists = sorted(kaiten.get("checklists") or [], key=lambda item: item["sort_order"])
         assert [item["name"] for item in task_lists] == [item["name"][:128] for item in checklists]
         for task_list, checklist in zip(task_lists, checklists):

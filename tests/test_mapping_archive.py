@@ -155,7 +155,9 @@ def test_lane_labels_only_on_multi_lane_boards(mapped: Mapped) -> None:
         assert f"label:{board_id}:lane:{default[board_id]}" not in {label.key for label in lane_labels}
         assert len({label.color for label in lane_labels}) == len(lane_labels), "lane colours are distinct"
         first_tag = next((index for index, label in enumerate(board.labels) if ":tag:" in label.key), len(board.labels))
-        assert all(":lane:" in label.key for label in board.labels[:first_tag]), "lane labels come first"
+        assert [label.key for label in board.labels[:first_tag]] == \
+            [key for key in [board.blocked_label_key] if key] + [label.key for label in lane_labels], \
+            "the Blocked label, then lane labels come first"
         for card in board.cards:
             lanes = [key for key in card.label_keys if ":lane:" in key]
             in_default = mapped.company.cards[int(card.key.split(":")[1])]["lane_id"] == default[board_id]

@@ -363,3 +363,17 @@ def test_planning_is_deterministic(board: tuple[CompanyRecords, BoardRecords]) -
 ])
 def test_link_urls_like_planka(url: str, ok: bool) -> None:
     assert is_planka_url(url) is ok
+
+
+def test_blocked_label_and_relations_on_the_board(board: tuple[CompanyRecords, BoardRecords]) -> None:
+    _, records = board
+    records.cards[0].update(blocked=True, children_ids=[2])
+    result, _, cards = plan(board)
+    assert (result.labels[0].key, result.labels[0].name, result.labels[0].color) == \
+        ("label:10:blocked", "Blocked", "berry-red") and result.blocked_label_key == "label:10:blocked"
+    assert cards["card:1"].blocked and not cards["card:2"].blocked
+    assert [(item.name, [link.target_key for link in item.links]) for item in cards["card:1"].relations] == \
+        [("Subtasks", ["card:2"])]
+    records.cards[0]["blocked"] = False
+    result, _, _ = plan(board)
+    assert result.blocked_label_key is None and not any(":blocked" in label.key for label in result.labels)

@@ -13,6 +13,7 @@ from k2p.mapping.members import board_members, space_roles_of
 from k2p.mapping.model import BoardPlan, Fidelity, LabelPlan, ListPlan
 from k2p.mapping.ordering import id_order, natural_order, position
 from k2p.mapping.projects import bindings, primary_binding
+from k2p.mapping.relations import is_blocked, plan_relations
 from k2p.mapping.properties import PropertyFormatter, custom_values, plan_custom_fields
 from k2p.mapping.rules import MappingRules
 from k2p.mapping.text import NAME_MAX, clean
@@ -73,19 +74,23 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
         labels = [lane_key] if lane_key in lane_labels else []
         tags = {f"label:{board_id}:tag:{tag_id}" for tag_id in _tag_ids(card)}
         labels += sorted(tags & tag_order.keys(), key=tag_order.__getitem__)
-        plans.append(plan_card(ctx, card, list_key=slot.plan.key, in_done_list=slot.done, label_keys=labels,
-                               custom_values=custom_values(ctx, card_id, values[card_id], field_names),
-                               missing=missing))
+        planned = plan_card(ctx, card, list_key=slot.plan.key, in_done_list=slot.done, label_keys=labels,
+                            custom_values=custom_values(ctx, card_id, values[card_id], field_names), missing=missing)
+        planned.relations, planned.blocked = plan_relations(card, rules), is_blocked(card, rules)
+        plans.append(planned)
     for user_id, name in ctx.unmapped.items():
         fidelity.add("unmapped_user", f"board:{board_id}", "members",
                      f"Kaiten user {user_id} ({name}) has no Planka user; named in card texts only")
+    blocked = [LabelPlan(f"label:{board_id}:blocked", rules.blocked_label, rules.blocked_label_color)] \
+        if any(card.blocked for card in plans) else []
     board_raw = (company.boards.get(board_id) or {}).get("raw") or {}
     title = board_raw.get("title") or next((_summary(card, "board").get("title") for card in cards), None)
     return BoardPlan(key=f"board:{board_id}", name=ctx.name(title, NAME_MAX, f"board:{board_id}", "name"),
                      members=board_members(space_roles_of(company, rules, [binding["space"] for binding in found]),
                                            users.mapping, _workers(plans)),
-                     labels=list(lane_labels.values()) + tag_labels,
-                     lists=[slot.plan for slot in slots], custom_fields=fields, cards=plans)
+                     labels=blocked + list(lane_labels.values()) + tag_labels,
+                     lists=[slot.plan for slot in slots], custom_fields=fields, cards=plans,
+                     blocked_label_key=blocked[0].key if blocked else None)
 
 
 # --- lists -----------------------------------------------------------------------------------

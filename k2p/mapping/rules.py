@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from k2p.errors import ExitCode, K2PError
-from k2p.mapping.colors import LABEL_COLORS
+from k2p.mapping.colors import BLOCKED_COLOR, LABEL_COLORS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,14 @@ class MappingRules(BaseModel):
     lane_label_prefix: str = Field("Lane: ", max_length=64)
     lane_label_color: str | None = None     # one colour for every lane; unset: distinct colours
     lane_label_default: bool = False        # also label the cards of the default (first live) lane
+    # relations → linked tasks (docs/MAPPING.md "Relations")
+    relations: Literal["tasks", "text"] = "tasks"
+    subtasks_list_name: str = Field("Subtasks", min_length=1, max_length=128)
+    parents_list_name: str = Field("Parents", min_length=1, max_length=128)
+    blocked_by_list_name: str = Field("Blocked by", min_length=1, max_length=128)
+    blocks_list_name: str = Field("Blocks", min_length=1, max_length=128)
+    blocked_label: str = Field("Blocked", max_length=128)   # "" = no label for blocked cards
+    blocked_label_color: str = BLOCKED_COLOR
     # tags → labels: Kaiten palette index → Planka colour, over the built-in table
     tag_colors: dict[int, str] = Field(default_factory=dict)
     # cards
@@ -80,7 +88,7 @@ class MappingRules(BaseModel):
             raise ValueError(f"only {{kaiten_id}} may be used ({exc})") from None
         return value
 
-    @field_validator("lane_label_color")
+    @field_validator("lane_label_color", "blocked_label_color")
     @classmethod
     def _known_color(cls, value: str | None) -> str | None:
         if value is not None and value not in LABEL_COLORS:
@@ -95,7 +103,8 @@ class MappingRules(BaseModel):
                 raise ValueError(f"colour {color!r} for index {index} is not a Planka label colour")
         return value
 
-    @field_validator("placeholder_name", "unknown_column_name")
+    @field_validator("placeholder_name", "unknown_column_name", "subtasks_list_name", "parents_list_name",
+                     "blocked_by_list_name", "blocks_list_name")
     @classmethod
     def _visible(cls, value: str) -> str:
         if not value.strip():

@@ -42,6 +42,7 @@ from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaE
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import plan_positions
 from k2p.planka.quiet import KEY as QUIET_KEY, QuietAccount
+from k2p.planka.relations import CardRelations, replay_relations
 from k2p.planka.replay import ImportContext, guarded, known_positions, replay_board
 from k2p.planka.sync import Syncer, Tally
 
@@ -229,8 +230,12 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             ctx.act_as, ctx.own, ctx.inactive = actors.client, actors.own, inactive
             try:
                 progress("boards_total", sum(len(project.boards) for project in projects))
+                relations: list[CardRelations] = []
+                planned: set[str] = set()
                 for project in projects:
-                    _replay_project(ctx, project, index, rules, users, fidelity)
+                    _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
+                progress("phase", "relations")
+                replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
                 finish(ctx, plans, people, actors, whole_archive=not options.spaces and not options.boards,
                        fidelity=fidelity)
             finally:
@@ -276,7 +281,7 @@ def _with_accounts(users: UserMap, people: Provisioned, plans: list[AccountPlan]
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity) -> None:
+                    users: UserMap, fidelity: Fidelity, relations: list[CardRelations], planned: set[str]) -> None:
     # The type is chosen at creation only (Planka cannot turn a project with several managers private).
     before = ctx.syncer.row(project.key)
     kind = str(before.state.get("type", "shared")) if before is not None and before.done else project.type
@@ -306,6 +311,9 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
         ctx.on_progress("board", ref.board_id)
         plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity)
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
+        planned.update(card.key for card in plan.cards)
+        relations.extend(CardRelations(card.key, card.relations, [item.key for item in card.task_lists])
+                         for card in plan.cards if card.relations)
 
 
 def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | None,

@@ -140,6 +140,13 @@ def task(client: PlankaClient, card_id: str | None, task_list_id: str | None, na
                   read=f"/api/cards/{card_id}", included="tasks", match=_named(name, taskListId=task_list_id))
 
 
+def linked_task(client: PlankaClient, card_id: str | None, task_list_id: str | None, target_id: str | None) -> Spec:
+    """A task linked to a card: Planka names it after that card; only its position can change."""
+    return _child("linked_task", client, create_at=f"/api/task-lists/{task_list_id}/tasks",
+                  patch_prefix="/api/tasks", read=f"/api/cards/{card_id}", included="tasks",
+                  match=lambda item: item.get("taskListId") == task_list_id and item.get("linkedCardId") == target_id)
+
+
 def comment(client: PlankaClient, card_id: str | None, text: str, me: str | None) -> Spec:
     def find() -> list[Item]:
         found: list[Item] = []
