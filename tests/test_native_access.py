@@ -10,6 +10,7 @@ from typing import Any, Iterator
 import pytest
 
 from k2p.testing.kaiten_company import KaitenCompany, generate_company
+from k2p.testing.kaiten_generator import SPACE_ROLE_ADMIN
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from tests.helpers.export import export
@@ -35,9 +36,10 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         rows += [f"{user['id']},,,{'map' if user in mapped else 'create'},{user['email'] if user in mapped else ''}"
                  for user in people]
         (work / "users.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        (work / "mapping.toml").write_text(f'space_roles = {{ "{SPACE_ROLE_ADMIN}" = "admin" }}\n', encoding="utf-8")
         key = planka.create_api_key(planka.admin_email)
         options = dict(api_key=key, users=work / "users.csv", create_users=True,
-                       credentials_out=work / "credentials.csv")
+                       credentials_out=work / "credentials.csv", mapping=work / "mapping.toml")
         outcome = import_into(planka, work / "first.k2p", work / "ledger.sqlite", **options)
         yield {"company": company, "kaiten": kaiten, "planka": planka, "key": key, "work": work, "outcome": outcome,
                "ledger": work / "ledger.sqlite", "options": options, "admin": planka.user_id(planka.admin_email)}
@@ -140,8 +142,15 @@ def test_invite_only_space_is_a_private_project_for_its_members(imported: dict[s
     assert hidden in visible(member) and hidden in visible(imported["admin"])
     reader = PlankaReader(planka.url, planka.create_api_key(other_admin))
     assert reader.session.get(f"{planka.url}/api/projects/{hidden}", timeout=30).status_code == 404
-    managers = [row["userId"] for row in planka.store.tables["project_managers"].values() if row["projectId"] == hidden]
-    assert managers == [imported["admin"]]
+    def managers(project_id: str) -> list[str]:
+        return [row["userId"] for row in planka.store.tables["project_managers"].values()
+                if row["projectId"] == project_id]
+
+    assert managers(hidden) == [imported["admin"]]
+    assert len(managers(shared)) > 1, "space admins manage a shared project"
+    notes = {(note["entity"], note["field"]) for note in imported["outcome"].report["fidelity_notes"]}
+    hidden_key = f"project:{company.landmarks['hidden_space']}"
+    assert (hidden_key, "managers") in notes and (hidden_key, "members") not in notes
 
 
 def test_the_importing_account_holds_no_card_subscription(imported: dict[str, Any]) -> None:

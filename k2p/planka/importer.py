@@ -307,13 +307,18 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
             key, result.planka_id, {}, specs.project_manager(ctx.client, result.planka_id, planka_id)))  # type: ignore[arg-type]
     order = [ref.key for ref in project.boards]
     positions = plan_positions(order, known_positions(ctx, order))
+    seen = False   # does anybody but the importing account see a board of the project?
     for ref in project.boards:
         ctx.on_progress("board", ref.board_id)
         plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity)
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
+        seen = seen or any(member.user_id != ctx.me for member in plan.members)
         planned.update(card.key for card in plan.cards)
         relations.extend(CardRelations(card.key, card.relations, [item.key for item in card.task_lists])
                          for card in plan.cards if card.relations)
+    if kind == "private" and not seen:
+        fidelity.add("lossy", project.key, "members", "private project without board members who have an "
+                     "account: only the importing account sees it (map or create the space's members)")
 
 
 def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | None,
