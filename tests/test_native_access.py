@@ -193,3 +193,31 @@ def test_rerun_writes_nothing_and_a_new_relation_adds_linked_tasks(imported: dic
     before = planka.mutation_count()
     import_into(planka, work / "second.k2p", imported["ledger"], **imported["options"])
     assert planka.mutation_count() == before, "the taken-off label and the new links stay put"
+
+
+def test_a_card_imported_later_is_linked_by_the_next_run_of_its_board(tmp_path: Path) -> None:
+    company = generate_company("tiny")
+    parent = company.landmarks["parent_card"]
+    first_board = company.cards[parent]["board_id"]
+    child = next(card_id for card_id, card in sorted(company.cards.items()) if card["board_id"] != first_board
+                 and card["condition"] == 1 and not any(card[field] for field in NAMES))
+    company.cards[child]["parents_ids"] = [parent]
+    company.cards[parent]["children_ids"] = [*company.cards[parent]["children_ids"], child]
+    ledger = tmp_path / "ledger.sqlite"
+    with KaitenSimulator(company, idle_timeout=300) as kaiten, PlankaSimulator(idle_timeout=300) as planka:
+        export(kaiten, tmp_path / "a.k2p")
+        key = planka.create_api_key(planka.admin_email)
+        reader = PlankaReader(planka.url, key)
+        first = import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, boards=(first_board,))
+        cards = ledger_ids(ledger, "card")
+        assert f"card:{child}" not in cards and child not in _linked(reader, cards[f"card:{parent}"])["Subtasks"]
+        assert (f"card:{parent}", "relations") in {(n["entity"], n["field"]) for n in first.report["fidelity_notes"]}
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, boards=(company.cards[child]["board_id"],))
+        cards = ledger_ids(ledger, "card")
+        assert _linked(reader, cards[f"card:{child}"]) == {"Parents": [cards[f"card:{parent}"]]}
+        assert cards[f"card:{child}"] not in _linked(reader, cards[f"card:{parent}"])["Subtasks"]
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key)   # the whole archive again
+        assert _linked(reader, cards[f"card:{parent}"])["Subtasks"][-1] == cards[f"card:{child}"]
+        before = planka.mutation_count()
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key)
+        assert planka.mutation_count() == before
