@@ -19,6 +19,8 @@ def test_related_ids_merge_summaries_and_ids_once_in_kaiten_order() -> None:
     assert related_ids(CARD, "blocked_by") == ["5", "7"]      # released blocker 6 left out
     assert related_ids(CARD, "blocks") == ["8"]               # never the card itself
     assert related_ids({"id": 1, "children_ids": None, "blocks_card_ids": [True, {"x": 1}]}, "blocks") == []
+    hostile = {"id": 1, "children": 7, "children_ids": "23", "blockers": {"blocker_card_id": 5}, "blocks_card_ids": 8}
+    assert [related_ids(hostile, kind) for kind in ("children", "blocked_by", "blocks")] == [[], [], []]
 
 
 def test_one_task_list_per_kind_named_by_policy() -> None:

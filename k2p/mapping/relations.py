@@ -35,16 +35,21 @@ class RelationListPlan:
 def related_ids(card: dict[str, Any], kind: str) -> list[str]:
     """Kaiten ids of the cards related to ``card`` as ``kind``, in Kaiten's order, once each."""
     if kind in ("children", "parents"):
-        summaries = [item.get("id") for item in card.get(kind) or [] if isinstance(item, dict)]
-        ids = summaries + list(card.get(f"{kind}_ids") or [])
+        summaries = [item.get("id") for item in _listed(card, kind) if isinstance(item, dict)]
+        ids = summaries + _listed(card, f"{kind}_ids")
     elif kind == "blocked_by":
-        ids = [item.get("blocker_card_id") for item in card.get("blockers") or []
-               if isinstance(item, dict) and not item.get("released")] + list(card.get("blocked_by_card_ids") or [])
+        ids = [item.get("blocker_card_id") for item in _listed(card, "blockers")
+               if isinstance(item, dict) and not item.get("released")] + _listed(card, "blocked_by_card_ids")
     else:
-        ids = list(card.get("blocks_card_ids") or [])
+        ids = _listed(card, "blocks_card_ids")
     own = str(card.get("id"))
     return list(dict.fromkeys(str(value) for value in ids
                               if isinstance(value, (int, str)) and not isinstance(value, bool) and str(value) != own))
+
+
+def _listed(card: dict[str, Any], key: str) -> list[Any]:
+    value = card.get(key)
+    return value if isinstance(value, list) else []
 
 
 def list_name(rules: MappingRules, kind: str) -> str:
