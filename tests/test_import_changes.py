@@ -48,6 +48,8 @@ def test_fix_forward_and_exact_dry_runs(tmp_path: Path) -> None:
         assert planka.mutation_count() == 0 and not ledger.exists()
         first = import_into(planka, first_archive, ledger, api_key=key)
         assert _plan_counts(plan.report["counts"]) == _plan_counts(first.report["counts"])
+        hidden = f"project:{company.landmarks['hidden_space']}"   # no --users: nobody has an account
+        assert (hidden, "members") in {(note["entity"], note["field"]) for note in first.report["fidelity_notes"]}
         ids_before = {kind: ledger_ids(ledger, kind) for kind in ("card", "comment", "board", "list")}
         keys_before = ledger_keys(ledger)
 

@@ -130,8 +130,11 @@ def test_labels_tasks_comments_members(imported: dict[str, Any]) -> None:
     card_ids = ledger_ids(imported["ledger"], "card")
     mapped = {user["id"]: imported["planka"].user_id(user["email"]) for user in imported["people"]}
     lane_counts: dict[int, int] = {}
-    for lane in company.lanes.values():
+    default: dict[int, int] = {}   # board → its first live lane, whose cards carry no lane label
+    for lane in sorted(company.lanes.values(), key=lambda lane: (-lane["sort_order"], -lane["id"])):
         lane_counts[lane["board_id"]] = lane_counts.get(lane["board_id"], 0) + 1
+        if lane["condition"] == 1:
+            default[lane["board_id"]] = lane["id"]
     checked_html = 0
     for card_id in company.cards_visible_to("admin"):
         kaiten = company.card_payload(card_id)
@@ -144,8 +147,13 @@ def test_labels_tasks_comments_members(imported: dict[str, Any]) -> None:
             if tag["name"] and utf16_len(tag["name"]) <= 128:
                 assert tag["name"] in names
         lane_names = {name for name in names if name and name.startswith("Lane: ")}
-        assert len(lane_names) == (1 if lane_counts[kaiten["board_id"]] > 1 else 0)
-        task_lists = sorted(included["taskLists"], key=lambda item: item["position"])
+        labelled = lane_counts[kaiten["board_id"]] > 1 and kaiten["lane_id"] != default[kaiten["board_id"]]
+        assert len(lane_names) == (1 if labelled else 0)
+        linked = {task["taskListId"] for task in included["tasks"] if task["linkedCardId"]}   # relations
+        task_lists = sorted((item for item in included["taskLists"] if item["id"] not in linked),
+                            key=lambda item: item["position"])
+        assert all(item["position"] > task_lists[-1]["position"] for item in included["taskLists"]
+                   if item["id"] in linked and task_lists), "relation lists follow the checklists"
         checklists = sorted(kaiten.get("checklists") or [], key=lambda item: item["sort_order"])
         assert [item["name"] for item in task_lists] == [item["name"][:128] for item in checklists]
         for task_list, checklist in zip(task_lists, checklists):

@@ -145,14 +145,23 @@ def test_lists_follow_columns(mapped: Mapped) -> None:
 
 def test_lane_labels_only_on_multi_lane_boards(mapped: Mapped) -> None:
     single = str(mapped.company.landmarks["single_lane_board"])
+    default = {}   # board → its first live lane, which gets no label
+    for lane in sorted(mapped.company.lanes.values(), key=lambda lane: (-lane["sort_order"], -lane["id"])):
+        if lane["condition"] == 1:
+            default[str(lane["board_id"])] = lane["id"]
     for board_id, board in mapped.boards.items():
         lane_labels = [label for label in board.labels if ":lane:" in label.key]
         assert bool(lane_labels) == (board_id != single)
+        assert f"label:{board_id}:lane:{default[board_id]}" not in {label.key for label in lane_labels}
+        assert len({label.color for label in lane_labels}) == len(lane_labels), "lane colours are distinct"
         first_tag = next((index for index, label in enumerate(board.labels) if ":tag:" in label.key), len(board.labels))
-        assert all(":lane:" in label.key for label in board.labels[:first_tag]), "lane labels come first"
+        assert [label.key for label in board.labels[:first_tag]] == \
+            [key for key in [board.blocked_label_key] if key] + [label.key for label in lane_labels], \
+            "the Blocked label, then lane labels come first"
         for card in board.cards:
             lanes = [key for key in card.label_keys if ":lane:" in key]
-            assert len(lanes) == (1 if lane_labels else 0)
+            in_default = mapped.company.cards[int(card.key.split(":")[1])]["lane_id"] == default[board_id]
+            assert len(lanes) == (1 if lane_labels and not in_default else 0)
             assert card.label_keys[: len(lanes)] == lanes
     archived_lane = mapped.company.landmarks["archived_lane"]
     assert f"label:700001:lane:{archived_lane}" in {label.key for label in mapped.boards["700001"].labels}

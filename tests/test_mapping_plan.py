@@ -223,14 +223,18 @@ def test_cards_grouped_by_list_then_lane_then_sort_order(board: tuple[CompanyRec
 def test_lane_and_tag_labels(board: tuple[CompanyRecords, BoardRecords]) -> None:
     result, _, cards = plan(board)
     assert [(label.key, label.name, label.color) for label in result.labels] == [
-        ("label:10:lane:203", "Lane: Old", "gun-metal"),       # archived lane holding a card
-        ("label:10:lane:201", "Lane: L1", "gun-metal"),
-        ("label:10:lane:202", "Lane: L2", "gun-metal"),
+        ("label:10:lane:203", "Lane: Old", "lagoon-blue"),     # archived lane holding a card
+        ("label:10:lane:202", "Lane: L2", "pumpkin-orange"),   # L1 is the default lane: no label
         ("label:10:tag:9", None, "egg-yellow"),                 # empty tag name → unnamed label
         ("label:10:tag:8", "b-9", "light-concrete"),            # unknown palette index
         ("label:10:tag:7", "b-10", "berry-red"),
     ]
     assert cards["card:1"].label_keys == ["label:10:lane:202", "label:10:tag:7"]
+    assert cards["card:2"].label_keys == ["label:10:tag:8"]    # in the default lane L1
+    result, _, cards = plan(board, MappingRules(lane_label_default=True, lane_label_color="gun-metal"))
+    assert [(label.key, label.color) for label in result.labels if ":lane:" in label.key] == [
+        ("label:10:lane:203", "gun-metal"), ("label:10:lane:201", "gun-metal"), ("label:10:lane:202", "gun-metal")]
+    assert cards["card:2"].label_keys == ["label:10:lane:201", "label:10:tag:8"]
     result, _, cards = plan(board, MappingRules(lanes="ignore", lane_label_prefix=""))
     assert all(":tag:" in label.key for label in result.labels) and cards["card:4"].label_keys == []
 
@@ -359,3 +363,17 @@ def test_planning_is_deterministic(board: tuple[CompanyRecords, BoardRecords]) -
 ])
 def test_link_urls_like_planka(url: str, ok: bool) -> None:
     assert is_planka_url(url) is ok
+
+
+def test_blocked_label_and_relations_on_the_board(board: tuple[CompanyRecords, BoardRecords]) -> None:
+    _, records = board
+    records.cards[0].update(blocked=True, children_ids=[2])
+    result, _, cards = plan(board)
+    assert (result.labels[0].key, result.labels[0].name, result.labels[0].color) == \
+        ("label:10:blocked", "Blocked", "berry-red") and result.blocked_label_key == "label:10:blocked"
+    assert cards["card:1"].blocked and not cards["card:2"].blocked
+    assert [(item.name, [link.target_key for link in item.links]) for item in cards["card:1"].relations] == \
+        [("Subtasks", ["card:2"])]
+    records.cards[0]["blocked"] = False
+    result, _, _ = plan(board)
+    assert result.blocked_label_key is None and not any(":blocked" in label.key for label in result.labels)

@@ -7,12 +7,13 @@ from typing import Any
 
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.mapping.cards import plan_card
-from k2p.mapping.colors import label_color
+from k2p.mapping.colors import label_color, lane_color
 from k2p.mapping.context import BoardContext
 from k2p.mapping.members import board_members, space_roles_of
 from k2p.mapping.model import BoardPlan, Fidelity, LabelPlan, ListPlan
 from k2p.mapping.ordering import id_order, natural_order, position
 from k2p.mapping.projects import bindings, primary_binding
+from k2p.mapping.relations import is_blocked, plan_relations
 from k2p.mapping.properties import PropertyFormatter, custom_values, plan_custom_fields
 from k2p.mapping.rules import MappingRules
 from k2p.mapping.text import NAME_MAX, clean
@@ -73,19 +74,23 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
         labels = [lane_key] if lane_key in lane_labels else []
         tags = {f"label:{board_id}:tag:{tag_id}" for tag_id in _tag_ids(card)}
         labels += sorted(tags & tag_order.keys(), key=tag_order.__getitem__)
-        plans.append(plan_card(ctx, card, list_key=slot.plan.key, in_done_list=slot.done, label_keys=labels,
-                               custom_values=custom_values(ctx, card_id, values[card_id], field_names),
-                               missing=missing))
+        planned = plan_card(ctx, card, list_key=slot.plan.key, in_done_list=slot.done, label_keys=labels,
+                            custom_values=custom_values(ctx, card_id, values[card_id], field_names), missing=missing)
+        planned.relations, planned.blocked = plan_relations(card, rules), is_blocked(card, rules)
+        plans.append(planned)
     for user_id, name in ctx.unmapped.items():
         fidelity.add("unmapped_user", f"board:{board_id}", "members",
                      f"Kaiten user {user_id} ({name}) has no Planka user; named in card texts only")
+    blocked = [LabelPlan(f"label:{board_id}:blocked", rules.blocked_label, rules.blocked_label_color)] \
+        if any(card.blocked for card in plans) else []
     board_raw = (company.boards.get(board_id) or {}).get("raw") or {}
     title = board_raw.get("title") or next((_summary(card, "board").get("title") for card in cards), None)
     return BoardPlan(key=f"board:{board_id}", name=ctx.name(title, NAME_MAX, f"board:{board_id}", "name"),
                      members=board_members(space_roles_of(company, rules, [binding["space"] for binding in found]),
                                            users.mapping, _workers(plans)),
-                     labels=list(lane_labels.values()) + tag_labels,
-                     lists=[slot.plan for slot in slots], custom_fields=fields, cards=plans)
+                     labels=blocked + list(lane_labels.values()) + tag_labels,
+                     lists=[slot.plan for slot in slots], custom_fields=fields, cards=plans,
+                     blocked_label_key=blocked[0].key if blocked else None)
 
 
 # --- lists -----------------------------------------------------------------------------------
@@ -168,18 +173,28 @@ def _lanes(ctx: BoardContext, cards: list[dict[str, Any]]) -> dict[str, _Lane]:
 
 
 def _lane_labels(ctx: BoardContext, cards: list[dict[str, Any]], lanes: dict[str, _Lane]) -> dict[str, LabelPlan]:
-    """``Lane: <title>`` labels for the lanes holding cards, only on boards with several lanes."""
+    """``Lane: <title>`` labels for the lanes holding cards, only on boards with several lanes;
+    none for the default lane (the first live one) unless ``lane_label_default``."""
     used = {str(card.get("lane_id")) for card in cards if card.get("lane_id") is not None}
     counted = used | {lane_id for lane_id, lane in lanes.items() if lane.live}
     if ctx.rules.lanes != "label" or len(counted) <= 1:
         return {}
-    labels = {}
     unknown = _Lane((float("inf"), id_order("")), "", False)
-    for lane_id in sorted(used, key=lambda lane_id: (lanes.get(lane_id, unknown).order, id_order(lane_id))):
+    every = sorted(lanes.keys() | used, key=lambda lane_id: (lanes.get(lane_id, unknown).order, id_order(lane_id)))
+    default = next((lane_id for lane_id in every if lane_id in lanes and lanes[lane_id].live), every[0])
+    skip = None if ctx.rules.lane_label_default else default
+    # A lane's colour follows its rank among all the board's lanes, so that it stays put when a
+    # newer archive has cards in a lane that held none before.
+    rank = {lane_id: index for index, lane_id in enumerate(lane_id for lane_id in every if lane_id != skip)}
+    ordered = [lane_id for lane_id in every if lane_id in used]
+    labels = {}
+    for lane_id in ordered:
+        if lane_id == skip:
+            continue
         key = f"label:{ctx.board_id}:lane:{lane_id}"
         title = _title(ctx, lanes.get(lane_id, unknown).title, key)
         labels[key] = LabelPlan(key=key, name=ctx.name(ctx.rules.lane_label_prefix + title, NAME_MAX, key, "name"),
-                                color=ctx.rules.lane_label_color)
+                                color=lane_color(rank[lane_id], ctx.rules.lane_label_color))
     return labels
 
 

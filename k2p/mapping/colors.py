@@ -22,6 +22,15 @@ LABEL_COLORS: tuple[str, ...] = (
 )
 
 DEFAULT_COLOR = "light-concrete"   # unknown or missing index: a neutral grey
+BLOCKED_COLOR = "berry-red"        # the ``Blocked`` label
+
+# Lane labels, in lane order: well-separated hues, none of them the ``Blocked`` red.
+LANE_COLORS: tuple[str, ...] = (
+    "lagoon-blue", "pumpkin-orange", "fresh-salad", "lilac-eyes", "egg-yellow", "turquoise-sea",
+    "pink-tulip", "light-cocoa", "midnight-blue", "sunny-grass", "sugar-plum", "desert-sand",
+    "navy-blue", "bright-moss", "orange-peel", "deep-ocean", "sweet-lilac", "tank-green",
+    "french-coast", "pirate-gold", "coral-green", "summer-sky", "light-orange", "dark-granite",
+)
 
 PALETTE: dict[int, str] = {
     1: "muddy-grey",
@@ -64,3 +73,8 @@ def label_color(palette_index: int | None, overrides: Mapping[int, str] | None =
     if overrides and palette_index in overrides:
         return overrides[palette_index]
     return PALETTE.get(palette_index, DEFAULT_COLOR)
+
+
+def lane_color(index: int, fixed: str | None = None) -> str:
+    """The colour of the ``index``-th labelled lane of a board (``fixed`` for all, if set)."""
+    return fixed or LANE_COLORS[index % len(LANE_COLORS)]

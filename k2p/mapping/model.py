@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k2p.mapping.members import MemberPlan
+from k2p.mapping.relations import RelationListPlan
 
 
 @dataclass
 class LabelPlan:
-    key: str                      # label:<board>:tag:<tag id> | label:<board>:lane:<lane id>
+    key: str                      # label:<board>:tag:<tag id> | label:<board>:lane:<lane id> | label:<board>:blocked
     name: str | None              # ≤ 128, never ""
     color: str                    # one of Planka's 42 label colours
 
@@ -111,6 +112,8 @@ class CardPlan:
     attachments: list[AttachmentPlan] = field(default_factory=list)
     cover_key: str | None = None  # attachment key of the cover, None: no cover
     custom_values: dict[str, str] = field(default_factory=dict)  # field key → content (≤ 512)
+    relations: list[RelationListPlan] = field(default_factory=list)  # linked tasks, resolved at replay
+    blocked: bool = False         # carries the board's Blocked label
 
     def fields(self) -> dict[str, Any]:
         """The card's own Planka fields (create payload minus position)."""
@@ -134,6 +137,7 @@ class BoardPlan:
     lists: list[ListPlan] = field(default_factory=list)
     custom_fields: list[CustomFieldPlan] = field(default_factory=list)
     cards: list[CardPlan] = field(default_factory=list)
+    blocked_label_key: str | None = None   # the Blocked label, when a card of the board is blocked
 
     def fields(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -154,6 +158,7 @@ class ProjectPlan:
     description: str | None = None
     boards: list[BoardRef] = field(default_factory=list)
     manager_user_ids: list[str] = field(default_factory=list)  # Planka ids: project managers
+    type: str = "shared"          # "private": only its manager (the importer) and board members see it
 
     def fields(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description}

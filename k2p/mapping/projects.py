@@ -10,6 +10,7 @@ from k2p.mapping.ordering import id_order, position
 from k2p.mapping.rules import MappingRules
 from k2p.mapping.text import NAME_MAX, clean, js_len, plain_name, shorten
 
+BY_INVITE = "by_invite"   # Kaiten space access: members only
 Binding = dict[str, Any]   # {"space": space id, "type": binding type, "sort_order": float | None}
 
 
@@ -72,11 +73,18 @@ def plan_projects(company: CompanyRecords, rules: MappingRules, fidelity: Fideli
             continue
         name = project_name(company, space_id, rules, fidelity, by_uid)
         refs = [BoardRef(board_id=board_id, key=f"board:{board_id}") for *_, board_id in sorted(placed[space_id])]
-        plans.append(ProjectPlan(key=f"project:{space_id}", name=name, boards=refs))
+        plans.append(ProjectPlan(key=f"project:{space_id}", name=name, boards=refs,
+                                 type=project_type(company.spaces[space_id].get("raw") or {}, rules)))
         if (company.spaces[space_id].get("raw") or {}).get("archived"):
             fidelity.add("lossy", f"space:{space_id}", "archived",
                          "the space is archived in Kaiten; its project is an ordinary one")
     return plans
+
+
+def project_type(space: dict[str, Any], rules: MappingRules) -> str:
+    """``private`` for an invite-only space (``access = by_invite``) unless ``invite_spaces =
+    "shared"``; every other space is ``shared``."""
+    return "private" if space.get("access") == BY_INVITE and rules.invite_spaces == "private" else "shared"
 
 
 def project_name(company: CompanyRecords, space_id: str, rules: MappingRules, fidelity: Fidelity,

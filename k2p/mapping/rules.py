@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from k2p.errors import ExitCode, K2PError
-from k2p.mapping.colors import LABEL_COLORS
+from k2p.mapping.colors import BLOCKED_COLOR, LABEL_COLORS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,7 +37,16 @@ class MappingRules(BaseModel):
     # lanes → labels
     lanes: Literal["label", "ignore"] = "label"
     lane_label_prefix: str = Field("Lane: ", max_length=64)
-    lane_label_color: str = "gun-metal"
+    lane_label_color: str | None = None     # one colour for every lane; unset: distinct colours
+    lane_label_default: bool = False        # also label the cards of the default (first live) lane
+    # relations → linked tasks (docs/MAPPING.md "Relations")
+    relations: Literal["tasks", "text"] = "tasks"
+    subtasks_list_name: str = Field("Subtasks", min_length=1, max_length=128)
+    parents_list_name: str = Field("Parents", min_length=1, max_length=128)
+    blocked_by_list_name: str = Field("Blocked by", min_length=1, max_length=128)
+    blocks_list_name: str = Field("Blocks", min_length=1, max_length=128)
+    blocked_label: str = Field("Blocked", max_length=128)   # "" = no label for blocked cards
+    blocked_label_color: str = BLOCKED_COLOR
     # tags → labels: Kaiten palette index → Planka colour, over the built-in table
     tag_colors: dict[int, str] = Field(default_factory=dict)
     # cards
@@ -57,6 +66,7 @@ class MappingRules(BaseModel):
     space_roles: dict[str, SpaceRole] = Field(default_factory=dict)   # Kaiten role id → kind
     unknown_space_role: SpaceRole = "writer"
     everyone_spaces: Literal["all_users", "members_only"] = "all_users"
+    invite_spaces: Literal["private", "shared"] = "private"   # projects of invite-only spaces
     # long texts (descriptions, comments)
     text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
     truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",
@@ -78,10 +88,10 @@ class MappingRules(BaseModel):
             raise ValueError(f"only {{kaiten_id}} may be used ({exc})") from None
         return value
 
-    @field_validator("lane_label_color")
+    @field_validator("lane_label_color", "blocked_label_color")
     @classmethod
-    def _known_color(cls, value: str) -> str:
-        if value not in LABEL_COLORS:
+    def _known_color(cls, value: str | None) -> str | None:
+        if value is not None and value not in LABEL_COLORS:
             raise ValueError(f"{value!r} is not a Planka label colour (see docs/MAPPING.md)")
         return value
 
@@ -93,7 +103,8 @@ class MappingRules(BaseModel):
                 raise ValueError(f"colour {color!r} for index {index} is not a Planka label colour")
         return value
 
-    @field_validator("placeholder_name", "unknown_column_name")
+    @field_validator("placeholder_name", "unknown_column_name", "subtasks_list_name", "parents_list_name",
+                     "blocked_by_list_name", "blocks_list_name")
     @classmethod
     def _visible(cls, value: str) -> str:
         if not value.strip():

@@ -38,9 +38,11 @@ from k2p.people.acting import Actors
 from k2p.people.credentials import CredentialsFile
 from k2p.people.provision import Provisioned, finish, provision, record_mapped, settled_usernames
 from k2p.planka import specs
-from k2p.planka.client import Credentials, PlankaClient, normalize_url
+from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaError, normalize_url
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import plan_positions
+from k2p.planka.quiet import KEY as QUIET_KEY, QuietAccount
+from k2p.planka.relations import CardRelations, replay_relations
 from k2p.planka.replay import ImportContext, guarded, known_positions, replay_board
 from k2p.planka.sync import Syncer, Tally
 
@@ -174,7 +176,8 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
         elif boards:
             kept = [ref for ref in project.boards if ref.board_id in boards]
             if kept:
-                chosen.append(ProjectPlan(project.key, project.name, project.description, kept))
+                chosen.append(ProjectPlan(project.key, project.name, project.description, kept,
+                                          type=project.type))
     return chosen
 
 
@@ -206,6 +209,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                 ledger.record_run(run)
             ctx = ImportContext(client, syncer, tally, reader, me["id"] if me else None,
                                 options.concurrency, progress)
+            ctx.quiet = QuietAccount(client, ledger, me, dry_run=options.dry_run)
             progress("phase", "people")
             record_mapped(ctx, users.mapping)
             plans = plan_accounts(creating, index.company, rules, planka_users or [],
@@ -230,11 +234,16 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             ctx.act_as, ctx.own, ctx.inactive = actors.client, actors.own, inactive
             try:
                 progress("boards_total", sum(len(project.boards) for project in projects))
+                relations: list[CardRelations] = []
+                planned: set[str] = set()
                 for project in projects:
-                    _replay_project(ctx, project, index, rules, users, fidelity)
+                    _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
+                progress("phase", "relations")
+                replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
                 finish(ctx, plans, people, actors, whole_archive=not options.spaces and not options.boards,
                        fidelity=fidelity)
             finally:
+                _restore_settings(ctx)
                 people_report = {"accounts_planned": len(plans), "acting_fallbacks": actors.fallbacks,
                                  "board_memberships_skipped_deactivated": ctx.skipped_deactivated,
                                  "keys_revoked": actors.revoke_all() if client is not None else 0,
@@ -258,6 +267,15 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
     return ImportOutcome(report, path, tally, options.dry_run, client is None)
 
 
+def _restore_settings(ctx: ImportContext) -> None:
+    """Give the importing account its subscribing settings back; when that fails, the next run does."""
+    assert ctx.quiet is not None
+    try:
+        ctx.quiet.restore()
+    except (PlankaError, AmbiguousWrite, K2PError) as error:
+        ctx.tally.fail(QUIET_KEY, "account_settings", str(error))
+
+
 def _with_accounts(users: UserMap, people: Provisioned, plans: list[AccountPlan], index: ArchiveIndex) -> UserMap:
     """The user map with the created (or adopted) accounts added."""
     managers = {people.ids[plan.kaiten_id] for plan in plans
@@ -267,9 +285,16 @@ def _with_accounts(users: UserMap, people: Provisioned, plans: list[AccountPlan]
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity) -> None:
+                    users: UserMap, fidelity: Fidelity, relations: list[CardRelations], planned: set[str]) -> None:
+    # The type is chosen at creation only (Planka cannot turn a project with several managers private).
+    before = ctx.syncer.row(project.key)
+    kind = str(before.state.get("type", "shared")) if before is not None and before.done else project.type
+    if kind != project.type:
+        fidelity.add("lossy", project.key, "type", f"created {kind} by an earlier import, kept {kind}; "
+                     f"change it in Planka's project settings if wanted")
     result = guarded(ctx, project.key, "project", lambda: ctx.syncer.ensure(
-        project.key, None, project.fields(), specs.project(ctx.client, project.name)))  # type: ignore[arg-type]
+        project.key, None, project.fields(), specs.project(ctx.client, project.name, kind),  # type: ignore[arg-type]
+        state={"type": kind}))
     if result is None:
         return
     space_id = project.key.split(":", 1)[1]
@@ -277,15 +302,27 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
         planka_id = users.get(kaiten_id)
         if planka_id is None or planka_id == ctx.me or planka_id not in users.managers:
             continue
+        if kind == "private":   # its creator is its only manager: Planka refuses any other
+            fidelity.add("lossy", project.key, "managers", f"space admin {kaiten_id} is a board member, not a "
+                         f"project manager: a private Planka project has one manager, its creator")
+            continue
         key = f"{project.key}:manager:{planka_id}"
         guarded(ctx, key, "project_manager", lambda key=key, planka_id=planka_id: ctx.syncer.ensure(
             key, result.planka_id, {}, specs.project_manager(ctx.client, result.planka_id, planka_id)))  # type: ignore[arg-type]
     order = [ref.key for ref in project.boards]
     positions = plan_positions(order, known_positions(ctx, order))
+    seen = False   # does anybody but the importing account see a board of the project?
     for ref in project.boards:
         ctx.on_progress("board", ref.board_id)
         plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity)
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
+        seen = seen or any(member.user_id != ctx.me for member in plan.members)
+        planned.update(card.key for card in plan.cards)
+        relations.extend(CardRelations(card.key, card.relations, [item.key for item in card.task_lists])
+                         for card in plan.cards if card.relations)
+    if kind == "private" and not seen:
+        fidelity.add("lossy", project.key, "members", "private project without board members who have an "
+                     "account: only the importing account sees it (map or create the space's members)")
 
 
 def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | None,

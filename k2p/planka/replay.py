@@ -2,14 +2,18 @@
 
 Cards are replayed by a worker pool (``--concurrency``); their order in Planka comes from the
 explicit positions planned up front, not from the order in which workers finish. Within a card,
-children are replayed in a fixed order: labels, task lists and tasks, comments (oldest first),
-attachments, custom field values, the card's cover and archive placement, and last its members.
-Members come last because a card membership subscribes the member, and a subscriber is notified
-of every later comment and move: replayed history must not notify anybody.
+children are replayed in a fixed order: labels (the ``Blocked`` label with them), task lists and
+tasks, comments (oldest first), attachments, custom field values, the card's cover and archive
+placement, and last its members. Members come last because a card membership subscribes the
+member, and a subscriber is notified of every later comment and move: replayed history must not
+notify anybody. Tasks linked to other cards follow once every card of the run exists
+(:mod:`k2p.planka.relations`); creating a task notifies nobody.
 
 Writes that belong to a person (a card's creation, a comment, an upload, a card membership) go
 through ``ImportContext.writer(user_id)``, which acts as that person where the importer may
-(accounts k2p created; see :mod:`k2p.people.acting`) and is the importing account otherwise.
+(accounts k2p created; see :mod:`k2p.people.acting`) and is the importing account otherwise;
+before the importing account writes a card or a comment, its subscribing settings go off
+(:mod:`k2p.planka.quiet`), so that it is subscribed to nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from k2p.mapping.model import AttachmentPlan, BoardPlan, CardPlan
 from k2p.planka import specs
 from k2p.planka.client import MultipartFile, PlankaClient, PlankaError
 from k2p.planka.positions import plan_positions
+from k2p.planka.quiet import QuietAccount
 from k2p.planka.sync import Result, Spec, Syncer, Tally
 
 FIELD_GROUP_NAME = "Kaiten"
@@ -47,6 +52,7 @@ class ImportContext:
     inactive: set[str] = field(default_factory=set)     # deactivated accounts: no new board membership
     skipped_deactivated: int = 0                        # board memberships left out for them
     notified: Counter[str] = field(default_factory=Counter)   # user id → notifications caused
+    quiet: QuietAccount | None = None                   # the importing account's subscribing settings
 
     @property
     def api(self) -> PlankaClient:
@@ -56,6 +62,13 @@ class ImportContext:
     def writer(self, user_id: str | None) -> PlankaClient | None:
         """The client for a write that belongs to ``user_id`` (the importing one by default)."""
         return self.act_as(user_id) if self.act_as is not None else self.client
+
+    def before_own_write(self, key: str, writer: PlankaClient | None) -> None:
+        """Before ``writer`` creates the card or comment ``key``: when that is the importing
+        account, its subscribing settings go off first (:mod:`k2p.planka.quiet`)."""
+        row = self.syncer.row(key)
+        if self.quiet is not None and writer is self.client and (row is None or not row.done):
+            self.quiet.before_write()
 
 
 @dataclass
@@ -68,6 +81,7 @@ class BoardState:
     group_id: str | None = None
     field_ids: dict[str, str | None] = field(default_factory=dict)
     archive_list_id: str | None = None
+    blocked_label_id: str | None = None
 
 
 def known_positions(ctx: ImportContext, keys: Sequence[str]) -> dict[str, float | None]:
@@ -131,6 +145,7 @@ def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, po
                                                             member.can_comment)))
     state.label_ids = replay_ordered(ctx, state.board_id, "label", plan.labels, lambda label: specs.label(
         client, state.board_id, label.name, label.color))  # type: ignore[arg-type]
+    state.blocked_label_id = state.label_ids.get(plan.blocked_label_key) if plan.blocked_label_key else None
     state.list_ids = replay_ordered(ctx, state.board_id, "list", plan.lists, lambda item: specs.kanban_list(
         client, state.board_id, item.name, item.type))  # type: ignore[arg-type]
     _replay_fields(ctx, plan, state)
@@ -223,6 +238,7 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
         ctx.tally.fail(plan.key, "card", f"its list {plan.list_key} could not be created")
         return
     fields = {**plan.fields(), "list_key": plan.list_key}
+    ctx.before_own_write(plan.key, ctx.writer(plan.creator_user_id))
     result = guarded(ctx, plan.key, "card", lambda: ctx.syncer.ensure(
         plan.key, board.board_id, fields, _card_spec(ctx, board, plan, list_id, position),
         position=position, state={"list_key": plan.list_key}))
@@ -235,9 +251,11 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
         if label_id is not None or ctx.syncer.dry_run:
             guarded(ctx, key, "card_label", lambda key=key, label_id=label_id: ctx.syncer.ensure(
                 key, card_id, {}, specs.card_label(ctx.client, card_id, label_id)))  # type: ignore[arg-type]
+    replay_blocked(ctx, plan, card_id, board.blocked_label_id)
     _replay_tasks(ctx, plan, card_id)
     for comment in plan.comments:
         author = comment.author_user_id if ctx.writer(comment.author_user_id) is not ctx.client else ctx.me
+        ctx.before_own_write(comment.key, ctx.writer(comment.author_user_id))
         guarded(ctx, comment.key, "comment", lambda comment=comment, author=author: ctx.syncer.ensure(
             comment.key, card_id, comment.fields(), specs.comment(ctx.writer(comment.author_user_id), card_id,  # type: ignore[arg-type]
                                                                   comment.text, author)))
@@ -250,6 +268,40 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
     _replay_placement(ctx, board, plan, card_id, list_id, position, attachment_ids)
     for user_id in plan.member_user_ids:
         _replay_card_member(ctx, plan.key, card_id, user_id)
+
+
+def replay_blocked(ctx: ImportContext, plan: CardPlan, card_id: str | None, label_id: str | None) -> None:
+    """The ``Blocked`` label on the card while its Kaiten block is active, taken off once released
+    (``card:<id>:blocked``; its state says which label and whether it is off)."""
+    key = f"{plan.key}:blocked"
+    row = ctx.syncer.row(key)
+    if row is None or not row.done:
+        if plan.blocked and (label_id is not None or ctx.syncer.dry_run):
+            guarded(ctx, key, "card_label", lambda: ctx.syncer.ensure(
+                key, card_id, {}, specs.card_label(ctx.client, card_id, label_id),  # type: ignore[arg-type]
+                state={"label": label_id}))
+        return
+    label_id = label_id if plan.blocked else row.state.get("label")
+    if plan.blocked != bool(row.state.get("released")) or label_id is None:
+        return                    # labelled and blocked, or taken off and not blocked
+
+    def change() -> Result:
+        if not ctx.syncer.dry_run:
+            if plan.blocked:
+                specs.card_label(ctx.api, card_id, label_id).create({})  # type: ignore[arg-type]
+            else:
+                try:
+                    ctx.api.delete(f"/api/cards/{card_id}/card-labels/labelId:{label_id}")
+                except PlankaError as error:
+                    if error.status != 404:   # already taken off in Planka
+                        raise
+            ctx.syncer.ledger.done(key, "card_label", str(row.planka_id), card_id,
+                                   state={"label": label_id, "released": not plan.blocked})
+        outcome = "created" if plan.blocked else "updated"   # taking it off counts as an update
+        ctx.tally.add("card_label", outcome)
+        return Result(row.planka_id, outcome)
+
+    guarded(ctx, key, "card_label", change)
 
 
 def _replay_card_member(ctx: ImportContext, card_key: str, card_id: str | None, user_id: str) -> None:

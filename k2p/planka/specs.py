@@ -62,9 +62,9 @@ def _named(name: str | None, **fields: Any) -> Callable[[Item], bool]:
     return lambda item: item.get("name") == name and all(item.get(k) == v for k, v in fields.items())
 
 
-def project(client: PlankaClient, name: str) -> Spec:
+def project(client: PlankaClient, name: str, kind: str = "shared") -> Spec:
     return Spec("project",
-                create=lambda p: _item(client.create("/api/projects", {"type": "shared", **_without_none(p)})),
+                create=lambda p: _item(client.create("/api/projects", {"type": kind, **_without_none(p)})),
                 update=_patch(client, "/api/projects"),
                 find=lambda: list(client.get("/api/projects").get("items", [])),
                 match=_named(name), recent_only=True)
@@ -138,6 +138,13 @@ def task_list(client: PlankaClient, card_id: str | None, name: str) -> Spec:
 def task(client: PlankaClient, card_id: str | None, task_list_id: str | None, name: str) -> Spec:
     return _child("task", client, create_at=f"/api/task-lists/{task_list_id}/tasks", patch_prefix="/api/tasks",
                   read=f"/api/cards/{card_id}", included="tasks", match=_named(name, taskListId=task_list_id))
+
+
+def linked_task(client: PlankaClient, card_id: str | None, task_list_id: str | None, target_id: str | None) -> Spec:
+    """A task linked to a card: Planka names it after that card; only its position can change."""
+    return _child("linked_task", client, create_at=f"/api/task-lists/{task_list_id}/tasks",
+                  patch_prefix="/api/tasks", read=f"/api/cards/{card_id}", included="tasks",
+                  match=lambda item: item.get("taskListId") == task_list_id and item.get("linkedCardId") == target_id)
 
 
 def comment(client: PlankaClient, card_id: str | None, text: str, me: str | None) -> Spec:
