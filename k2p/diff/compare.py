@@ -14,7 +14,7 @@ from k2p import jsoncodec
 from k2p.archive.format import MISSING_COLLECTION
 from k2p.archive.reader import ArchiveReader
 from k2p.diff.records import canonical_hash, field_changes, title_of
-from k2p.errors import ArchiveInvalid, Refused
+from k2p.errors import ArchiveInvalid, LocalIOError, Refused
 
 Change = Literal["created", "changed", "deleted"]
 BATCH = 5000
@@ -112,15 +112,19 @@ def diff_archives(old_path: Path, new_path: Path, on_difference: Callable[[Diffe
         if old.manifest.scope != new.manifest.scope:
             summary.notes.append("the archives were exported with different scopes: records outside "
                                  "one scope show as created or deleted")
-        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="k2p-diff-"))
-        index = stack.enter_context(_Index(Path(workdir) / "index.sqlite"))
-        step = _Step(old, new, index, on_difference, on_progress or (lambda event, value: None))
-        names = [*old.manifest.collections, *(c for c in new.manifest.collections
-                                              if c not in old.manifest.collections)]
-        step.on_progress("total", sum(_count(reader, name) for reader in (old, new)
-                                      for name in [*names, MISSING_COLLECTION]))
-        for name in [*names, MISSING_COLLECTION]:
-            summary.collections[name] = step.compare(name)
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="k2p-diff-")))
+        names = [*old.manifest.collections,
+                 *(name for name in new.manifest.collections if name not in old.manifest.collections),
+                 MISSING_COLLECTION]
+        try:
+            step = _Step(old, new, stack.enter_context(_Index(workdir / "index.sqlite")),
+                         on_difference, on_progress or (lambda event, value: None))
+            step.on_progress("total", sum(_count(reader, name) for reader in (old, new) for name in names))
+            for name in names:
+                summary.collections[name] = step.compare(name)
+        except sqlite3.OperationalError as exc:   # the temporary disk is full, most likely
+            raise LocalIOError(f"cannot write the temporary index {workdir}/index.sqlite: {exc}; free "
+                               f"space there or point TMPDIR at a larger disk") from None
         return summary
 
 

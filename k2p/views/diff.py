@@ -13,12 +13,15 @@ VERBS = {"created": "+", "changed": "~", "deleted": "-"}
 class DiffProgress(ProgressEvents):
     """One bar of records read (both archives; a collection with changes is read twice)."""
 
+    total = 0
+
     def __call__(self, event: str, value: int) -> None:
         if self._bar is None:
             return
-        task = self._task("records", "comparing records", total=0)
+        task = self._task("records", "comparing records")
         if event == "total":
-            self._bar.update(task, total=(self._bar.tasks[task].total or 0) + value)
+            self.total += value
+            self._bar.update(task, total=self.total)
         else:
             self._bar.advance(task, value)
 
