@@ -104,7 +104,7 @@ def test_field_summaries_of_nested_lists() -> None:
                                        "properties": "+id_2, ~id_1", "labels": "+y", "due": ""}
 
 
-def test_archives_of_different_companies_are_refused(tmp_path: Path) -> None:
+def test_other_company_refused_incomplete_and_damaged_archives_fail(tmp_path: Path) -> None:
     first = write_archive(tmp_path / "a.k2p").root
     other = write_archive(tmp_path / "b.k2p").root
     rewrite_manifest(other, lambda manifest: manifest["source"].update(company_id=2))
@@ -115,6 +115,13 @@ def test_archives_of_different_companies_are_refused(tmp_path: Path) -> None:
     write_archive(incomplete)
     (incomplete / "k2p-archive.json").unlink()
     assert run("diff", str(first), str(incomplete)).exit_code == ExitCode.ARCHIVE_INCOMPLETE
+    damaged = write_archive(tmp_path / "d.k2p").root
+    cards = damaged / "records/cards.jsonl.zst"
+    data = bytearray(cards.read_bytes())
+    data[-5] ^= 0xFF
+    cards.write_bytes(bytes(data))
+    result = run("diff", str(damaged), str(first))
+    assert result.exit_code == ExitCode.ARCHIVE_INVALID and "cards.jsonl.zst" in result.output
 
 
 def test_export_twice_with_changes_in_between(tmp_path: Path) -> None:
