@@ -117,7 +117,7 @@ def diff_archives(old_path: Path, new_path: Path, on_difference: Callable[[Diffe
                  *(name for name in new.manifest.collections if name not in old.manifest.collections),
                  MISSING_COLLECTION]
         try:
-            step = _Step(old, new, stack.enter_context(_Index(workdir / "index.sqlite")),
+            step = _Comparison(old, new, stack.enter_context(_Index(workdir / "index.sqlite")),
                          on_difference, on_progress or (lambda event, value: None))
             step.on_progress("total", sum(_count(reader, name) for reader in (old, new) for name in names))
             for name in names:
@@ -147,7 +147,7 @@ class _Index:
 
 
 @dataclass
-class _Step:
+class _Comparison:
     old: ArchiveReader
     new: ArchiveReader
     index: _Index
