@@ -148,6 +148,8 @@ class _Index:
 
 @dataclass
 class _Comparison:
+    """Compares the archives one collection at a time (see the package docstring for the steps)."""
+
     old: ArchiveReader
     new: ArchiveReader
     index: _Index
