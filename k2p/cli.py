@@ -67,7 +67,7 @@ def main() -> None:
 
     Exit codes: 0 ok, 1 internal error, 2 usage, 3 archive invalid, 4 archive incomplete,
     5 unsupported version, 6 remote API failure, 7 finished with failures, 8 refused,
-    9 local I/O error, 130 interrupted.
+    9 local I/O error, 10 archives differ (diff), 130 interrupted.
     """
 
 
@@ -114,6 +114,29 @@ def cat(archive: Path, collection: str, record_id: str | None, raw: bool) -> Non
     except BrokenPipeError:
         # The reader (head, jq -e ...) stopped early; that is not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@main.command()
+@click.argument("old", type=ARCHIVE_ARG)
+@click.argument("new", type=ARCHIVE_ARG)
+@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True,
+              help="Differences listed per collection (text output).")
+@click.option("--json", "as_json", is_flag=True, help="Stream one JSON line per difference, then a "
+              "summary line.")
+@click.pass_context
+def diff(ctx: click.Context, old: Path, new: Path, limit: int, as_json: bool) -> None:
+    """What changed from archive OLD to NEW of the same company: created, changed, deleted.
+
+    Exit 0 when identical, 10 when they differ.
+    """
+    from k2p.diff import diff_archives
+    from k2p.views.diff import DiffProgress, FirstDifferences, JsonDifferences
+
+    output = JsonDifferences() if as_json else FirstDifferences(limit)
+    with progress(not as_json) as bar:
+        summary = diff_archives(old, new, output, on_progress=DiffProgress(bar))
+    output.finish(summary)
+    ctx.exit(ExitCode.OK if summary.identical else ExitCode.DIFFERENT)
 
 
 @main.command()

@@ -47,6 +47,11 @@ def emit_json(payload: Any) -> None:
     sys.stdout.flush()
 
 
+def emit_json_line(payload: Any) -> None:
+    """Print one compact JSON object as a line of a JSON Lines stream (for streaming ``--json``)."""
+    sys.stdout.write(redact(orjson.dumps(payload).decode()) + "\n")
+
+
 def say(text: str = "") -> None:
     """Print a line of text output to stdout."""
     _out.print(printable(redact(text)), markup=False)

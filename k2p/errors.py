@@ -20,6 +20,7 @@ class ExitCode:
     PARTIAL = 7           # the run finished but some items failed
     REFUSED = 8           # would overwrite or contradict existing state
     LOCAL_IO = 9          # a local file could not be read or written (disk full, permissions)
+    DIFFERENT = 10        # `k2p diff`: the two archives differ (like diff(1)'s 1)
     INTERRUPTED = 130
 
 
