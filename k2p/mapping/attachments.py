@@ -25,7 +25,7 @@ class CardFiles:
     cover_key: str | None = None
     # comment id or uid → (attachment key, name) of the files attached to that comment
     by_comment: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # links not made clickable (credentials, private hosts): shown as text in the details footer
+    # links not made clickable (credentials, private hosts): shown as text in the card's details
     held_links: list[str] = field(default_factory=list)
 
 
@@ -85,7 +85,7 @@ def _link(ctx: BoardContext, entity: str, key: str, url: Any, title: Any,
     if hazard:
         shown = masked_url(url)
         result.held_links.append(shown)
-        ctx.fidelity.add("lossy", entity, "link", f"{shown}: {hazard}; kept as text in the description, "
+        ctx.fidelity.add("lossy", entity, "link", f"{shown}: {hazard}; kept as text in the card's details, "
                                                   f"not attached as a link")
         return None
     name_source = title if isinstance(title, str) and title.strip() else urlsplit(url).hostname or url

@@ -48,6 +48,18 @@ class CustomFieldPlan:
 
 
 @dataclass
+class DetailPlan:
+    """One custom field of the card's own field group, with the card's (non-empty) value."""
+
+    key: str                      # card:<card>:detail:<slug> (slug: kaiten_card, type, property:<id>, …)
+    name: str                     # ≤ 128
+    content: str                  # ≤ 512, non-empty, one line
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
 class TaskPlan:
     key: str                      # task:<card>:item:<checklist item id>
     name: str                     # ≤ 1024, non-empty
@@ -111,6 +123,8 @@ class CardPlan:
     attachments: list[AttachmentPlan] = field(default_factory=list)
     cover_key: str | None = None  # attachment key of the cover, None: no cover
     custom_values: dict[str, str] = field(default_factory=dict)  # field key → content (≤ 512)
+    details: list[DetailPlan] = field(default_factory=list)     # the card's own field group, in order
+    details_group: str = "Details"   # that group's name (≤ 128)
 
     def fields(self) -> dict[str, Any]:
         """The card's own Planka fields (create payload minus position)."""

@@ -43,7 +43,19 @@ class MappingRules(BaseModel):
     # cards
     card_type: CardType = "project"
     card_types: dict[str, CardType] = Field(default_factory=dict)   # Kaiten type id or name → type
-    details_footer: bool = True
+    # Kaiten facts Planka has no place for: "fields" (the card's own field group) or "off"
+    details: Literal["fields", "off"] = "fields"
+    details_group_name: str = Field("Details", min_length=1, max_length=128)
+    # a custom property gets a board-wide field when at least this share of the board's cards has
+    # a value; the others become fields of the cards that have one
+    board_field_share: float = Field(0.5, ge=0.0, le=1.0)
+    # time spent: "field" (a Time spent detail), "stopwatch" (Planka's stopwatch, stopped), "off"
+    time_spent: Literal["field", "stopwatch", "off"] = "field"
+    # card names longer than this are shortened, the full title opens the description
+    name_display_max: int = Field(256, ge=16, le=1024)
+    long_title_in_description: bool = True
+    # Markdown Planka does not render (task-list items) is rewritten in descriptions and comments
+    planka_markdown: bool = True
     card_url: str | None = None       # e.g. "https://acme.kaiten.ru/space/{space_id}/card/{card_id}"
     custom_fields: bool = True
     # "always": every comment starts with its author and date; "unmapped" (default): only comments
@@ -93,7 +105,7 @@ class MappingRules(BaseModel):
                 raise ValueError(f"colour {color!r} for index {index} is not a Planka label colour")
         return value
 
-    @field_validator("placeholder_name", "unknown_column_name")
+    @field_validator("placeholder_name", "unknown_column_name", "details_group_name")
     @classmethod
     def _visible(cls, value: str) -> str:
         if not value.strip():
