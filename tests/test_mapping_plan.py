@@ -383,6 +383,17 @@ def test_rare_properties_are_card_details(board: tuple[CompanyRecords, BoardReco
     assert not any(item.key.startswith("card:2:detail:property:") for item in cards["card:2"].details)
     _, _, cards = plan(board, MappingRules(board_field_share=0.6))
     assert details(cards["card:1"])["Priority"] == "High, Low, #3"
+
+
+def test_url_properties_are_also_link_attachments(board: tuple[CompanyRecords, BoardRecords]) -> None:
+    board[1].cards[0]["properties"].update(id_301="https://example.org/spec", id_312="http://10.0.0.1/x")
+    _, fidelity, cards = plan(board)
+    links = [(a.key, a.name, a.url) for a in cards["card:1"].attachments if ":property:" in a.key]
+    assert links == [("attachment:1:property:301", "Notes", "https://example.org/spec")]
+    facts = details(cards["card:1"])
+    assert facts["Notes"] == "https://example.org/spec" and facts["Links kept as text"] == "http://10.0.0.1/x"
+    _, _, cards = plan(board, MappingRules(custom_fields=False))
+    assert not any(":property:" in a.key for a in cards["card:1"].attachments)
     result, _, cards = plan(board, MappingRules(details="off"))
     assert {field.name for field in result.custom_fields} >= {"Priority", "Client"}
 

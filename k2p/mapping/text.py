@@ -90,7 +90,7 @@ def fit_text(body: str, *, budget: int, marker: str, prefix: str = "", suffix: s
     """``prefix + body + suffix`` within ``budget`` JSON bytes and the validator maximum.
 
     When too long, ``body`` is cut (at a line break near the cut when there is one) and ``marker``
-    appended; ``prefix`` and ``suffix`` (attribution, details footer) are always kept whole.
+    appended; ``prefix`` and ``suffix`` (attribution line, a long card title) are always kept whole.
     Returns the text and whether it was cut.
     """
     prefix, body, suffix = clean(prefix), clean(body), clean(suffix)
