@@ -297,7 +297,9 @@ def _drop_details(ctx: ImportContext, group_key: str, removed: list[str], *, who
     done = True
     for key, route, rows in targets:
         row = ctx.syncer.row(key)
-        if row is not None and row.done and not ctx.syncer.dry_run:
+        if row is None or not row.done:
+            continue
+        if not ctx.syncer.dry_run:
             try:
                 ctx.api.delete(f"/api/{route}/{row.planka_id}")
             except PlankaError as error:
