@@ -80,6 +80,13 @@ def test_bad_values_name_the_file_and_key(tmp_path: Path, text: str, key: str) -
     assert "\n" not in message and raised.value.exit_code == ExitCode.USAGE
 
 
+def test_the_old_footer_switch_still_reads(tmp_path: Path) -> None:
+    assert load_rules(write(tmp_path, "details_footer = false")).details == "off"
+    assert load_rules(write(tmp_path, "details_footer = true")).details == "fields"
+    with pytest.raises(K2PError, match="key 'details_footer': unknown key"):
+        load_rules(write(tmp_path, 'details_footer = false\ndetails = "fields"'))
+
+
 def test_unknown_key_is_reported_as_such(tmp_path: Path) -> None:
     with pytest.raises(K2PError, match="key 'colour': unknown key"):
         load_rules(write(tmp_path, 'colour = "red"'))

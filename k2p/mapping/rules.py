@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from k2p.errors import ExitCode, K2PError
 from k2p.mapping.colors import LABEL_COLORS
@@ -73,6 +73,15 @@ class MappingRules(BaseModel):
     text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
     truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",
                                    min_length=1, max_length=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _footer_switch(cls, data: Any) -> Any:
+        """k2p 0.1's ``details_footer = true/false`` means ``details = "fields"/"off"`` now."""
+        if isinstance(data, dict) and isinstance(data.get("details_footer"), bool) and "details" not in data:
+            data = {**data, "details": "fields" if data["details_footer"] else "off"}
+            del data["details_footer"]
+        return data
 
     @field_validator("comment_attribution", mode="before")
     @classmethod
