@@ -267,7 +267,7 @@ def test_members_and_unmapped_users(board: tuple[CompanyRecords, BoardRecords]) 
     assert cards["card:1"].member_user_ids == ["1005"]
     assert [(m.user_id, m.role) for m in result.members] == [("1007", "editor"), ("1005", "editor")]  # space member first
     unmapped = notes_of(fidelity, "unmapped_user")
-    assert unmapped == ["board:10 members: Kaiten user 6 (Bob) has no Planka user; named in card texts only"]
+    assert unmapped == ["board:10 members: Kaiten user 6 (Bob) has no Planka user; named in card details and texts only"]
     facts = details(cards["card:1"])
     assert facts["Responsible"] == "Ann" and facts["Members without a Planka user"] == "Bob"
     assert "Ann" not in (cards["card:1"].description or "")

@@ -82,7 +82,7 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
                                missing=missing, property_details=property_details(ctx, card_values)))
     for user_id, name in ctx.unmapped.items():
         fidelity.add("unmapped_user", f"board:{board_id}", "members",
-                     f"Kaiten user {user_id} ({name}) has no Planka user; named in card texts only")
+                     f"Kaiten user {user_id} ({name}) has no Planka user; named in card details and texts only")
     board_raw = (company.boards.get(board_id) or {}).get("raw") or {}
     title = board_raw.get("title") or next((_summary(card, "board").get("title") for card in cards), None)
     return BoardPlan(key=f"board:{board_id}", name=ctx.name(title, NAME_MAX, f"board:{board_id}", "name"),
