@@ -163,6 +163,7 @@ def test_html_unclosed_markup_still_has_no_tags() -> None:
     ("  - [ ] nested\n> - [x] quoted", "  ☐ nested\n> ☑ quoted"),
     ("- [link](https://x.org)\n- [ ]not a task\n- plain", "- [link](https://x.org)\n- [ ]not a task\n- plain"),
     ("one<br>two<BR/>three<br />four", "one\ntwo\nthree\nfour"),
+    ("use `<br>` or ``a<br>`` then<br>go", "use `<br>` or ``a<br>`` then\ngo"),
     ("```\n- [ ] code<br>\n```\n- [ ] after", "```\n- [ ] code<br>\n```\n☐ after"),
     ("~~~~\n```\n- [x] still code\n~~~~\n- [x] out", "~~~~\n```\n- [x] still code\n~~~~\n☑ out"),
 ])

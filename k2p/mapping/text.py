@@ -158,12 +158,13 @@ def human_utc(value: object, *, with_time: bool = True) -> str | None:
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TASK_ITEM = re.compile(r"^(\s*(?:>\s*)*)(?:[-*+]|\d{1,9}[.)])\s+\[([ xX])\](?=\s|$)")
 _BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_CODE_SPAN = re.compile(r"(`+[^`]*`+)")
 
 
 def planka_markdown(text: str) -> str:
     """Markdown as Planka 2.1.1 renders it (its client: @diplodoc/transform, no task-list plugin,
     raw HTML shown as text): task-list items ``- [x] a`` / ``- [ ] b`` become ``☑ a`` / ``☐ b``
-    lines and ``<br>`` a line break; fenced code blocks are left as they are."""
+    lines and ``<br>`` a line break; code (fenced blocks, inline spans) is left as it is."""
     lines, fence = [], ""
     for line in text.split("\n"):
         opened = _FENCE.match(line)
@@ -174,6 +175,7 @@ def planka_markdown(text: str) -> str:
             fence = opened.group(1)
         else:
             line = _TASK_ITEM.sub(lambda m: m.group(1) + ("☐" if m.group(2) == " " else "☑"), line)
-            line = _BR_TAG.sub("\n", line)
+            line = "".join(part if index % 2 else _BR_TAG.sub("\n", part)       # not inside `code`
+                           for index, part in enumerate(_CODE_SPAN.split(line)))
         lines.append(line)
     return "\n".join(lines)
