@@ -19,7 +19,7 @@ from k2p.mapping.board import plan_board
 from k2p.mapping.model import BoardPlan, CardPlan, Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import MappingRules
-from k2p.mapping.text import js_len
+from k2p.mapping.text import js_len, md_escape
 from k2p.mapping.users import UserMap, archive_names
 from k2p.testing.kaiten_company import KaitenCompany, generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
@@ -176,10 +176,15 @@ def test_names_within_planka_limits(mapped: Mapped) -> None:
             named += [(card.name, 1024)] + [(item.name, 128) for item in card.task_lists + card.attachments]
             named += [(task.name, 1024) for item in card.task_lists for task in item.tasks]
             named += [(value, 512) for value in card.custom_values.values()]
+            named += [(card.details_group, 128)] + [(item.name, 128) for item in card.details]
+            named += [(item.content, 512) for item in card.details]
     for name, limit in named:
         assert isinstance(name, str) and name.strip() and js_len(name) <= limit, (name, limit)
-    long_title = mapped.card(mapped.company.landmarks["long_title_card"]).name
-    assert js_len(long_title) == 1024 and long_title.endswith("…")
+    card_id = str(mapped.company.landmarks["long_title_card"])
+    long_title = mapped.card(card_id)
+    assert js_len(long_title.name) == 256 and long_title.name.endswith("…")
+    title = " ".join(mapped.raw_cards[card_id]["title"].split())
+    assert js_len(title) > 1024 and (long_title.description or "").startswith("**" + md_escape(title) + "**")
 
 
 def test_every_request_passes_planka_validation(mapped: Mapped) -> None:
@@ -213,7 +218,11 @@ def test_every_request_passes_planka_validation(mapped: Mapped) -> None:
             for attachment in card.attachments:
                 body = {key: value for key, value in attachment.fields().items() if key != "sha256" and value}
                 check("POST", "/api/cards/1/attachments", body)
-            for content in card.custom_values.values():
+            if card.details:
+                check("POST", "/api/cards/1/custom-field-groups", {"position": 65536, "name": card.details_group})
+            for detail in card.details:
+                check("POST", "/api/custom-field-groups/1/custom-fields", {"position": 65536, **detail.fields()})
+            for content in [*card.custom_values.values(), *(detail.content for detail in card.details)]:
                 check("PATCH", "/api/cards/1/custom-field-values/customFieldGroupId:1:customFieldId:1",
                       {"content": content})
 
@@ -222,8 +231,7 @@ def test_huge_description_truncated_with_note(mapped: Mapped) -> None:
     card_id = mapped.company.landmarks["huge_description_card"]
     description = mapped.card(card_id).description or ""
     assert len(mapped.raw_cards[str(card_id)]["description"].encode("utf-8")) > 1_100_000
-    marker = "\n\n… [truncated by k2p; the full text is in the archive]\n\n---\n**Kaiten card "
-    assert marker in description, "the cut body is marked and the footer kept"
+    assert description.endswith("\n\n… [truncated by k2p; the full text is in the archive]"), "the cut is marked"
     assert 900_000 < len(orjson.dumps(description)) <= 1_000_000
     assert mapped.notes("truncated", f"card:{card_id}")
 

@@ -253,7 +253,11 @@ def test_card_fields(board: tuple[CompanyRecords, BoardRecords]) -> None:
     done = cards["card:5"]
     assert done.archived and done.list_key == "list:10:subcolumn:105"
     assert done.due_date == "2026-03-04T05:06:07.000Z" and done.is_due_completed is True
-    assert done.stopwatch_total == 90 * 60
+    assert done.stopwatch_total is None and details(done)["Time spent"] == "1 h 30 min"
+    _, _, stopwatch = plan(board, MappingRules(time_spent="stopwatch"))
+    assert stopwatch["card:5"].stopwatch_total == 90 * 60 and "Time spent" not in details(stopwatch["card:5"])
+    _, _, off = plan(board, MappingRules(time_spent="off"))
+    assert off["card:5"].stopwatch_total is None and "Time spent" not in details(off["card:5"])
     assert cards["card:6"].name == "(untitled)" and cards["card:6"].is_due_completed is False
     assert cards["card:2"].due_date is None and cards["card:2"].is_due_completed is None
     assert cards["card:2"].type == "project"
@@ -267,18 +271,45 @@ def test_members_and_unmapped_users(board: tuple[CompanyRecords, BoardRecords]) 
     assert cards["card:1"].member_user_ids == ["1005"]
     assert [(m.user_id, m.role) for m in result.members] == [("1007", "editor"), ("1005", "editor")]  # space member first
     unmapped = notes_of(fidelity, "unmapped_user")
-    assert unmapped == ["board:10 members: Kaiten user 6 (Bob) has no Planka user; named in card texts only"]
-    description = cards["card:1"].description or ""
-    assert "- Responsible: Ann" in description and "- Members without a Planka user: Bob" in description
+    assert unmapped == ["board:10 members: Kaiten user 6 (Bob) has no Planka user; named in card details and texts only"]
+    facts = details(cards["card:1"])
+    assert facts["Responsible"] == "Ann" and facts["Members without a Planka user"] == "Bob"
+    assert "Ann" not in (cards["card:1"].description or "")
 
 
-def test_footer_format_and_switch(board: tuple[CompanyRecords, BoardRecords]) -> None:
+def test_card_details_and_switch(board: tuple[CompanyRecords, BoardRecords]) -> None:
     _, _, cards = plan(board, MappingRules(card_url="https://acme.kaiten.ru/space/{space_id}/card/{card_id}"))
-    assert (cards["card:3"].description or "").startswith(
-        "**Kaiten card 3** · [open in Kaiten](https://acme.kaiten.ru/space/2/card/3) · "
-        "created 2026-01-02 03:04 UTC by Ann")
-    _, _, cards = plan(board, MappingRules(details_footer=False))
-    assert cards["card:3"].description is None
+    card = cards["card:3"]
+    assert card.description is None and card.details_group == "Details"
+    assert [(item.key, item.name, item.content) for item in card.details[:2]] == [
+        ("card:3:detail:kaiten_card", "Kaiten card", "3"),
+        ("card:3:detail:created", "Created", "2026-01-02 03:04 UTC by Ann")]
+    assert all(item.content and "\n" not in item.content for plan_ in cards.values() for item in plan_.details)
+    link = card.attachments[-1]
+    assert (link.key, link.type, link.name, link.url) == (
+        "attachment:3:kaiten", "link", "Kaiten card 3", "https://acme.kaiten.ru/space/2/card/3")
+    _, _, cards = plan(board, MappingRules(details="off", details_group_name="Kaiten"))
+    assert cards["card:3"].description is None and cards["card:3"].details == []
+    assert all(item.key != "attachment:3:kaiten" for item in cards["card:3"].attachments)
+
+
+def test_long_titles_and_planka_markdown(board: tuple[CompanyRecords, BoardRecords]) -> None:
+    title = "Very long *title* " * 20                            # 360 characters
+    board[1].cards[2].update(title=title, description="- [x] draft\n- [ ] review")
+    _, fidelity, cards = plan(board)
+    card = cards["card:3"]
+    assert len(card.name) == 256 and card.name.endswith("…") and title.startswith(card.name[:-1])
+    assert card.description == "**" + title.strip().replace("*", "\\*") + "**\n\n☑ draft\n☐ review"
+    assert not any(note.startswith("card:3 name") for note in notes_of(fidelity, "truncated"))
+    _, _, cards = plan(board, MappingRules(long_title_in_description=False, planka_markdown=False))
+    assert cards["card:3"].name == title and cards["card:3"].description == "- [x] draft\n- [ ] review"
+    board[1].cards[2]["title"] = "short"
+    _, _, cards = plan(board)
+    assert cards["card:3"].name == "short" and cards["card:3"].description == "☑ draft\n☐ review"
+
+
+def details(card: CardPlan) -> dict[str, str]:
+    return {item.name: item.content for item in card.details}
 
 
 def test_task_lists(board: tuple[CompanyRecords, BoardRecords]) -> None:
@@ -322,7 +353,7 @@ def test_attachments_and_cover(board: tuple[CompanyRecords, BoardRecords]) -> No
 
 
 def test_custom_fields(board: tuple[CompanyRecords, BoardRecords]) -> None:
-    result, fidelity, cards = plan(board)
+    result, fidelity, cards = plan(board, MappingRules(board_field_share=0.0))
     assert [(field.key, field.name) for field in result.custom_fields] == [
         ("field:10:property:306", "Priority"), ("field:10:property:301", "Notes"),   # board order first
         ("field:10:property:303", "When"), ("field:10:property:305", "Approved"),
@@ -341,6 +372,34 @@ def test_custom_fields(board: tuple[CompanyRecords, BoardRecords]) -> None:
     assert any("Notes: 600 → 512" in note for note in notes_of(fidelity, "truncated"))
     result, _, cards = plan(board, MappingRules(custom_fields=False))
     assert result.custom_fields == [] and cards["card:1"].custom_values == {}
+    assert not any(item.key.startswith("card:1:detail:property:") for item in cards["card:1"].details)
+
+
+def test_rare_properties_are_card_details(board: tuple[CompanyRecords, BoardRecords]) -> None:
+    for card in board[1].cards[1:3]:          # Priority on 3 of 6 cards: board-wide (≥ 50 %)
+        card["properties"] = {"id_306": [1]}
+    result, _, cards = plan(board)
+    assert [field.name for field in result.custom_fields] == ["Priority"]
+    assert cards["card:1"].custom_values == {"field:10:property:306": "High, Low, #3"}
+    facts = details(cards["card:1"])
+    assert facts["Client"] == "ACME" and facts["Notes"].endswith("…") and "Priority" not in facts
+    assert cards["card:1"].details[-1].key.startswith("card:1:detail:property:")
+    assert not any(item.key.startswith("card:2:detail:property:") for item in cards["card:2"].details)
+    _, _, cards = plan(board, MappingRules(board_field_share=0.6))
+    assert details(cards["card:1"])["Priority"] == "High, Low, #3"
+
+
+def test_url_properties_are_also_link_attachments(board: tuple[CompanyRecords, BoardRecords]) -> None:
+    board[1].cards[0]["properties"].update(id_301="https://example.org/spec", id_312="http://10.0.0.1/x")
+    _, fidelity, cards = plan(board)
+    links = [(a.key, a.name, a.url) for a in cards["card:1"].attachments if ":property:" in a.key]
+    assert links == [("attachment:1:property:301", "Notes", "https://example.org/spec")]
+    facts = details(cards["card:1"])
+    assert facts["Notes"] == "https://example.org/spec" and facts["Links kept as text"] == "http://10.0.0.1/x"
+    _, _, cards = plan(board, MappingRules(custom_fields=False))
+    assert not any(":property:" in a.key for a in cards["card:1"].attachments)
+    result, _, cards = plan(board, MappingRules(details="off"))
+    assert {field.name for field in result.custom_fields} >= {"Priority", "Client"}
 
 
 def test_planning_is_deterministic(board: tuple[CompanyRecords, BoardRecords]) -> None:

@@ -23,7 +23,9 @@ def test_defaults_without_a_file() -> None:
     assert rules == MappingRules()
     assert (rules.nested_naming, rules.lanes, rules.done_list_type, rules.card_type) == ("path", "label", "closed",
                                                                                           "project")
-    assert rules.details_footer and rules.comment_attribution and rules.custom_fields
+    assert rules.details == "fields" and rules.comment_attribution and rules.custom_fields
+    assert (rules.time_spent, rules.name_display_max, rules.board_field_share) == ("field", 256, 0.5)
+    assert rules.long_title_in_description and rules.planka_markdown and rules.details_group_name == "Details"
     assert rules.text_budget_bytes == 1_000_000 and rules.card_url is None
 
 
@@ -37,7 +39,10 @@ card_type = "story"
 card_types = { "300002" = "project", "Bug" = "project" }
 tag_colors = { 3 = "berry-red", "4" = "sunny-grass" }
 card_url = "https://acme.kaiten.ru/space/{space_id}/card/{card_id}"
-details_footer = false
+details = "off"
+time_spent = "stopwatch"
+name_display_max = 1024
+board_field_share = 0.0
 text_budget_bytes = 500000
 """))
     assert rules.nested_naming == "leaf" and rules.lanes == "ignore" and rules.done_list_type == "active"
@@ -45,7 +50,8 @@ text_budget_bytes = 500000
     assert rules.planka_card_type(300002, "Other") == "project"
     assert rules.planka_card_type(1, "Bug") == "project"
     assert rules.planka_card_type(1, "Card") == "story"
-    assert not rules.details_footer and rules.text_budget_bytes == 500_000
+    assert rules.details == "off" and rules.text_budget_bytes == 500_000
+    assert (rules.time_spent, rules.name_display_max, rules.board_field_share) == ("stopwatch", 1024, 0.0)
 
 
 @pytest.mark.parametrize("text, key", [
@@ -59,6 +65,11 @@ text_budget_bytes = 500000
     ('placeholder_name = "   "', "placeholder_name"),
     ('colour = "red"', "colour"),
     ('card_types = { Bug = "task" }', "card_types.Bug"),
+    ('details = "footer"', "details"),
+    ("board_field_share = 1.5", "board_field_share"),
+    ("name_display_max = 2000", "name_display_max"),
+    ('time_spent = "timer"', "time_spent"),
+    ('details_group_name = " "', "details_group_name"),
 ])
 def test_bad_values_name_the_file_and_key(tmp_path: Path, text: str, key: str) -> None:
     path = write(tmp_path, text)
@@ -67,6 +78,13 @@ def test_bad_values_name_the_file_and_key(tmp_path: Path, text: str, key: str) -
     message = raised.value.message
     assert message.startswith(f"{path}: key {key!r}:"), message
     assert "\n" not in message and raised.value.exit_code == ExitCode.USAGE
+
+
+def test_the_old_footer_switch_still_reads(tmp_path: Path) -> None:
+    assert load_rules(write(tmp_path, "details_footer = false")).details == "off"
+    assert load_rules(write(tmp_path, "details_footer = true")).details == "fields"
+    with pytest.raises(K2PError, match="key 'details_footer': unknown key"):
+        load_rules(write(tmp_path, 'details_footer = false\ndetails = "fields"'))
 
 
 def test_unknown_key_is_reported_as_such(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ import re
 import orjson
 import pytest
 
+from k2p.mapping.footer import duration
 from k2p.mapping.html_markdown import html_to_markdown
-from k2p.mapping.text import (ELLIPSIS, TEXT_MAX, clean, cut_units, fit_text, human_utc, iso_utc, js_len,
+from k2p.mapping.text import (ELLIPSIS, planka_markdown, TEXT_MAX, clean, cut_units, fit_text, human_utc, iso_utc, js_len,
                               json_size, md_escape, parse_time, shorten, shorten_filename)
 
 MARKER = "\n\n… [cut]"
@@ -154,3 +155,23 @@ def test_html_unclosed_markup_still_has_no_tags() -> None:
     text = html_to_markdown('<div><p>open <a href="https://a.b">link <b>bold <blockquote>q')
     assert not TAG.search(text)
     assert "link **bold" in text and "> q" in text
+
+
+@pytest.mark.parametrize("markdown, expected", [
+    ("- [x] draft\n- [ ] review", "☑ draft\n☐ review"),
+    ("* [X] a\n+ [ ] b\n1. [ ] c\n2) [x] d", "☑ a\n☐ b\n☐ c\n☑ d"),
+    ("  - [ ] nested\n> - [x] quoted", "  ☐ nested\n> ☑ quoted"),
+    ("- [link](https://x.org)\n- [ ]not a task\n- plain", "- [link](https://x.org)\n- [ ]not a task\n- plain"),
+    ("one<br>two<BR/>three<br />four", "one\ntwo\nthree\nfour"),
+    ("use `<br>` or ``a<br>`` then<br>go", "use `<br>` or ``a<br>`` then\ngo"),
+    ("```\n- [ ] code<br>\n```\n- [ ] after", "```\n- [ ] code<br>\n```\n☐ after"),
+    ("~~~~\n```\n- [x] still code\n~~~~\n- [x] out", "~~~~\n```\n- [x] still code\n~~~~\n☑ out"),
+])
+def test_planka_markdown(markdown: str, expected: str) -> None:
+    assert planka_markdown(markdown) == expected
+
+
+@pytest.mark.parametrize("seconds, text", [(12_000, "3 h 20 min"), (2_700, "45 min"), (7_200, "2 h"),
+                                           (30, "< 1 min"), (90_000, "25 h")])
+def test_duration(seconds: int, text: str) -> None:
+    assert duration(seconds) == text

@@ -181,7 +181,9 @@ def test_rerun_writes_nothing_and_a_new_relation_adds_linked_tasks(imported: dic
     export(imported["kaiten"], work / "second.k2p")
     second = import_into(planka, work / "second.k2p", imported["ledger"], **imported["options"])
     created = {kind: counts["created"] for kind, counts in second.report["counts"].items() if counts["created"]}
-    assert created == {"linked_task": 2, "task_list": 2}, created   # one on each side of the relation
+    # One linked task on each side of the relation, and the relation's text in each card's details
+    # (it also names cards outside the import, which cannot be linked).
+    assert created == {"linked_task": 2, "task_list": 2, "custom_field": 2, "custom_value": 2}, created
     cards = ledger_ids(imported["ledger"], "card")
     reader = PlankaReader(planka.url, imported["key"])
     assert _linked(reader, cards[f"card:{parent}"]) == {"Subtasks": [cards[f"card:{child}"]]}

@@ -434,6 +434,39 @@ def test_custom_field_values_upsert(admin: Api) -> None:
         "Custom field group not found"
 
 
+def test_card_level_custom_field_groups(admin: Api) -> None:
+    """Like Planka 2.1.1: a card's own group (position required), its fields and values; the card
+    read holds only card groups but every value of the card; deleting a field drops its values."""
+    ids = make_board(admin)
+    card, other = make_card(admin, ids.list), make_card(admin, ids.list, position=2)
+    board_group = admin.item("POST", f"/api/boards/{ids.board}/custom-field-groups", {"position": 1, "name": "Meta"})
+    board_field = admin.item("POST", f"/api/custom-field-groups/{board_group['id']}/custom-fields",
+                             {"position": 1, "name": "Size"})
+    error(admin.post(f"/api/cards/{card['id']}/custom-field-groups", json={"name": "Details"}), 400)
+    assert error(admin.post(f"/api/cards/{card['id']}/custom-field-groups", json={"position": 1}), 422)[
+        "message"] == "Base custom field group or name must be present"
+    later = admin.item("POST", f"/api/cards/{card['id']}/custom-field-groups", {"position": 2, "name": "Later"})
+    group = admin.item("POST", f"/api/cards/{card['id']}/custom-field-groups", {"position": 1, "name": "Details"})
+    assert (group["cardId"], group["boardId"]) == (card["id"], None)
+    field = admin.item("POST", f"/api/custom-field-groups/{group['id']}/custom-fields", {"position": 1, "name": "Type"})
+    value_path = f"/api/cards/{{}}/custom-field-values/customFieldGroupId:{{}}:customFieldId:{{}}"
+    admin.item("PATCH", value_path.format(card["id"], group["id"], field["id"]), {"content": "Bug"})
+    admin.item("PATCH", value_path.format(card["id"], board_group["id"], board_field["id"]), {"content": "L"})
+    assert error(admin.patch(value_path.format(other["id"], group["id"], field["id"]), json={"content": "x"}),
+                 404)["message"] == "Custom field group not found"
+    read = admin.ok("GET", f"/api/cards/{card['id']}")["included"]
+    assert [g["name"] for g in read["customFieldGroups"]] == ["Details", "Later"]
+    assert [f["id"] for f in read["customFields"]] == [field["id"]]
+    assert sorted(v["content"] for v in read["customFieldValues"]) == ["Bug", "L"]
+    board = admin.ok("GET", f"/api/boards/{ids.board}")["included"]
+    assert [g["id"] for g in board["customFieldGroups"]] == [board_group["id"], group["id"], later["id"]]
+    admin.ok("DELETE", f"/api/custom-fields/{field['id']}")
+    assert [v["content"] for v in admin.ok("GET", f"/api/cards/{card['id']}")["included"]["customFieldValues"]] == ["L"]
+    admin.ok("DELETE", f"/api/custom-field-groups/{later['id']}")
+    assert [g["id"] for g in admin.ok("GET", f"/api/cards/{card['id']}")["included"]["customFieldGroups"]] == [
+        group["id"]]
+
+
 def test_cross_board_move_remaps_labels_and_drops_non_members(sim: PlankaSimulator, admin: Api) -> None:
     ids = make_board(admin)
     target = admin.item("POST", f"/api/projects/{ids.project}/boards", {"position": 2, "name": "Target"})["id"]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from k2p.mapping.context import BoardContext
 from k2p.mapping.model import AttachmentPlan
+from k2p.mapping.properties import PREFIX, property_name
 from k2p.mapping.text import NAME_MAX, URL_MAX, clean, js_len
 
 CLOUD_TYPES = {2, 3, 4, 5, 6}          # Google Drive, Dropbox, Box, OneDrive, Yandex Disk
@@ -25,7 +26,7 @@ class CardFiles:
     cover_key: str | None = None
     # comment id or uid → (attachment key, name) of the files attached to that comment
     by_comment: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    # links not made clickable (credentials, private hosts): shown as text in the details footer
+    # links not made clickable (credentials, private hosts): shown as text in the card's details
     held_links: list[str] = field(default_factory=list)
 
 
@@ -71,7 +72,26 @@ def plan_attachments(ctx: BoardContext, card: dict[str, Any], missing: dict[str,
             plan = _link(ctx, entity, key, link.get("url"), link.get("description"), result)
             if plan is not None:
                 result.attachments.append(plan)
+    result.attachments.extend(_property_links(ctx, card, result))
     return result
+
+
+def _property_links(ctx: BoardContext, card: dict[str, Any], result: CardFiles) -> list[AttachmentPlan]:
+    """A link attachment per property value that is one URL: Planka shows field values as plain
+    text, a link attachment is clickable (named after the property)."""
+    properties = card.get("properties")
+    if not ctx.rules.custom_fields or not isinstance(properties, dict):
+        return []
+    links = []
+    for key, value in properties.items():
+        if str(key).startswith(PREFIX) and isinstance(value, str) and \
+                value.strip().startswith(("http://", "https://")) and " " not in value.strip():
+            property_id = str(key)[len(PREFIX):]
+            plan = _link(ctx, f"card:{card.get('id')}", f"attachment:{card.get('id')}:property:{property_id}",
+                         value, property_name(ctx, property_id), result)
+            if plan is not None:
+                links.append(plan)
+    return links
 
 
 def _link(ctx: BoardContext, entity: str, key: str, url: Any, title: Any,
@@ -85,7 +105,7 @@ def _link(ctx: BoardContext, entity: str, key: str, url: Any, title: Any,
     if hazard:
         shown = masked_url(url)
         result.held_links.append(shown)
-        ctx.fidelity.add("lossy", entity, "link", f"{shown}: {hazard}; kept as text in the description, "
+        ctx.fidelity.add("lossy", entity, "link", f"{shown}: {hazard}; kept as text in the card's details, "
                                                   f"not attached as a link")
         return None
     name_source = title if isinstance(title, str) and title.strip() else urlsplit(url).hostname or url

@@ -14,7 +14,8 @@ from k2p.mapping.model import BoardPlan, Fidelity, LabelPlan, ListPlan
 from k2p.mapping.ordering import id_order, natural_order, position
 from k2p.mapping.projects import bindings, primary_binding
 from k2p.mapping.relations import is_blocked, plan_relations
-from k2p.mapping.properties import PropertyFormatter, custom_values, plan_custom_fields
+from k2p.mapping.properties import (PropertyFormatter, board_wide, custom_values, plan_custom_fields,
+                                   property_details)
 from k2p.mapping.rules import MappingRules
 from k2p.mapping.text import NAME_MAX, clean
 from k2p.mapping.users import UserMap
@@ -54,7 +55,8 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
     tag_labels = _tag_labels(ctx, cards)
     formatter = PropertyFormatter(ctx)
     values = {str(card.get("id")): formatter.card_values(card) if rules.custom_fields else {} for card in cards}
-    fields = plan_custom_fields(ctx, {pid for card_values in values.values() for pid in card_values})
+    wide = board_wide(ctx, values)
+    fields = plan_custom_fields(ctx, wide)
     field_names = {field.key: field.name for field in fields}
     missing = {str(entry.get("id")): entry for entry in company.missing}
     tag_order = {label.key: index for index, label in enumerate(tag_labels)}
@@ -74,13 +76,16 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
         labels = [lane_key] if lane_key in lane_labels else []
         tags = {f"label:{board_id}:tag:{tag_id}" for tag_id in _tag_ids(card)}
         labels += sorted(tags & tag_order.keys(), key=tag_order.__getitem__)
+        board_values = {pid: text for pid, text in values[card_id].items() if pid in wide}
+        card_values = {pid: text for pid, text in values[card_id].items() if pid not in wide}
         planned = plan_card(ctx, card, list_key=slot.plan.key, in_done_list=slot.done, label_keys=labels,
-                            custom_values=custom_values(ctx, card_id, values[card_id], field_names), missing=missing)
+                            custom_values=custom_values(ctx, card_id, board_values, field_names),
+                            missing=missing, property_details=property_details(ctx, card_values))
         planned.relations, planned.blocked = plan_relations(card, rules), is_blocked(card, rules)
         plans.append(planned)
     for user_id, name in ctx.unmapped.items():
         fidelity.add("unmapped_user", f"board:{board_id}", "members",
-                     f"Kaiten user {user_id} ({name}) has no Planka user; named in card texts only")
+                     f"Kaiten user {user_id} ({name}) has no Planka user; named in card details and texts only")
     blocked = [LabelPlan(f"label:{board_id}:blocked", rules.blocked_label, rules.blocked_label_color)] \
         if any(card.blocked for card in plans) else []
     board_raw = (company.boards.get(board_id) or {}).get("raw") or {}

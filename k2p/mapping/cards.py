@@ -7,38 +7,49 @@ from typing import Any
 from k2p.mapping.attachments import plan_attachments
 from k2p.mapping.comments import plan_comments
 from k2p.mapping.context import BoardContext
-from k2p.mapping.footer import details_footer, type_label
-from k2p.mapping.model import CardPlan, TaskListPlan, TaskPlan
+from k2p.mapping.footer import card_details, type_label
+from k2p.mapping.model import AttachmentPlan, CardPlan, DetailPlan, TaskListPlan, TaskPlan
 from k2p.mapping.ordering import id_order, position
-from k2p.mapping.text import LONG_NAME_MAX, NAME_MAX, iso_utc, parse_time
+from k2p.mapping.text import (FIELD_VALUE_MAX, LONG_NAME_MAX, NAME_MAX, clean, iso_utc, js_len, parse_time,
+                              md_escape, plain_name, planka_markdown, shorten)
 
 RESPONSIBLE = 2
+TEXT_TITLE_MAX = 10_000   # a title shortened for the name is kept whole up to this in the description
 DONE_STATE = 3
 ARCHIVED_CONDITION = 2
 
 
 def plan_card(ctx: BoardContext, card: dict[str, Any], *, list_key: str, in_done_list: bool,
               label_keys: list[str], custom_values: dict[str, str],
-              missing: dict[str, dict[str, Any]]) -> CardPlan:
-    """The card's plan; ``missing`` holds the archive's ``missing`` records by id (file reasons)."""
+              missing: dict[str, dict[str, Any]],
+              property_details: list[tuple[str, str, str]] | None = None) -> CardPlan:
+    """The card's plan; ``missing`` holds the archive's ``missing`` records by id (file reasons);
+    ``property_details`` are ``(slug, name, value)`` of properties too rare for a board field."""
     card_id = str(card.get("id"))
     entity = f"card:{card_id}"
     member_ids, responsible, unmapped = _people(ctx, card)
     files = plan_attachments(ctx, card, missing)
     comment_files = list(dict(pair for pairs in files.by_comment.values() for pair in pairs).values())
-    footer = details_footer(ctx, card, responsible=responsible, unmapped_members=unmapped,
-                            comment_files=comment_files, held_links=files.held_links)
+    tracked = _tracked_seconds(ctx, card)
+    facts = card_details(ctx, card, responsible=responsible, unmapped_members=unmapped,
+                         comment_files=comment_files, held_links=files.held_links,
+                         time_spent=tracked if ctx.rules.time_spent == "field" else None)
+    url = ctx.card_url(card_id)
+    if url and ctx.rules.details == "fields":
+        files.attachments.append(AttachmentPlan(key=f"attachment:{card_id}:kaiten", type="link",
+                                                name=f"Kaiten card {card_id}", url=url))
     due_date = _due_date(ctx, card, entity)
     done = card.get("state") == DONE_STATE or in_done_list
+    name, long_title = _name(ctx, card, entity)
     return CardPlan(
         key=f"card:{card_id}",
         list_key=list_key,
-        name=ctx.name(card.get("title"), LONG_NAME_MAX, entity, "name"),
+        name=name,
         type=ctx.rules.planka_card_type(card.get("type_id"), type_label(ctx, card)),
-        description=_description(ctx, card, footer, entity),
+        description=_description(ctx, card, long_title, entity),
         due_date=due_date,
         is_due_completed=done if due_date is not None else None,
-        stopwatch_total=_tracked_seconds(ctx, card),
+        stopwatch_total=tracked if ctx.rules.time_spent == "stopwatch" else None,
         archived=bool(card.get("archived")) or card.get("condition") == ARCHIVED_CONDITION,
         label_keys=label_keys,
         member_user_ids=member_ids,
@@ -48,7 +59,33 @@ def plan_card(ctx: BoardContext, card: dict[str, Any], *, list_key: str, in_done
         attachments=files.attachments,
         cover_key=files.cover_key,
         custom_values=custom_values,
+        details=_details(ctx, card_id, facts + (property_details or [])),
+        details_group=ctx.rules.details_group_name,
     )
+
+
+def _name(ctx: BoardContext, card: dict[str, Any], entity: str) -> tuple[str, str]:
+    """The card name, and the full title when it was shortened for display (else ``""``)."""
+    if not ctx.rules.long_title_in_description:
+        return ctx.name(card.get("title"), LONG_NAME_MAX, entity, "name"), ""
+    full = ctx.name(card.get("title"), TEXT_TITLE_MAX, entity, "name")
+    short = shorten(full, ctx.rules.name_display_max)
+    return short, full.strip() if short != full else ""
+
+
+def _details(ctx: BoardContext, card_id: str, facts: list[tuple[str, str, str]]) -> list[DetailPlan]:
+    """The card's detail fields: names within 128, values within 512 (cuts noted)."""
+    plans = []
+    for slug, name, value in facts:
+        key = f"card:{card_id}:detail:{slug}"
+        text = clean(plain_name(value)).strip()
+        short = shorten(text, FIELD_VALUE_MAX)
+        if short != text:
+            ctx.fidelity.add("truncated", f"card:{card_id}", "custom_value",
+                             f"{name}: {js_len(text)} → {js_len(short)} characters")
+        if short:
+            plans.append(DetailPlan(key=key, name=ctx.name(name, NAME_MAX, key, "name"), content=short))
+    return plans
 
 
 def _card_members(card: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
@@ -80,15 +117,17 @@ def _people(ctx: BoardContext, card: dict[str, Any]) -> tuple[list[str], list[st
     return member_ids, responsible, unmapped
 
 
-def _description(ctx: BoardContext, card: dict[str, Any], footer: str, entity: str) -> str | None:
+def _description(ctx: BoardContext, card: dict[str, Any], long_title: str, entity: str) -> str | None:
+    """The Kaiten description (Markdown made renderable), after the full title when the name is cut."""
     body = card.get("description") if isinstance(card.get("description"), str) else ""
-    body = body.rstrip() if footer else body
     if not body.strip():
         body = ""
-    if not body and not footer:
+    if ctx.rules.planka_markdown:
+        body = planka_markdown(body)
+    if not body and not long_title:
         return None
-    suffix = ("\n\n" + footer) if body else footer.split("\n", 1)[1]   # no rule under nothing
-    return ctx.long_text(body, entity, "description", suffix=suffix)
+    prefix = f"**{md_escape(long_title)}**" + ("\n\n" if body else "") if long_title else ""
+    return ctx.long_text(body, entity, "description", prefix=prefix)
 
 
 def _due_date(ctx: BoardContext, card: dict[str, Any], entity: str) -> str | None:

@@ -8,7 +8,7 @@ from k2p.mapping.context import BoardContext
 from k2p.mapping.html_markdown import html_to_markdown
 from k2p.mapping.model import CommentPlan
 from k2p.mapping.ordering import id_order, time_order
-from k2p.mapping.text import human_utc, md_escape
+from k2p.mapping.text import human_utc, md_escape, planka_markdown
 
 HTML = 2
 
@@ -25,6 +25,8 @@ def plan_comments(ctx: BoardContext, card_id: str,
         body = str(raw.get("text") or "")
         if raw.get("type") == HTML:
             body = html_to_markdown(body)
+        elif ctx.rules.planka_markdown:
+            body = planka_markdown(body)
         files = files_by_comment.get(comment_id, []) + files_by_comment.get(str(raw.get("uid")), [])
         names = list(dict(files).values())
         suffix = ""

@@ -1,20 +1,25 @@
-"""The details footer: Kaiten facts Planka has no field for, appended to the card description.
+"""Card details: Kaiten facts Planka has no place for, as custom fields on that card.
 
-Format (every line but the first is optional; docs/MAPPING.md "Details footer")::
+Each fact becomes one field of the card's own ``Details`` group (docs/MAPPING.md §4), present only
+when the card has a value, so no card shows an empty field. Values are plain one-line text (Planka
+shows field values as text): dates as ``2024-01-27 10:30 UTC``, durations as ``3 h 20 min``::
 
-    ---
-    **Kaiten card 50000003** · [open in Kaiten](…) · created 2022-11-16 13:02 UTC by Nadia Petrov
-    - Type: Bug · Size: 3 SP · ASAP
-    - Responsible: Ann Example
-    - Members without a Planka user: Bob Example
-    - Blocked: Needs the API first (card #50000021 Migrate billing export)
-    - Planned: 2026-01-01 → 2026-02-01
-    - Parents: #50000021 Migrate billing export
-    - Children: #50000022 Ship onboarding flow
-    - Card links: blocks #1; blocked by #2; related #3
-    - External id: JIRA-12
-    - Files from comments: build.log
-    - Links kept as text: `http://10.0.0.5/wiki`, `https://***@example.com/x`
+    Kaiten card   50000003
+    Created       2022-11-16 13:02 UTC by Nadia Petrov
+    Type          Bug
+    Size          3 SP
+    ASAP          yes
+    Responsible   Ann Example
+    Members without a Planka user   Bob Example
+    Blocked       Needs the API first (card #50000021 Migrate billing export)
+    Planned       2026-01-01 → 2026-02-01
+    Time spent    3 h 20 min
+    Parents       #50000021 Migrate billing export
+    Children      #50000022 Ship onboarding flow
+    Card links    blocks #1; blocked by #2; related #3
+    External id   JIRA-12
+    Files from comments   build.log
+    Links kept as text    http://10.0.0.5/wiki https://***@example.com/x
 """
 
 from __future__ import annotations
@@ -22,64 +27,57 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from k2p.mapping.context import BoardContext
-from k2p.mapping.text import human_utc, md_escape, shorten
+from k2p.mapping.text import human_utc, shorten
 
-MAX_ITEMS = 20          # names or cards listed per line; the rest is counted
+MAX_ITEMS = 20          # names or cards listed per field; the rest is counted
 TITLE_MAX = 80          # characters of a related card's title
 
 
-def details_footer(ctx: BoardContext, card: dict[str, Any], *, responsible: list[str],
-                   unmapped_members: list[str], comment_files: list[str],
-                   held_links: list[str]) -> str:
-    """The footer text (starting with a rule), or ``""`` when switched off."""
-    if not ctx.rules.details_footer:
-        return ""
-    lines = ["---", _headline(ctx, card)]
-    facts = [_type_and_size(ctx, card)]
-    facts.append(_named("Responsible", responsible))
-    facts.append(_named("Members without a Planka user", unmapped_members))
-    facts.append(_blocked(card))
+def card_details(ctx: BoardContext, card: dict[str, Any], *, responsible: list[str],
+                 unmapped_members: list[str], comment_files: list[str], held_links: list[str],
+                 time_spent: int | None) -> list[tuple[str, str, str]]:
+    """``(slug, field name, value)`` for every fact the card has, in display order."""
+    if ctx.rules.details == "off":
+        return []
+    size = card.get("size_text") or card.get("size")
+    unit = card.get("size_unit")
     planned = [human_utc(card.get(key), with_time=False) for key in ("planned_start", "planned_end")]
-    if any(planned):
-        facts.append(f"Planned: {planned[0] or '?'} → {planned[1] or '?'}")
-    facts.append(_cards("Parents", card.get("parents"), card.get("parents_ids")))
-    facts.append(_cards("Children", card.get("children"), card.get("children_ids")))
-    facts.append(_card_links(card))
-    if isinstance(card.get("external_id"), (str, int)) and str(card["external_id"]).strip():
-        facts.append("External id: " + md_escape(_one_line(str(card["external_id"]))))
-    facts.append(_named("Files from comments", comment_files))
-    # As code spans: shown, never made clickable.
-    facts.append(_listed("Links kept as text", [f"`{link.replace('`', '%60')}`" for link in held_links]))
-    lines.extend(f"- {fact}" for fact in facts if fact)
-    return "\n".join(lines)
+    external = card.get("external_id")
+    facts = [
+        ("kaiten_card", "Kaiten card", str(card.get("id"))),
+        ("created", "Created", _created(ctx, card)),
+        ("type", "Type", type_label(ctx, card) or ""),
+        ("size", "Size", "" if size in (None, "", 0) else (f"{size} {unit}" if unit else str(size))),
+        ("asap", "ASAP", "yes" if card.get("asap") else ""),
+        ("responsible", "Responsible", _listed(responsible)),
+        ("unmapped_members", "Members without a Planka user", _listed(unmapped_members)),
+        ("blocked", "Blocked", _blocked(card)),
+        ("planned", "Planned", f"{planned[0] or '?'} → {planned[1] or '?'}" if any(planned) else ""),
+        ("time_spent", "Time spent", duration(time_spent) if time_spent else ""),
+        ("parents", "Parents", _cards(card.get("parents"), card.get("parents_ids"))),
+        ("children", "Children", _cards(card.get("children"), card.get("children_ids"))),
+        ("card_links", "Card links", _card_links(card)),
+        ("external_id", "External id", str(external) if isinstance(external, (str, int)) else ""),
+        ("comment_files", "Files from comments", _listed(comment_files)),
+        ("held_links", "Links kept as text", _listed(held_links, " ")),     # URLs hold no spaces
+    ]
+    return [(slug, name, _one_line(value)) for slug, name, value in facts if _one_line(value)]
 
 
-def _headline(ctx: BoardContext, card: dict[str, Any]) -> str:
-    card_id = card.get("id")
-    parts = [f"**Kaiten card {card_id}**"]
-    url = ctx.card_url(card_id)
-    if url:
-        parts.append(f"[open in Kaiten]({url})")
+def duration(seconds: int) -> str:
+    """``3 h 20 min``, ``45 min``, ``2 h`` (whole minutes; under a minute is ``< 1 min``)."""
+    hours, minutes = divmod(seconds // 60, 60)
+    parts = ([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if minutes else [])
+    return " ".join(parts) or "< 1 min"
+
+
+def _created(ctx: BoardContext, card: dict[str, Any]) -> str:
     created = human_utc(card.get("created"))
     owner = card.get("owner_id")
-    if created or owner is not None:
-        by = f" by {md_escape(ctx.person(owner, card.get('owner')))}" if owner is not None else ""
-        parts.append(f"created {created or '(date unknown)'}{by}")
-    return " · ".join(parts)
-
-
-def _type_and_size(ctx: BoardContext, card: dict[str, Any]) -> str:
-    parts = []
-    type_name = type_label(ctx, card)
-    if type_name:
-        parts.append("Type: " + md_escape(type_name))
-    size = card.get("size_text") or card.get("size")
-    if size not in (None, "", 0):
-        unit = card.get("size_unit")
-        parts.append("Size: " + md_escape(f"{size} {unit}" if unit else str(size)))
-    if card.get("asap"):
-        parts.append("ASAP")
-    return " · ".join(parts)
+    if not created and owner is None:
+        return ""
+    by = f" by {ctx.person(owner, card.get('owner'))}" if owner is not None else ""
+    return f"{created or '(date unknown)'}{by}"
 
 
 def type_label(ctx: BoardContext, card: dict[str, Any]) -> str | None:
@@ -99,26 +97,26 @@ def _blocked(card: dict[str, Any]) -> str:
     for blocker in card.get("blockers") or []:
         if not isinstance(blocker, dict) or blocker.get("released"):
             continue
-        reason = _one_line(str(blocker.get("reason") or "")).strip()
+        reason = _one_line(str(blocker.get("reason") or ""))
         if blocker.get("blocker_card_id"):
             title = shorten(_one_line(str(blocker.get("blocker_card_title") or "")), TITLE_MAX)
             reason = f"{reason} (card #{blocker['blocker_card_id']} {title})".strip()
-        reasons.append(md_escape(reason or "no reason given"))
+        reasons.append(reason or "no reason given")
     if not reasons and card.get("block_reason"):
-        reasons.append(md_escape(_one_line(str(card["block_reason"]))))
-    return "Blocked: " + ("; ".join(reasons) or "yes")
+        reasons.append(_one_line(str(card["block_reason"])))
+    return "; ".join(reasons) or "yes"
 
 
-def _cards(label: str, summaries: Any, ids: Any) -> str:
+def _cards(summaries: Any, ids: Any) -> str:
     entries = []
     if isinstance(summaries, list) and summaries:
         for summary in summaries:
             if isinstance(summary, dict):
                 title = shorten(_one_line(str(summary.get("title") or "")), TITLE_MAX)
-                entries.append(f"#{summary.get('id')} {md_escape(title)}".rstrip())
+                entries.append(f"#{summary.get('id')} {title}".rstrip())
     elif isinstance(ids, list):
         entries = [f"#{card_id}" for card_id in ids]
-    return _listed(label, entries)
+    return _listed(entries)
 
 
 def _card_links(card: dict[str, Any]) -> str:
@@ -128,19 +126,13 @@ def _card_links(card: dict[str, Any]) -> str:
         ids = card.get(key)
         if isinstance(ids, list) and ids:
             parts.append(label + " " + ", ".join(f"#{card_id}" for card_id in ids[:MAX_ITEMS]))
-    return ("Card links: " + "; ".join(parts)) if parts else ""
+    return "; ".join(parts)
 
 
-def _named(label: str, names: Iterable[str]) -> str:
-    return _listed(label, [md_escape(_one_line(name)) for name in names])
-
-
-def _listed(label: str, entries: list[str]) -> str:
-    if not entries:
-        return ""
+def _listed(entries: Iterable[str], separator: str = ", ") -> str:
+    entries = [_one_line(entry) for entry in entries]
     more = len(entries) - MAX_ITEMS
-    shown = ", ".join(entries[:MAX_ITEMS]) + (f" and {more} more" if more > 0 else "")
-    return f"{label}: {shown}"
+    return separator.join(entries[:MAX_ITEMS]) + (f" and {more} more" if more > 0 else "")
 
 
 def _one_line(text: str) -> str:

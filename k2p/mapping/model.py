@@ -49,6 +49,18 @@ class CustomFieldPlan:
 
 
 @dataclass
+class DetailPlan:
+    """One custom field of the card's own field group, with the card's (non-empty) value."""
+
+    key: str                      # card:<card>:detail:<slug> (slug: kaiten_card, type, property:<id>, …)
+    name: str                     # ≤ 128
+    content: str                  # ≤ 512, non-empty, one line
+
+    def fields(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
 class TaskPlan:
     key: str                      # task:<card>:item:<checklist item id>
     name: str                     # ≤ 1024, non-empty
@@ -114,6 +126,8 @@ class CardPlan:
     custom_values: dict[str, str] = field(default_factory=dict)  # field key → content (≤ 512)
     relations: list[RelationListPlan] = field(default_factory=list)  # linked tasks, resolved at replay
     blocked: bool = False         # carries the board's Blocked label
+    details: list[DetailPlan] = field(default_factory=list)     # the card's own field group, in order
+    details_group: str = "Details"   # that group's name (≤ 128)
 
     def fields(self) -> dict[str, Any]:
         """The card's own Planka fields (create payload minus position)."""

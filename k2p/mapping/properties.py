@@ -1,4 +1,5 @@
-"""Kaiten custom properties → Planka custom fields (one board group) with text values."""
+"""Kaiten custom properties → Planka custom fields with text values: a board group for the
+properties most cards use, card details (the card's own group) for the others."""
 
 from __future__ import annotations
 
@@ -90,6 +91,27 @@ class PropertyFormatter:
         return str(found) if found else f"#{key}"
 
 
+def board_wide(ctx: BoardContext, values: dict[str, dict[str, str]]) -> set[str]:
+    """Properties with a value on at least ``board_field_share`` of the board's cards (all of them
+    when card details are off)."""
+    share = ctx.rules.board_field_share if ctx.rules.details == "fields" else 0.0
+    counts: dict[str, int] = {}
+    for card_values in values.values():
+        for property_id in card_values:
+            counts[property_id] = counts.get(property_id, 0) + 1
+    return {pid for pid, count in counts.items() if count >= share * len(values)}
+
+
+def property_details(ctx: BoardContext, card_values: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``(slug, name, value)`` card details for property values without a board-wide field."""
+    return [(f"property:{pid}", property_name(ctx, pid), text) for pid, text in card_values.items()]
+
+
+def property_name(ctx: BoardContext, property_id: str) -> str:
+    record = ctx.company.custom_properties.get(property_id) or {}
+    return (record.get("raw") or {}).get("name") or f"Property {property_id}"
+
+
 def plan_custom_fields(ctx: BoardContext, used: set[str]) -> list[CustomFieldPlan]:
     """Fields for the properties that carry a value on this board, in the board's property order."""
     board = (ctx.company.boards.get(ctx.board_id) or {}).get("raw") or {}
@@ -98,10 +120,8 @@ def plan_custom_fields(ctx: BoardContext, used: set[str]) -> list[CustomFieldPla
     order = {property_id: index for index, property_id in enumerate(configured)}
     fields = []
     for property_id in sorted(used, key=lambda pid: (order.get(pid, len(order)), id_order(pid))):
-        record = ctx.company.custom_properties.get(property_id) or {}
-        name = (record.get("raw") or {}).get("name") or f"Property {property_id}"
         key = field_key(ctx.board_id, property_id)
-        fields.append(CustomFieldPlan(key=key, name=ctx.name(name, NAME_MAX, key, "name")))
+        fields.append(CustomFieldPlan(key=key, name=ctx.name(property_name(ctx, property_id), NAME_MAX, key, "name")))
     return fields
 
 

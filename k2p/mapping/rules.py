@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from k2p.errors import ExitCode, K2PError
 from k2p.mapping.colors import BLOCKED_COLOR, LABEL_COLORS
@@ -52,7 +52,19 @@ class MappingRules(BaseModel):
     # cards
     card_type: CardType = "project"
     card_types: dict[str, CardType] = Field(default_factory=dict)   # Kaiten type id or name → type
-    details_footer: bool = True
+    # Kaiten facts Planka has no place for: "fields" (the card's own field group) or "off"
+    details: Literal["fields", "off"] = "fields"
+    details_group_name: str = Field("Details", min_length=1, max_length=128)
+    # a custom property gets a board-wide field when at least this share of the board's cards has
+    # a value; the others become fields of the cards that have one
+    board_field_share: float = Field(0.5, ge=0.0, le=1.0)
+    # time spent: "field" (a Time spent detail), "stopwatch" (Planka's stopwatch, stopped), "off"
+    time_spent: Literal["field", "stopwatch", "off"] = "field"
+    # card names longer than this are shortened, the full title opens the description
+    name_display_max: int = Field(256, ge=16, le=1024)
+    long_title_in_description: bool = True
+    # Markdown Planka does not render (task-list items) is rewritten in descriptions and comments
+    planka_markdown: bool = True
     card_url: str | None = None       # e.g. "https://acme.kaiten.ru/space/{space_id}/card/{card_id}"
     custom_fields: bool = True
     # "always": every comment starts with its author and date; "unmapped" (default): only comments
@@ -71,6 +83,15 @@ class MappingRules(BaseModel):
     text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
     truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",
                                    min_length=1, max_length=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _footer_switch(cls, data: Any) -> Any:
+        """k2p 0.1's ``details_footer = true/false`` means ``details = "fields"/"off"`` now."""
+        if isinstance(data, dict) and isinstance(data.get("details_footer"), bool) and "details" not in data:
+            data = {**data, "details": "fields" if data["details_footer"] else "off"}
+            del data["details_footer"]
+        return data
 
     @field_validator("comment_attribution", mode="before")
     @classmethod
@@ -104,7 +125,7 @@ class MappingRules(BaseModel):
         return value
 
     @field_validator("placeholder_name", "unknown_column_name", "subtasks_list_name", "parents_list_name",
-                     "blocked_by_list_name", "blocks_list_name")
+                     "blocked_by_list_name", "blocks_list_name", "details_group_name")
     @classmethod
     def _visible(cls, value: str) -> str:
         if not value.strip():

@@ -90,7 +90,7 @@ def fit_text(body: str, *, budget: int, marker: str, prefix: str = "", suffix: s
     """``prefix + body + suffix`` within ``budget`` JSON bytes and the validator maximum.
 
     When too long, ``body`` is cut (at a line break near the cut when there is one) and ``marker``
-    appended; ``prefix`` and ``suffix`` (attribution, details footer) are always kept whole.
+    appended; ``prefix`` and ``suffix`` (attribution line, a long card title) are always kept whole.
     Returns the text and whether it was cut.
     """
     prefix, body, suffix = clean(prefix), clean(body), clean(suffix)
@@ -153,3 +153,29 @@ def human_utc(value: object, *, with_time: bool = True) -> str | None:
         return None
     day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
     return f"{day} {moment.hour:02d}:{moment.minute:02d} UTC" if with_time else day
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_TASK_ITEM = re.compile(r"^(\s*(?:>\s*)*)(?:[-*+]|\d{1,9}[.)])\s+\[([ xX])\](?=\s|$)")
+_BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
+_CODE_SPAN = re.compile(r"(`+[^`]*`+)")
+
+
+def planka_markdown(text: str) -> str:
+    """Markdown as Planka 2.1.1 renders it (its client: @diplodoc/transform, no task-list plugin,
+    raw HTML shown as text): task-list items ``- [x] a`` / ``- [ ] b`` become ``☑ a`` / ``☐ b``
+    lines and ``<br>`` a line break; code (fenced blocks, inline spans) is left as it is."""
+    lines, fence = [], ""
+    for line in text.split("\n"):
+        opened = _FENCE.match(line)
+        if fence:
+            fence = "" if opened and opened.group(1)[0] == fence[0] and len(opened.group(1)) >= len(fence) \
+                else fence
+        elif opened:
+            fence = opened.group(1)
+        else:
+            line = _TASK_ITEM.sub(lambda m: m.group(1) + ("☐" if m.group(2) == " " else "☑"), line)
+            line = "".join(part if index % 2 else _BR_TAG.sub("\n", part)       # not inside `code`
+                           for index, part in enumerate(_CODE_SPAN.split(line)))
+        lines.append(line)
+    return "\n".join(lines)

@@ -177,6 +177,10 @@ class Ledger:
         """Drop an intent that reconciliation proved was never committed."""
         self._execute("DELETE FROM objects WHERE key = ? AND status = 'intent'", (key,))
 
+    def forget(self, key: str) -> None:
+        """Drop the row of an object k2p deleted in Planka."""
+        self._execute("DELETE FROM objects WHERE key = ?", (key,))
+
     def claimed(self, planka_id: str) -> bool:
         """Whether some ledger row already stands for this Planka object."""
         return self._execute("SELECT 1 FROM objects WHERE planka_id = ? AND status = 'done'",

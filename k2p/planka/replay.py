@@ -3,11 +3,12 @@
 Cards are replayed by a worker pool (``--concurrency``); their order in Planka comes from the
 explicit positions planned up front, not from the order in which workers finish. Within a card,
 children are replayed in a fixed order: labels (the ``Blocked`` label with them), task lists and
-tasks, comments (oldest first), attachments, custom field values, the card's cover and archive
-placement, and last its members. Members come last because a card membership subscribes the
-member, and a subscriber is notified of every later comment and move: replayed history must not
-notify anybody. Tasks linked to other cards follow once every card of the run exists
-(:mod:`k2p.planka.relations`); creating a task notifies nobody.
+tasks, comments (oldest first), attachments, custom field values, the card's own details group
+(its fields and values; fields of details the card no longer has are deleted), the card's cover
+and archive placement, and last its members. Members come last because a card membership
+subscribes the member, and a subscriber is notified of every later comment and move: replayed
+history must not notify anybody. Tasks linked to other cards follow once every card of the run
+exists (:mod:`k2p.planka.relations`); creating a task notifies nobody.
 
 Writes that belong to a person (a card's creation, a comment, an upload, a card membership) go
 through ``ImportContext.writer(user_id)``, which acts as that person where the importer may
@@ -34,6 +35,7 @@ from k2p.planka.quiet import QuietAccount
 from k2p.planka.sync import Result, Spec, Syncer, Tally
 
 FIELD_GROUP_NAME = "Kaiten"
+GROUP_POSITION = 65536.0
 
 
 @dataclass
@@ -174,12 +176,13 @@ def _replay_fields(ctx: ImportContext, plan: BoardPlan, state: BoardState) -> No
     key = f"{plan.key}:fieldgroup"
     group = guarded(ctx, key, "custom_field_group", lambda: ctx.syncer.ensure(
         key, state.board_id, {"name": FIELD_GROUP_NAME},
-        specs.field_group(client, state.board_id, FIELD_GROUP_NAME), position=65536.0))  # type: ignore[arg-type]
+        specs.field_group(client, "boards", state.board_id, FIELD_GROUP_NAME),  # type: ignore[arg-type]
+        position=GROUP_POSITION))
     if group is None:
         return
     state.group_id = group.planka_id
     state.field_ids = replay_ordered(ctx, state.group_id, "custom_field", plan.custom_fields, lambda item: (
-        specs.custom_field(client, state.board_id, state.group_id, item.name)))  # type: ignore[arg-type]
+        specs.custom_field(client, f"/api/boards/{state.board_id}", state.group_id, item.name)))  # type: ignore[arg-type]
 
 
 def _card_positions(ctx: ImportContext, plan: BoardPlan) -> dict[str, float]:
@@ -261,10 +264,9 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
                                                                   comment.text, author)))
     attachment_ids = _replay_attachments(ctx, plan, card_id)
     for field_key, content in plan.custom_values.items():
-        key = f"{plan.key}:value:{field_key}"
-        guarded(ctx, key, "custom_value", lambda key=key, field_key=field_key, content=content: ctx.syncer.ensure(
-            key, card_id, {"content": content},
-            specs.custom_value(ctx.client, card_id, board.group_id, board.field_ids.get(field_key))))  # type: ignore[arg-type]
+        _replay_value(ctx, f"{plan.key}:value:{field_key}", card_id, board.group_id, board.field_ids.get(field_key),
+                      content)
+    _replay_details(ctx, plan, card_id)
     _replay_placement(ctx, board, plan, card_id, list_id, position, attachment_ids)
     for user_id in plan.member_user_ids:
         _replay_card_member(ctx, plan.key, card_id, user_id)
@@ -302,6 +304,65 @@ def replay_blocked(ctx: ImportContext, plan: CardPlan, card_id: str | None, labe
         return Result(row.planka_id, outcome)
 
     guarded(ctx, key, "card_label", change)
+
+
+def _replay_details(ctx: ImportContext, plan: CardPlan, card_id: str | None) -> None:
+    """The card's own field group holding only the details it has (no empty field is ever shown):
+    fields in plan order, each with its value; details the card no longer has are deleted."""
+    key = f"{plan.key}:details"
+    row = ctx.syncer.row(key)
+    known = list(row.state.get("details", [])) if row is not None and row.done else []
+    wanted = [detail.key for detail in plan.details]
+    dropped = known == wanted or _drop_details(
+        ctx, key, [detail_key for detail_key in known if detail_key not in wanted], whole_group=not wanted)
+    if not plan.details:
+        return
+    read = f"/api/cards/{card_id}"
+    group = guarded(ctx, key, "custom_field_group", lambda: ctx.syncer.ensure(
+        key, card_id, {"name": plan.details_group},
+        specs.field_group(ctx.client, "cards", card_id, plan.details_group),  # type: ignore[arg-type]
+        position=GROUP_POSITION))
+    if group is None:
+        return
+    if known != wanted and dropped:
+        ctx.syncer.merge_state(key, details=wanted)
+    group_id = group.planka_id
+    field_ids = replay_ordered(ctx, group_id, "custom_field", plan.details, lambda item: specs.custom_field(
+        ctx.client, read, group_id, item.name))  # type: ignore[arg-type]
+    for detail in plan.details:
+        if field_ids[detail.key] is not None or ctx.syncer.dry_run:
+            _replay_value(ctx, f"{detail.key}:value", card_id, group_id, field_ids[detail.key], detail.content)
+
+
+def _replay_value(ctx: ImportContext, key: str, card_id: str | None, group_id: str | None,
+                  field_id: str | None, content: str) -> None:
+    guarded(ctx, key, "custom_value", lambda: ctx.syncer.ensure(
+        key, card_id, {"content": content}, specs.custom_value(ctx.client, card_id, group_id, field_id)))  # type: ignore[arg-type]
+
+
+def _drop_details(ctx: ImportContext, group_key: str, removed: list[str], *, whole_group: bool) -> bool:
+    """Delete the fields (and with them their values) of details a newer archive no longer has;
+    the whole group when none is left. False when Planka refused a deletion (it is retried)."""
+    targets = [(group_key, "custom-field-groups", [group_key, *removed])] if whole_group else [
+        (key, "custom-fields", [key]) for key in removed]
+    done = True
+    for key, route, rows in targets:
+        row = ctx.syncer.row(key)
+        if row is None or not row.done:
+            continue
+        if not ctx.syncer.dry_run:
+            try:
+                ctx.api.delete(f"/api/{route}/{row.planka_id}")
+            except PlankaError as error:
+                if error.status != 404:       # 404: already gone in Planka, only the ledger was behind
+                    ctx.tally.fail(key, "card_detail", str(error))
+                    done = False
+                    continue
+            for gone in rows:
+                ctx.syncer.ledger.forget(gone)
+                ctx.syncer.ledger.forget(f"{gone}:value")
+        ctx.tally.add("card_detail", "updated")
+    return done
 
 
 def _replay_card_member(ctx: ImportContext, card_key: str, card_id: str | None, user_id: str) -> None:

@@ -101,15 +101,18 @@ def kanban_list(client: PlankaClient, board_id: str | None, name: str, list_type
                   read=f"/api/boards/{board_id}", included="lists", match=_named(name, type=list_type))
 
 
-def field_group(client: PlankaClient, board_id: str | None, name: str) -> Spec:
-    return _child("custom_field_group", client, create_at=f"/api/boards/{board_id}/custom-field-groups",
-                  patch_prefix="/api/custom-field-groups", read=f"/api/boards/{board_id}",
-                  included="customFieldGroups", match=_named(name, boardId=board_id))
+def field_group(client: PlankaClient, owner: str, owner_id: str | None, name: str) -> Spec:
+    """A custom field group of a board (``owner`` "boards") or of one card ("cards")."""
+    match = _named(name, **{"boardId" if owner == "boards" else "cardId": owner_id})
+    return _child("custom_field_group", client, create_at=f"/api/{owner}/{owner_id}/custom-field-groups",
+                  patch_prefix="/api/custom-field-groups", read=f"/api/{owner}/{owner_id}",
+                  included="customFieldGroups", match=match)
 
 
-def custom_field(client: PlankaClient, board_id: str | None, group_id: str | None, name: str) -> Spec:
+def custom_field(client: PlankaClient, read: str, group_id: str | None, name: str) -> Spec:
+    """A field of a group, found again in ``read`` (the board's or the card's own read)."""
     return _child("custom_field", client, create_at=f"/api/custom-field-groups/{group_id}/custom-fields",
-                  patch_prefix="/api/custom-fields", read=f"/api/boards/{board_id}", included="customFields",
+                  patch_prefix="/api/custom-fields", read=read, included="customFields",
                   match=_named(name, customFieldGroupId=group_id))
 
 

@@ -175,6 +175,26 @@ def ledger_keys(path: Path) -> set[str]:
         return {key for (key,) in db.execute("SELECT key FROM objects")}
 
 
+def card_fields(data: dict[str, Any], card_id: str | None = None) -> tuple[dict[str, str | None],
+                                                                          dict[str, str | None]]:
+    """``(board fields, card fields)`` of one card in a ``GET /api/boards/:id`` (``card_id``) or
+    ``GET /api/cards/:id`` answer (which, like Planka, holds no board groups): name → content
+    (None: the field is shown empty)."""
+    included = data["included"]
+    card_id = card_id or data["item"]["id"]
+    groups = {group["id"]: group for group in included["customFieldGroups"]}
+    values = {(value["customFieldGroupId"], value["customFieldId"]): value["content"]
+              for value in included["customFieldValues"] if value["cardId"] == card_id}
+    board: dict[str, str | None] = {}
+    card: dict[str, str | None] = {}
+    for field in sorted(included["customFields"], key=lambda item: item["position"]):
+        group = groups.get(field["customFieldGroupId"])
+        if group is not None and group["cardId"] in (None, card_id):
+            shown = card if group["cardId"] == card_id else board
+            shown[field["name"]] = values.get((group["id"], field["id"]))
+    return board, card
+
+
 def import_into(sim: PlankaSimulator, archive: Path, state: Path, **options: Any) -> ImportOutcome:
     """Run ``k2p import`` in-process against a simulator, with an admin API key."""
     key = options.pop("api_key", None) or sim.create_api_key(sim.admin_email)
