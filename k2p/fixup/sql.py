@@ -211,28 +211,38 @@ INSERT INTO k2p_summary VALUES ('action (moveCard history)', (SELECT count(*) FR
     (SELECT count(*) FROM k2p_move) - (SELECT count(*) FROM candidate), 0);"""
 
 
+def _window(ledger: LedgerView) -> str:
+    """The import runs' time window, as an SQL ``BETWEEN`` operand."""
+    return f"{literal(ledger.low_water)}::timestamp AND {literal(ledger.high_water)}::timestamp"
+
+
+def _delete_saved(table: str, condition: str, what: str) -> str:
+    """Delete the imported cards' rows of ``table`` (alias ``r``) matching ``condition``, saving
+    each whole row for the undo, and count them in the summary as ``what``."""
+    return f"""WITH gone AS (
+    DELETE FROM {table} r
+    WHERE {condition} AND r.card_id IN (SELECT id FROM k2p_target WHERE tbl = 'card')
+    RETURNING r.*),
+kept AS (
+    INSERT INTO k2p_fixup_saved (tbl, id, op, old, new)
+    SELECT '{table}', g.id, 'delete', to_jsonb(g), 'null'::jsonb FROM gone g
+    ON CONFLICT (tbl, id) DO NOTHING RETURNING 1)
+INSERT INTO k2p_summary VALUES ('{what}', (SELECT count(*) FROM gone), 0, 0, 0);"""
+
+
 def _import_actions(ledger: LedgerView) -> str:
     """Activity the import itself wrote on imported cards records the import, not the team's
     history: the members' "joined this card" entries are removed, and the move of an archived
     card into the archive list gets the card's last Kaiten move time. Both are saved for undo."""
-    window = f"{literal(ledger.low_water)}::timestamp AND {literal(ledger.high_water)}::timestamp"
-    return f"""WITH gone AS (
-    DELETE FROM action a
-    WHERE a.type = 'addMemberToCard' AND a.created_at BETWEEN {window}
-      AND a.card_id IN (SELECT id FROM k2p_target WHERE tbl = 'card')
-    RETURNING a.*),
-kept AS (
-    INSERT INTO k2p_fixup_saved (tbl, id, op, old, new)
-    SELECT 'action', g.id, 'delete', to_jsonb(g), 'null'::jsonb FROM gone g
-    ON CONFLICT (tbl, id) DO NOTHING RETURNING 1)
-INSERT INTO k2p_summary VALUES ('action (addMemberToCard by the import, removed)', (SELECT count(*) FROM gone),
-    0, 0, 0);
+    removed = _delete_saved("action", f"r.type = 'addMemberToCard' AND r.created_at BETWEEN {_window(ledger)}",
+                            "action (addMemberToCard by the import, removed)")
+    return removed + f"""
 WITH archived AS (
     SELECT a.id, a.created_at AS old_at, a.user_id, t.list_changed_at AS new_at
     FROM action a JOIN k2p_target t ON t.tbl = 'card' AND t.id = a.card_id
     JOIN k2p_state st ON st.tbl = 'card' AND st.id = t.id AND st.state IN ('apply', 'already')
     WHERE a.type = 'moveCard' AND a.data->'toList'->>'type' = 'archive' AND NOT a.data ? '{MARKER}'
-      AND a.created_at BETWEEN {window} AND t.list_changed_at IS NOT NULL),
+      AND a.created_at BETWEEN {_window(ledger)} AND t.list_changed_at IS NOT NULL),
 kept AS (
     INSERT INTO k2p_fixup_saved (tbl, id, op, old, new)
     SELECT 'action', id, 'update', jsonb_build_object('created_at', old_at, 'user_id', user_id),
@@ -246,18 +256,9 @@ INSERT INTO k2p_summary VALUES ('action (archive move by the import, dated)', (S
 
 def _notifications(ledger: LedgerView) -> str:
     people = "{" + ",".join(str(person) for person in ledger.created_people) + "}"
-    window = f"{literal(ledger.low_water)}::timestamp AND {literal(ledger.high_water)}::timestamp"
-    return f"""WITH gone AS (
-    DELETE FROM notification n
-    WHERE n.user_id = ANY ({literal(people)}::bigint[]) AND n.created_at BETWEEN {window}
-      AND n.card_id IN (SELECT id FROM k2p_target WHERE tbl = 'card')
-    RETURNING n.*),
-kept AS (
-    INSERT INTO k2p_fixup_saved (tbl, id, op, old, new)
-    SELECT 'notification', g.id, 'delete', to_jsonb(g), 'null'::jsonb FROM gone g
-    ON CONFLICT (tbl, id) DO NOTHING RETURNING 1)
-INSERT INTO k2p_summary VALUES ('notification (import-caused, deleted)', (SELECT count(*) FROM gone),
-    0, 0, 0);"""
+    return _delete_saved("notification", f"r.user_id = ANY ({literal(people)}::bigint[]) "
+                                         f"AND r.created_at BETWEEN {_window(ledger)}",
+                         "notification (import-caused, deleted)")
 
 
 def _sso(ledger: LedgerView) -> str:
