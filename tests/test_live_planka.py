@@ -241,6 +241,34 @@ def test_first_import_is_clean(live: Live, imported: dict[str, Any]) -> None:
     assert all(row["adopted"] == 0 for row in counts.values())
 
 
+def test_live_board_reads_like_a_native_one(live: Live, imported: dict[str, Any]) -> None:
+    """Issue 14 read back from the real server: no k2p metadata in descriptions, no empty field on
+    a card, relations resolve to imported cards, no default-lane label, no admin subscription."""
+    reader = live.reader()
+    cards = set(ledger_ids(imported["ledger"], "card").values())
+    checked_fields = linked = 0
+    for board_id in ledger_ids(imported["ledger"], "board").values():
+        board = reader.get(f"/api/boards/{board_id}")
+        labels = {label["id"]: label["name"] or "" for label in board["included"]["labels"]}
+        assert not [name for name in labels.values() if name.startswith("Lane: Default")]
+        for card in board["included"]["cards"]:
+            assert "Kaiten card " not in (card.get("description") or ""), card["id"]
+            assert not card.get("isSubscribed"), f"the importing account is subscribed to card {card['id']}"
+            included = reader.get(f"/api/cards/{card['id']}")["included"]
+            values = {(value["customFieldGroupId"], value["customFieldId"]): value["content"]
+                      for value in included["customFieldValues"]}
+            own = {group["id"] for group in included["customFieldGroups"] if group.get("cardId") == card["id"]}
+            for field in included["customFields"]:
+                if field["customFieldGroupId"] in own:
+                    checked_fields += 1
+                    assert (values.get((field["customFieldGroupId"], field["id"])) or "").strip(), field
+            for task in included["tasks"]:
+                if task.get("linkedCardId"):
+                    linked += 1
+                    assert task["linkedCardId"] in cards, task
+    assert checked_fields > 0 and linked > 0
+
+
 def test_same_counts_as_the_simulator(imported: dict[str, Any], expected: dict[str, Any]) -> None:
     assert imported["outcome"].report["counts"] == expected["counts"]
 
