@@ -166,6 +166,10 @@ def test_html_unclosed_markup_still_has_no_tags() -> None:
     ("use `<br>` or ``a<br>`` then<br>go", "use `<br>` or ``a<br>`` then\ngo"),
     ("```\n- [ ] code<br>\n```\n- [ ] after", "```\n- [ ] code<br>\n```\n☐ after"),
     ("~~~~\n```\n- [x] still code\n~~~~\n- [x] out", "~~~~\n```\n- [x] still code\n~~~~\n☑ out"),
+    ("if a == b and x^2 ~ 4, see {% note %} ++new++ ##mono##",
+     "if a \\=\\= b and x\\^2 \\~ 4, see \\{% note %} \\+\\+new\\+\\+ \\#\\#mono\\#\\#"),
+    ("## Heading ## closed\n> ### quoted", "## Heading \\#\\# closed\n> ### quoted"),
+    ("~~strike~~ and \\^kept and `a == b`", "~~strike~~ and \\^kept and `a == b`"),
 ])
 def test_planka_markdown(markdown: str, expected: str) -> None:
     assert planka_markdown(markdown) == expected

@@ -159,12 +159,25 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TASK_ITEM = re.compile(r"^(\s*(?:>\s*)*)(?:[-*+]|\d{1,9}[.)])\s+\[([ xX])\](?=\s|$)")
 _BR_TAG = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _CODE_SPAN = re.compile(r"(`+[^`]*`+)")
+# Planka's Markdown plugins that turn ordinary text into markup: ^sup^, ~sub~ (not ~~strike~~),
+# ##mono##, ++ins++, ==mark==, {% note/cut %}. Their characters are backslash-escaped (shown as
+# typed); one already escaped is left alone.
+_PLUGIN_MARKS = re.compile(r"(?<!\\)(\^|(?<!~)~(?!~)|##|\+\+|==|\{%)")
+_HEADING = re.compile(r"^(\s*(?:>\s*)*#{1,6}(?=\s|$))")
+
+
+def _outside_code(text: str) -> str:
+    text = _PLUGIN_MARKS.sub(lambda match: "".join(char if char == "%" else "\\" + char
+                                                   for char in match.group(1)), text)
+    return _BR_TAG.sub("\n", text)
 
 
 def planka_markdown(text: str) -> str:
     """Markdown as Planka 2.1.1 renders it (its client: @diplodoc/transform, no task-list plugin,
     raw HTML shown as text): task-list items ``- [x] a`` / ``- [ ] b`` become ``☑ a`` / ``☐ b``
-    lines and ``<br>`` a line break; code (fenced blocks, inline spans) is left as it is."""
+    lines, ``<br>`` a line break, and the characters of Planka's extra inline markup (``^``, a
+    single ``~``, ``##``, ``++``, ``==``, ``{%``) are escaped so that text shows as typed; code
+    (fenced blocks, inline spans) is left as it is."""
     lines, fence = [], ""
     for line in text.split("\n"):
         opened = _FENCE.match(line)
@@ -175,7 +188,9 @@ def planka_markdown(text: str) -> str:
             fence = opened.group(1)
         else:
             line = _TASK_ITEM.sub(lambda m: m.group(1) + ("☐" if m.group(2) == " " else "☑"), line)
-            line = "".join(part if index % 2 else _BR_TAG.sub("\n", part)       # not inside `code`
-                           for index, part in enumerate(_CODE_SPAN.split(line)))
+            heading = _HEADING.match(line)
+            lead, line = (heading.group(1), line[heading.end():]) if heading else ("", line)
+            line = lead + "".join(part if index % 2 else _outside_code(part)   # not inside `code`
+                                  for index, part in enumerate(_CODE_SPAN.split(line)))
         lines.append(line)
     return "\n".join(lines)
