@@ -14,10 +14,15 @@ are deactivated in Kaiten are deactivated in Planka. Both are ledger objects don
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from k2p.archive.index import CompanyRecords
+from k2p.mapping.members import unnamed_roles
 from k2p.mapping.model import Fidelity
-from k2p.people.accounts import AccountPlan
+from k2p.mapping.rules import MappingRules
+from k2p.mapping.users import MANAGER_ROLES, UserMap
+from k2p.people.accounts import AccountPlan, plan_accounts
 from k2p.people.acting import Actors
 from k2p.people.credentials import CredentialsFile, new_password
 from k2p.planka.ledger import Ledger
@@ -33,6 +38,56 @@ class Provisioned:
 
     ids: dict[str, str] = field(default_factory=dict)
     own: set[str] = field(default_factory=set)
+
+
+@dataclass
+class PeopleRun:
+    """The people side of one import run: the accounts, the keys k2p may act with, the passwords."""
+
+    plans: list[AccountPlan]
+    people: Provisioned
+    actors: Actors
+    credentials: CredentialsFile
+
+    def report(self, ctx: ImportContext) -> dict[str, Any]:
+        """The report's ``people`` section; revokes every key the run issued."""
+        return {"accounts_planned": len(self.plans), "acting_fallbacks": self.actors.fallbacks,
+                "board_memberships_skipped_deactivated": ctx.skipped_deactivated,
+                "keys_revoked": self.actors.revoke_all() if ctx.client is not None else 0,
+                "credentials_file": str(self.credentials.path) if self.credentials.written else None,
+                "passwords_written": self.credentials.written}
+
+
+def start_people(ctx: ImportContext, company: CompanyRecords, rules: MappingRules, users: UserMap,
+                 creating: list[str], planka_users: list[dict[str, Any]], fidelity: Fidelity, *,
+                 create_users: bool, credentials_out: Path | None, sso: bool,
+                 users_file: Path | None) -> tuple[UserMap, PeopleRun]:
+    """Before the boards: ledger rows of the mapped people, the accounts to create (or adopt),
+    and ``ctx`` set up to write as them. Returns the complete user map and the run's people."""
+    record_mapped(ctx, users.mapping)
+    plans = plan_accounts(creating, company, rules, planka_users,
+                          kept=settled_usernames(ctx.syncer.ledger, [f"user:{kaiten_id}" for kaiten_id in creating])) \
+        if create_users else []
+    for role, count in sorted(unnamed_roles(company, rules).items()):
+        fidelity.add("lossy", "space_roles", "role",
+                     f"Kaiten space role {role} ({count} membership(s)) is not named in space_roles; "
+                     f"treated as {rules.unknown_space_role!r} (see docs/MAPPING.md §8)")
+    if creating and not create_users:
+        fidelity.add("skipped", "users", "action",
+                     f"{len(creating)} person(s) marked create in {users_file}; pass "
+                     f"--create-users to create their accounts (until then they are unmapped)")
+    credentials = CredentialsFile(None if sso else credentials_out)
+    try:
+        people = provision(ctx, plans, planka_users, credentials, fidelity, sso=sso)
+    finally:
+        credentials.close()
+    managers = {people.ids[plan.kaiten_id] for plan in plans
+                if plan.kaiten_id in people.ids and plan.role in MANAGER_ROLES}
+    users = UserMap({**users.mapping, **people.ids}, company, own=people.own, managers=users.managers | managers)
+    inactive = {str(user["id"]) for user in planka_users if user.get("isDeactivated")}
+    actors = Actors(ctx.client, people.own, inactive=inactive)
+    ctx.act_as, ctx.own, ctx.inactive = actors.client, actors.own, inactive
+    return users, PeopleRun(plans, people, actors, credentials)
 
 
 def settled_usernames(ledger: Ledger, keys: list[str]) -> dict[str, str]:

@@ -30,13 +30,10 @@ from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import load_rules
-from k2p.mapping.members import space_admins, unnamed_roles
+from k2p.mapping.members import space_admins
 from k2p.mapping.ordering import id_order
-from k2p.mapping.users import MANAGER_ROLES, UserMap, UserRow, parse_user_csv, resolve_user_map
-from k2p.people.accounts import AccountPlan, plan_accounts
-from k2p.people.acting import Actors
-from k2p.people.credentials import CredentialsFile
-from k2p.people.provision import Provisioned, finish, provision, record_mapped, settled_usernames
+from k2p.mapping.users import UserMap, UserRow, parse_user_csv, resolve_user_map
+from k2p.people.provision import finish, start_people
 from k2p.planka import specs
 from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaError, normalize_url
 from k2p.planka.ledger import Ledger
@@ -211,27 +208,9 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                                 options.concurrency, progress)
             ctx.quiet = QuietAccount(client, ledger, me, dry_run=options.dry_run)
             progress("phase", "people")
-            record_mapped(ctx, users.mapping)
-            plans = plan_accounts(creating, index.company, rules, planka_users or [],
-                                  kept=settled_usernames(ledger, [f"user:{kaiten_id}" for kaiten_id in creating])) \
-                if options.create_users else []
-            for role, count in sorted(unnamed_roles(index.company, rules).items()):
-                fidelity.add("lossy", "space_roles", "role",
-                             f"Kaiten space role {role} ({count} membership(s)) is not named in space_roles; "
-                             f"treated as {rules.unknown_space_role!r} (see docs/MAPPING.md §8)")
-            if creating and not options.create_users:
-                fidelity.add("skipped", "users", "action",
-                             f"{len(creating)} person(s) marked create in {options.users}; pass "
-                             f"--create-users to create their accounts (until then they are unmapped)")
-            vault = CredentialsFile(None if options.sso else options.credentials_out)
-            try:
-                people = provision(ctx, plans, planka_users or [], vault, fidelity, sso=options.sso)
-            finally:
-                vault.close()
-            users = _with_accounts(users, people, plans, index)
-            inactive = {str(user["id"]) for user in planka_users or [] if user.get("isDeactivated")}
-            actors = Actors(client, people.own, inactive=inactive)
-            ctx.act_as, ctx.own, ctx.inactive = actors.client, actors.own, inactive
+            users, people = start_people(ctx, index.company, rules, users, creating, planka_users or [], fidelity,
+                                         create_users=options.create_users, credentials_out=options.credentials_out,
+                                         sso=options.sso, users_file=options.users)
             try:
                 progress("boards_total", sum(len(project.boards) for project in projects))
                 relations: list[CardRelations] = []
@@ -240,15 +219,11 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                     _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
                 progress("phase", "relations")
                 replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
-                finish(ctx, plans, people, actors, whole_archive=not options.spaces and not options.boards,
-                       fidelity=fidelity)
+                finish(ctx, people.plans, people.people, people.actors,
+                       whole_archive=not options.spaces and not options.boards, fidelity=fidelity)
             finally:
                 _restore_settings(ctx)
-                people_report = {"accounts_planned": len(plans), "acting_fallbacks": actors.fallbacks,
-                                 "board_memberships_skipped_deactivated": ctx.skipped_deactivated,
-                                 "keys_revoked": actors.revoke_all() if client is not None else 0,
-                                 "credentials_file": str(vault.path) if vault.written else None,
-                                 "passwords_written": vault.written}
+                people_report = people.report(ctx)
             ledger_path = ledger.path
             run["completed"] = True
         finally:
@@ -274,14 +249,6 @@ def _restore_settings(ctx: ImportContext) -> None:
         ctx.quiet.restore()
     except (PlankaError, AmbiguousWrite, K2PError) as error:
         ctx.tally.fail(QUIET_KEY, "account_settings", str(error))
-
-
-def _with_accounts(users: UserMap, people: Provisioned, plans: list[AccountPlan], index: ArchiveIndex) -> UserMap:
-    """The user map with the created (or adopted) accounts added."""
-    managers = {people.ids[plan.kaiten_id] for plan in plans
-                if plan.kaiten_id in people.ids and plan.role in MANAGER_ROLES}
-    return UserMap({**users.mapping, **people.ids}, index.company, own=people.own,
-                   managers=users.managers | managers)
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,

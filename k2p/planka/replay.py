@@ -257,7 +257,7 @@ def replay_card(ctx: ImportContext, board: BoardState, plan: CardPlan, position:
     replay_blocked(ctx, plan, card_id, board.blocked_label_id)
     _replay_tasks(ctx, plan, card_id)
     for comment in plan.comments:
-        author = comment.author_user_id if ctx.writer(comment.author_user_id) is not ctx.client else ctx.me
+        author = comment.author_user_id if ctx.client is not None and comment.author_user_id in ctx.own else ctx.me
         ctx.before_own_write(comment.key, ctx.writer(comment.author_user_id))
         guarded(ctx, comment.key, "comment", lambda comment=comment, author=author: ctx.syncer.ensure(
             comment.key, card_id, comment.fields(), specs.comment(ctx.writer(comment.author_user_id), card_id,  # type: ignore[arg-type]
