@@ -258,6 +258,50 @@ def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: 
     ctx.exit(outcome.exit_code)
 
 
+@main.command()
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("--planka-url", required=True, help="The Planka 2.x the archive was imported into.")
+@click.option("--state", type=ARCHIVE_ARG, help="Ledger of the import (default k2p-ledger-<company>.sqlite).")
+@click.option("--mapping", type=ARCHIVE_ARG, help="The mapping.toml the import used.")
+@click.option("--board", "boards", type=int, multiple=True, help="Only this Kaiten board (repeatable).")
+@click.option("--sample", type=click.IntRange(min=0), help="Hash the bytes of N files per board (a fixed, "
+              "deterministic choice); the others are checked by size.")
+@click.option("--all-files", is_flag=True, help="Hash every file, without the byte budget.")
+@click.option("--byte-budget", type=click.IntRange(min=0), default=2 << 30, show_default=True,
+              help="Without --sample/--all-files: bytes downloaded and hashed at most (the rest by size).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Parallel reads (below the import's default: a check should stay light).")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM file of CAs to trust.")
+@click.option("--accept-terms", is_flag=True, help="Accept Planka's terms on first login.")
+@click.option("--repair", is_flag=True, help="Re-create what is missing and fix what differs in fields "
+              "k2p owns (through the import's ledger), then check again. Never deletes what others added.")
+@click.option("--report", type=ARCHIVE_ARG, help="Also write the full JSON report to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def check(ctx: click.Context, archive: Path, planka_url: str, state: Path | None, mapping: Path | None,
+          boards: tuple[int, ...], sample: int | None, all_files: bool, byte_budget: int, concurrency: int,
+          ca_bundle: str | None, accept_terms: bool, repair: bool, report: Path | None, as_json: bool) -> None:
+    """Prove against the live Planka that nothing the import carried over was lost.
+
+    Read-only (GET requests) unless --repair. Exit 0 when everything matches, 11 when Planka differs.
+    """
+    from k2p.check import CheckOptions, run_check
+    from k2p.views.check import CheckProgress, show_check
+
+    if sample is not None and all_files:
+        raise K2PError("--sample and --all-files exclude each other", exit_code=ExitCode.USAGE)
+    options = CheckOptions(archive=archive, planka_url=planka_url, state=state, mapping=mapping, boards=boards,
+                           sample=sample, all_files=all_files, byte_budget=byte_budget, concurrency=concurrency,
+                           ca_bundle=ca_bundle, accept_terms=accept_terms, repair=repair, report=report)
+    with progress(not as_json) as bar:
+        outcome = run_check(options, _planka_credentials(), on_progress=CheckProgress(bar))
+    if as_json:
+        emit_json({**outcome.report, "report_path": str(outcome.report_path) if outcome.report_path else None})
+    else:
+        show_check(outcome)
+    ctx.exit(outcome.exit_code)
+
+
 @main.command(name="users-template")
 @click.argument("archive", type=ARCHIVE_ARG)
 @click.option("--planka-url", help="Pre-fill planka_user by matching e-mail, then username.")

@@ -21,6 +21,7 @@ class ExitCode:
     REFUSED = 8           # would overwrite or contradict existing state
     LOCAL_IO = 9          # a local file could not be read or written (disk full, permissions)
     DIFFERENT = 10        # `k2p diff`: the two archives differ (like diff(1)'s 1)
+    CHECK_DIFFERS = 11    # `k2p check`: Planka differs from what the archive and the ledger say
     INTERRUPTED = 130
 
 

@@ -331,6 +331,44 @@ class PlankaClient:
                               f"{body.get('message', '')})")
         return body["item"]
 
+    def download_digest(self, url: str, limit: int) -> tuple[str, int]:
+        """SHA-256 and size of an attachment download (``data.url``, read on this server's origin,
+        at most ``limit`` bytes); retried on transient failures. A read only: ``k2p check``."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(self.base_url))
+
+        def read() -> tuple[str, int]:
+            try:
+                response = self._session().get(origin + path, headers=self.download_headers(), stream=True,
+                                               timeout=self._timeout, allow_redirects=False)
+            except BROKEN_TRANSFER as exc:
+                raise _Transient(f"GET {parts.path}: {type(exc).__name__}") from None
+            with response:
+                if response.status_code >= 500:
+                    raise _Transient(f"GET {parts.path} answered {response.status_code}")
+                if response.status_code >= 400:
+                    raise PlankaError(response.status_code, "GET", parts.path, None)
+                digest, size = hashlib.sha256(), 0
+                try:
+                    for chunk in response.iter_content(1 << 20):
+                        size += len(chunk)
+                        if size > limit:
+                            raise PlankaError(413, "GET", parts.path, {"message": f"more than {limit} bytes"})
+                        digest.update(chunk)
+                except BROKEN_TRANSFER as exc:
+                    raise _Transient(f"GET {parts.path}: {type(exc).__name__}") from None
+                return digest.hexdigest(), size
+
+        try:
+            for attempt in self._retrying():
+                with attempt:
+                    return read()
+        except _Transient as exc:
+            raise RemoteError(f"{self.base_url}: {exc} (after {self._max_attempts} attempts); check the "
+                              f"server, then rerun") from None
+        raise AssertionError("unreachable")
+
     def download_headers(self) -> dict[str, str]:
         """Headers that authenticate attachment downloads (Planka ignores Bearer there)."""
         return dict(self._download_headers)

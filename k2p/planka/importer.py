@@ -242,6 +242,22 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
     return ImportOutcome(report, path, tally, options.dry_run, client is None)
 
 
+def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: ArchiveIndex, rules: Any,
+                    users: UserMap, fidelity: Fidelity) -> None:
+    """The import's own project, board and relation steps for ``projects`` with a ready context
+    (``k2p check --repair`` re-runs them for the objects it invalidated in the ledger)."""
+    relations: list[CardRelations] = []
+    planned: set[str] = set()
+    for project in projects:
+        _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
+    replay_relations(ctx, relations, planned, fidelity)
+
+
+def restore_settings(ctx: ImportContext) -> None:
+    """The importing account's subscribing settings back (see :func:`_restore_settings`)."""
+    _restore_settings(ctx)
+
+
 def _restore_settings(ctx: ImportContext) -> None:
     """Give the importing account its subscribing settings back; when that fails, the next run does."""
     assert ctx.quiet is not None

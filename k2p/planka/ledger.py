@@ -151,6 +151,13 @@ class Ledger:
         return Row(found[0], found[1], found[2], found[3], found[4], found[5], jsoncodec.loads(found[6]),
                    found[7])
 
+    def rows(self, kind: str) -> list[Row]:
+        """Every settled row of one kind (``k2p check`` reads the people this way)."""
+        found = self._execute("SELECT key, kind, status, planka_id, parent_id, position, state, intent_at "
+                              "FROM objects WHERE kind = ? AND status = 'done' ORDER BY key", (kind,)).fetchall()
+        return [Row(item[0], item[1], item[2], item[3], item[4], item[5], jsoncodec.loads(item[6]), item[7])
+                for item in found]
+
     def intent(self, key: str, kind: str, parent_id: str | None) -> float:
         """Record that a create of ``key`` is about to be sent; returns the intent time."""
         now = time.time()

@@ -36,6 +36,9 @@ def _longest_increasing(values: Sequence[float]) -> set[int]:
     return result
 
 
+longest_increasing = _longest_increasing   # also used by ``k2p check`` to name reordered siblings
+
+
 def plan_positions(order: Sequence[str], known: dict[str, float | None]) -> dict[str, float]:
     """Target position of every key in ``order`` given the positions some of them already have."""
     indexed = [(index, known[key]) for index, key in enumerate(order) if known.get(key) is not None]
