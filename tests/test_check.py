@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import re
 import sqlite3
 from dataclasses import dataclass, fields
@@ -24,7 +28,7 @@ from k2p.planka.client import Credentials
 from k2p.planka.users_template import write_users_template
 from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka_sim import PlankaFaultPlan, PlankaSimulator
 from k2p.testing.planka_store import Store
 from tests.helpers.export import export
 from tests.helpers.planka_state import import_into
@@ -393,3 +397,55 @@ def test_cli_exit_codes_json_and_summary(imported: Imported) -> None:
     assert usage.exit_code == 2
     missing = CliRunner().invoke(main, [*args[:-1], str(imported.work / "nope.sqlite")], env=env)
     assert missing.exit_code == 2 and "no ledger at" in missing.output
+
+
+@pytest.mark.parametrize("share", [0.3, 0.7])
+def test_killed_repair_resumes_without_duplicates(imported: Imported, share: float) -> None:
+    """A repair killed (SIGKILL) right after a create was committed, before its answer arrived, is
+    finished by running it again: the board is complete and nothing is there twice."""
+    board_key, board_id = next(iter(imported.rows(r"board:\d+").items()))
+    imported.api("DELETE", f"/api/boards/{board_id}")
+    env = {**os.environ, "K2P_PLANKA_API_KEY": imported.key}
+    env.pop("K2P_PLANKA_USER", None)
+    command = [sys.executable, "-m", "k2p.cli", "check", str(imported.archive), "--planka-url", imported.planka.url,
+               "--state", str(imported.ledger), "--repair", "--json"]
+    planka = imported.planka
+    writes = _repair_writes(imported)
+    target = planka.next_mutation_seq() + max(1, int(share * writes))
+    fired: list[int] = []
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def kill(seq: int, method: str, path: str, when: str) -> None:
+        if seq >= target and when == "committed" and not fired:
+            fired.append(seq)
+            os.kill(proc.pid, signal.SIGKILL)
+    planka.hooks.on_mutation = kill
+    proc.communicate(timeout=180)
+    planka.hooks.clear()
+    assert fired and proc.returncode == -signal.SIGKILL
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr
+    again = imported.check()
+    assert again.exit_code == 0 and not again.report["informational"], again.report["informational"][:3]
+    assert again.report["counts"]["board"] == {**again.report["counts"]["board"], "missing": 0, "duplicate": 0}
+    assert board_key in imported.rows(r"board:\d+")
+
+
+def _repair_writes(imported: Imported) -> int:
+    """About as many writes as re-creating one board sends: a third of the ledger's rows (the tiny
+    company has three boards of similar size); the kill points are shares of it."""
+    with sqlite3.connect(imported.ledger) as db:
+        return db.execute("SELECT COUNT(*) FROM objects WHERE status = 'done'").fetchone()[0] // 3
+
+
+def test_lost_answers_during_a_repair_are_adopted(imported: Imported) -> None:
+    key, card_id = next((key, card_id) for key, card_id in imported.rows(r"card:\d+").items()
+                        if imported.card(key)["item"]["commentsTotal"])
+    imported.api("DELETE", f"/api/cards/{card_id}")
+    imported.planka.faults = PlankaFaultPlan(drop_after_commit_rate=0.3, mutating_only=True, seed=3)
+    repaired = imported.check(repair=True)
+    imported.planka.faults = None
+    assert repaired.exit_code == 0, (repaired.repair, [item.text() for item in repaired.verdict.failures])
+    assert sum(row["adopted"] for row in repaired.repair["counts"].values()) > 0
+    again = imported.check()
+    assert again.exit_code == 0 and not again.report["informational"]

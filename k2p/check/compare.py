@@ -312,29 +312,25 @@ class BoardCheck:
             label = (row.state.get("label") if row is not None else None) or (
                 self.pid(self.plan.blocked_label_key) if self.plan.blocked_label_key else None)
             wanted.append((f"{plan.key}:blocked", label))
-        for key, label_id in wanted:
-            if label_id is None:
-                continue      # the label itself is missing (named at board level)
-            self.verdict.count("card_label", "expected")
-            item = on_card.get(label_id)
-            if item is None:
-                self.diff("card_label", key, self.pid(key), "missing",
-                          detail=f"label {label_id} not on card {card_id}")
-            else:
-                self.verdict.count("card_label", "found")
-                self.claimed.add(str(item["id"]))
+        self._links("card_label", [(key, label_id) for key, label_id in wanted if label_id is not None],
+                    on_card, lambda label_id: f"label {label_id} not on card {card_id}")
+        # (a label id of None: the label itself is missing, named at board level)
 
     def _card_members(self, plan: CardPlan, card_id: str) -> None:
         on_card = {str(item.get("userId")): item for item in self.found.card_members.get(card_id, [])}
-        for user_id in plan.member_user_ids:
-            key = f"{plan.key}:member:{user_id}"
-            self.verdict.count("card_membership", "expected")
-            item = on_card.get(user_id)
+        self._links("card_membership", [(f"{plan.key}:member:{user_id}", user_id) for user_id in plan.member_user_ids],
+                    on_card, lambda user_id: f"user {user_id} not a member of card {card_id}")
+
+    def _links(self, kind: str, wanted: list[tuple[str, Any]], on_card: dict[str, Item],
+               absent: Callable[[Any], str]) -> None:
+        """Join objects (a card's labels and members): present or missing; others may add more."""
+        for key, target in wanted:
+            self.verdict.count(kind, "expected")
+            item = on_card.get(str(target))
             if item is None:
-                self.diff("card_membership", key, self.pid(key), "missing",
-                          detail=f"user {user_id} not a member of card {card_id}")
+                self.diff(kind, key, self.pid(key), "missing", detail=absent(target))
             else:
-                self.verdict.count("card_membership", "found")
+                self.verdict.count(kind, "found")
                 self.claimed.add(str(item["id"]))
 
     def _tasks(self, plan: CardPlan, card_id: str) -> None:

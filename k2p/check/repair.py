@@ -161,7 +161,9 @@ def _gather(session: "Session", verdict: Verdict) -> _Plan:
 def _apply(session: "Session", plan: _Plan) -> None:
     ledger = session.ledger
     for key in dict.fromkeys(plan.forget):
-        ledger.forget(key)
+        row = ledger.get(key)
+        if row is not None and row.done:    # an intent stays: the replay reconciles it (no duplicate)
+            ledger.forget(key)
     for key, names in plan.stale.items():
         row = ledger.get(key)
         if row is None or not row.done or row.planka_id is None:
