@@ -190,7 +190,10 @@ def check_all(session: Session) -> Verdict:
     """One full pass over the selected projects and boards."""
     verdict = Verdict()
     session.bytes_left = session.options.byte_budget
+    session.progress("phase", "checking")
     session.progress("boards_total", sum(len(project.boards) for project in session.projects))
+    session.progress("cards_total", sum(session.index.company.card_counts.get(ref.board_id, 0)
+                                        for project in session.projects for ref in project.boards))
     for project in session.projects:
         project_id = _project(session, project, verdict)
         for ref in project.boards:

@@ -21,6 +21,8 @@ class CheckProgress(ProgressEvents):
             self._bar.update(self._task("phase", "phase"), description=f"phase: {value}")
         elif event == "boards_total":
             self._bar.reset(self._task("boards", "boards"), total=value)
+        elif event == "cards_total":
+            self._bar.reset(self._task("cards", "cards checked"), total=value)
         elif event == "board":
             self._bar.advance(self._task("boards", "boards"), 1)
             self._bar.update(self._task("cards", "cards checked"),
