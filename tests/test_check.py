@@ -449,3 +449,21 @@ def test_lost_answers_during_a_repair_are_adopted(imported: Imported) -> None:
     assert sum(row["adopted"] for row in repaired.repair["counts"].values()) > 0
     again = imported.check()
     assert again.exit_code == 0 and not again.report["informational"]
+
+
+def test_deleted_label_and_details_group_come_back(imported: Imported) -> None:
+    """Deleting a board label drops it from every card; deleting a card's details group drops its
+    fields and values: all of it is named and a repair brings all of it back."""
+    label_key = next(key for key in imported.rows(r"label:\d+:tag:\d+")
+                     if any(row.endswith(f":label:{key}") for row in imported.rows(r"card:\d+:label:.*")))
+    imported.api("DELETE", f"/api/labels/{imported.rows(re.escape(label_key))[label_key]}")
+    group_key, group_id = next(iter(imported.rows(r"card:\d+:details").items()))
+    imported.api("DELETE", f"/api/custom-field-groups/{group_id}")
+    first = imported.check()
+    kinds = {(item.kind, item.problem) for item in first.verdict.failures}
+    assert ("label", "missing") in kinds and ("card_label", "missing") in kinds
+    assert ("custom_field_group", group_key) in {(item.kind, item.key) for item in first.verdict.failures}
+    assert {item.key for item in first.verdict.failures if item.kind == "label"} == {label_key}
+    repaired = imported.check(repair=True)
+    assert repaired.exit_code == 0, [item.text() for item in repaired.verdict.failures][:5]
+    assert imported.check().exit_code == 0

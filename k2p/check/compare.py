@@ -136,14 +136,17 @@ class BoardCheck:
         self.verdict.add(Difference(kind, key, planka_id, problem, field_name, detail, self.plan.key),
                          counted=counted)
 
+    def _absent(self, key: str) -> str:
+        return ("never imported (no ledger row); rerun the import" if self.pid(key) is None
+                else "not in Planka (deleted?)")
+
     def lookup(self, kind: str, key: str, items: dict[str, Item] | None) -> Item | None:
         """Count one expected object; None (and a missing difference) when Planka lacks it."""
         self.verdict.count(kind, "expected")
         planka_id = self.pid(key)
         item = (items or {}).get(planka_id) if planka_id else None
         if item is None:
-            self.diff(kind, key, planka_id, "missing", detail="never imported (no ledger row); rerun the import"
-                      if planka_id is None else "not in Planka (deleted?)")
+            self.diff(kind, key, planka_id, "missing", detail=self._absent(key))
             return None
         self.verdict.count(kind, "found")
         self.claimed.add(str(item["id"]))
@@ -246,9 +249,12 @@ class BoardCheck:
         if not self.plan.custom_fields:
             return
         group_key = f"{self.plan.key}:fieldgroup"
-        group = self.lookup("custom_field_group", group_key, self.found.groups)
-        if group is None:
+        if self.pid(group_key) not in self.found.groups:
+            self.missing_tree([("custom_field_group", group_key)] + [
+                ("custom_field", item.key) for item in self.plan.custom_fields], self._absent(group_key))
             return
+        group = self.lookup("custom_field_group", group_key, self.found.groups)
+        assert group is not None
         fields = {str(item["id"]): item for item in self.found.fields.get(str(group["id"]), [])}
         for item_plan in self.plan.custom_fields:
             item = self.lookup("custom_field", item_plan.key, fields)
@@ -412,9 +418,14 @@ class BoardCheck:
         if not plan.details:
             return
         group_key = f"{plan.key}:details"
-        group = self.lookup("custom_field_group", group_key, self.found.groups)
-        if group is None:
+        if self.pid(group_key) not in self.found.groups:
+            self.missing_tree([("custom_field_group", group_key)] + [
+                (kind, key) for detail in plan.details
+                for kind, key in (("custom_field", detail.key), ("custom_value", f"{detail.key}:value"))],
+                self._absent(group_key))
             return
+        group = self.lookup("custom_field_group", group_key, self.found.groups)
+        assert group is not None
         self.fields("custom_field_group", group_key, group, {"name": plan.details_group})
         fields = {str(item["id"]): item for item in self.found.fields.get(str(group["id"]), [])}
         for detail in plan.details:

@@ -91,6 +91,11 @@ def _subtree(session: "Session", difference: Difference) -> list[str]:
         return [child for _, child in board_keys(plan)]
     if difference.kind == "board_membership":
         return [key, f"{key}:role"]
+    if key == f"{plan.key}:fieldgroup":        # the board's fields, and every card's value of them
+        fields = [item.key for item in plan.custom_fields]
+        return [key, *fields, *(f"{card.key}:value:{name}" for card in plan.cards for name in card.custom_values)]
+    if difference.kind == "custom_field" and key in {item.key for item in plan.custom_fields}:
+        return [key, *(f"{card.key}:value:{key}" for card in plan.cards if key in card.custom_values)]
     for card in plan.cards:
         if card.key == key:
             return [child for _, child in card_keys(card)]
