@@ -121,7 +121,8 @@ def _blocked(ctx: BoardContext, card: dict[str, Any]) -> str:
             continue
         if other:
             title = shorten(_one_line(str(blocker.get("blocker_card_title") or "")), TITLE_MAX)
-            reason = f"{reason} ({word('blocker_card', id=other, title=title).strip()})".strip()
+            named = word("blocker_card", id=other, title=title).strip()
+            reason = f"{reason} ({named})" if reason else named
         reasons.append(reason or word("no_reason"))
     if not reasons and card.get("block_reason"):
         reasons.append(_one_line(str(card["block_reason"])))
