@@ -226,3 +226,39 @@ def test_a_newer_archive_updates_details_in_place(tmp_path: Path) -> None:
         import_into(planka, tmp_path / "week2.k2p", ledger, api_key=key, mapping=off)
         assert details(timed) == {} and not any(
             group["cardId"] for group in reader.get(f"/api/cards/{cards[f'card:{timed}']}")["included"]["customFieldGroups"])
+
+
+def test_a_changed_language_renames_in_place(tmp_path: Path) -> None:
+    """language = "en" then "ru" over the same ledger: what k2p named is renamed, nothing is
+    created twice, and a rerun writes nothing."""
+    company = generate_company("tiny")
+    blocked = company.landmarks["blocked_card"]
+    with KaitenSimulator(company, idle_timeout=300) as kaiten, \
+            PlankaSimulator(require_terms=False, idle_timeout=300) as planka:
+        export(kaiten, tmp_path / "a.k2p")
+        key = planka.create_api_key(planka.admin_email)
+        ledger, english, russian = tmp_path / "ledger.sqlite", tmp_path / "en.toml", tmp_path / "ru.toml"
+        english.write_text('language = "en"\n', encoding="utf-8")
+        russian.write_text('language = "ru"\n', encoding="utf-8")
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, mapping=english)
+        reader = PlankaReader(planka.url, key)
+        card = ledger_ids(ledger, "card")[f"card:{blocked}"]
+
+        def names() -> tuple[list[str], list[str], set[str]]:
+            data = reader.get(f"/api/cards/{card}")
+            board = reader.get(f"/api/boards/{data['item']['boardId']}")
+            return ([group["name"] for group in data["included"]["customFieldGroups"]],
+                    sorted(card_fields(data)[1]), {label["name"] for label in board["included"]["labels"]})
+
+        groups, fields, labels = names()
+        assert groups == ["Details"] and "Blocked" in fields and "Blocked" in labels
+        tables = {name: len(rows) for name, rows in planka.store.tables.items()}
+        second = import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, mapping=russian)
+        assert second.tally.failed == 0
+        assert {name: len(rows) for name, rows in planka.store.tables.items()} == tables   # nothing new
+        groups, fields, labels = names()
+        assert groups == ["Подробности"] and "Блокировка" in fields and "Blocked" not in fields
+        assert "Заблокирована" in labels and "Blocked" not in labels
+        before = planka.mutation_count()
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, mapping=russian)
+        assert planka.mutation_count() == before
