@@ -132,7 +132,7 @@ def test_relations_to_imported_cards_are_not_repeated_as_text() -> None:
 
 def test_details_in_russian() -> None:
     facts = details(MappingRules(language="ru"), {**RELATED, "time_spent_sum": None}, set())
-    assert facts["Создана"] == "2026-01-02 03:04 UTC, автор: Ann" and facts["Срочно"] == "да"
+    assert facts["Создана"] == "2026-01-02 03:04 UTC" and facts["Автор"] == "Ann" and facts["Срочно"] == "да"
     assert facts["Связи"].startswith("блокирует #51, #52; заблокирована #41")
     assert "карточка #42 Outside blocker" in facts["Блокировка"]
     assert duration(3 * 3600 + 20 * 60, MappingRules(language="ru").word) == "3 ч 20 мин"

@@ -8,7 +8,8 @@ card that becomes a linked task (``Subtasks``, ``Parents``, ``Blocked by``, ``Bl
 repeated here; related cards outside the import stay as text::
 
     Kaiten card   50000003
-    Created       2022-11-16 13:02 UTC by Nadia Petrov
+    Created       2022-11-16 13:02 UTC
+    Owner         Nadia Petrov
     Type          Bug
     Size          3 SP
     ASAP          yes
@@ -53,7 +54,8 @@ def card_details(ctx: BoardContext, card: dict[str, Any], *, responsible: list[s
     external = card.get("external_id")
     facts = [
         ("kaiten_card", str(card.get("id"))),
-        ("created", _created(ctx, card)),
+        ("created", human_utc(card.get("created")) or ""),
+        ("owner", ctx.person(card["owner_id"], card.get("owner")) if card.get("owner_id") is not None else ""),
         ("type", type_label(ctx, card) or ""),
         ("size", "" if size in (None, "", 0) else (f"{size} {unit}" if unit else str(size))),
         ("asap", word("yes") if card.get("asap") else ""),
@@ -79,17 +81,6 @@ def duration(seconds: int, word: Callable[..., str] | None = None) -> str:
     hours, minutes = divmod(seconds // 60, 60)
     parts = ([word("hours", n=hours)] if hours else []) + ([word("minutes", n=minutes)] if minutes else [])
     return " ".join(parts) or word("under_a_minute")
-
-
-def _created(ctx: BoardContext, card: dict[str, Any]) -> str:
-    created = human_utc(card.get("created"))
-    owner = card.get("owner_id")
-    if not created and owner is None:
-        return ""
-    date = created or ctx.rules.word("date_unknown")
-    if owner is None:
-        return date
-    return ctx.rules.word("created_by", date=date, name=ctx.person(owner, card.get("owner")))
 
 
 def type_label(ctx: BoardContext, card: dict[str, Any]) -> str | None:

@@ -35,6 +35,7 @@ WORDS: dict[str, dict[str, str]] = {
         # card detail fields
         "detail.kaiten_card": "Kaiten card",
         "detail.created": "Created",
+        "detail.owner": "Owner",
         "detail.type": "Type",
         "detail.size": "Size",
         "detail.asap": "ASAP",
@@ -52,8 +53,6 @@ WORDS: dict[str, dict[str, str]] = {
         # values
         "yes": "yes",
         "no": "no",
-        "created_by": "{date} by {name}",
-        "date_unknown": "(date unknown)",
         "and_more": "{list} and {count} more",
         "no_reason": "no reason given",
         "blocker_card": "card #{id} {title}",
@@ -82,6 +81,7 @@ WORDS: dict[str, dict[str, str]] = {
         "property": "Поле {id}",
         "detail.kaiten_card": "Карточка Kaiten",
         "detail.created": "Создана",
+        "detail.owner": "Автор",
         "detail.type": "Тип",
         "detail.size": "Размер",
         "detail.asap": "Срочно",
@@ -98,8 +98,6 @@ WORDS: dict[str, dict[str, str]] = {
         "detail.held_links": "Ссылки текстом",
         "yes": "да",
         "no": "нет",
-        "created_by": "{date}, автор: {name}",
-        "date_unknown": "(дата неизвестна)",
         "and_more": "{list} и ещё {count}",
         "no_reason": "причина не указана",
         "blocker_card": "карточка #{id} {title}",
