@@ -16,7 +16,7 @@ import orjson
 
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany, TokenInfo
+    from k2p.testing.kaiten.company import KaitenCompany, TokenInfo
 
 JSON = "application/json; charset=utf-8"
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from k2p.testing.kaiten_cards_text import (
+from k2p.testing.kaiten.cards_text import (
     ARABIC_TITLE, EMOJI_TITLE, HEBREW_TITLE, HTML_COMMENT, huge_description, long_title,
     markdown_description,
 )
-from k2p.testing.kaiten_files import MB, png_size
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN, minutes_of, rng_uuid
+from k2p.testing.kaiten.files import MB, png_size
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, minutes_of, rng_uuid
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_cards import CardBuilder
+    from k2p.testing.kaiten.cards import CardBuilder
 
 Record = dict[str, Any]
 

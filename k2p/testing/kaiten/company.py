@@ -2,7 +2,7 @@
 
 ``generate_company(scale, seed)`` is deterministic. The :class:`KaitenCompany` stores records in
 the Kaiten API's own field shapes, keyed by id; relations (members, comments, files …) are stored
-per card and assembled into API payloads by :mod:`k2p.testing.kaiten_views`, which the simulator
+per card and assembled into API payloads by :mod:`k2p.testing.kaiten.views`, which the simulator
 uses too — so ``company.card_payload(id)`` is exactly what ``GET /cards/{id}?broken_api=false``
 serves.
 
@@ -17,11 +17,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from k2p.testing import kaiten_routes, kaiten_views
-from k2p.testing.kaiten_cards import CardBuilder, new_live_card
-from k2p.testing.kaiten_files import FileBlob, FileRef
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN
-from k2p.testing.kaiten_generator import SCALES, Ids, StructureBuilder, finish_company
+from k2p.testing.kaiten import routes as kaiten_routes
+from k2p.testing.kaiten import views as kaiten_views
+from k2p.testing.kaiten.cards import CardBuilder, new_live_card
+from k2p.testing.kaiten.files import FileBlob, FileRef
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN
+from k2p.testing.kaiten.generator import SCALES, Ids, StructureBuilder, finish_company
 
 Record = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""API payloads assembled from a :class:`~k2p.testing.kaiten_company.KaitenCompany`.
+"""API payloads assembled from a :class:`~k2p.testing.kaiten.company.KaitenCompany`.
 
 The simulator serves these and the ground-truth helpers return them, so "what the API returns"
 is defined in exactly one place. Field shapes follow research §4 and the live samples it cites.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from k2p.testing.kaiten_files import FileRef
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN
+from k2p.testing.kaiten.files import FileRef
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany
+    from k2p.testing.kaiten.company import KaitenCompany
 
 Record = dict[str, Any]
 

@@ -13,16 +13,16 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from k2p.testing.kaiten_cards_edges import apply_edge_roles
-from k2p.testing.kaiten_cards_text import (
+from k2p.testing.kaiten.cards_edges import apply_edge_roles
+from k2p.testing.kaiten.cards_text import (
     CARD_PERMISSIONS, ITEM_TEXTS, MD_COMMENTS, card_title, short_description,
 )
-from k2p.testing.kaiten_files import MB, FileBlob
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN, at, day, rng_uuid
-from k2p.testing.kaiten_generator import DAY, Ids, ScaleSpec
+from k2p.testing.kaiten.files import MB, FileBlob
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, day, rng_uuid
+from k2p.testing.kaiten.generator import DAY, Ids, ScaleSpec
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany
+    from k2p.testing.kaiten.company import KaitenCompany
 
 Record = dict[str, Any]
 
