@@ -16,10 +16,10 @@ from k2p.testing.kaiten.api import (
 from k2p.testing.kaiten.formats import parse_iso
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten.company import KaitenCompany, TokenInfo
+    from k2p.testing.kaiten.model import CompanyData, TokenInfo
 
 
-def expected_json(co: "KaitenCompany", token: "TokenInfo", path: str, params: dict[str, str]) -> Any:
+def expected_json(co: "CompanyData", token: "TokenInfo", path: str, params: dict[str, str]) -> Any:
     """Ground truth: the JSON a GET would answer, computed without HTTP."""
     with co.lock:
         reply = dispatch(Request(co, token, params), "GET", path)
