@@ -1,8 +1,8 @@
 """A faithful, in-process simulator of the Planka 2.1.1 REST API.
 
 Start it with ``with PlankaSimulator() as sim:`` and talk to ``sim.url`` with any HTTP client. It
-reproduces the behaviour an importer meets on a real server (see ``/work/shared/research/planka-api.md``
-§8): the auth gate before validation, the terms-acceptance login step, API keys, the framework's
+reproduces the behaviour an importer meets on a real server, checked against a live Planka 2.1.1:
+the auth gate before validation, the terms-acceptance login step, API keys, the framework's
 400 envelope and problem strings, the 1 MB body limit, parent-404 / 403 / 409 / 422 rules, Planka's
 position normalisation, the hidden archive and trash lists, multipart uploads, and the reads an
 importer verifies with.
