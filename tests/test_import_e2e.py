@@ -12,9 +12,9 @@ import pytest
 from k2p.mapping.footer import duration
 from k2p.mapping.text import planka_markdown
 from k2p.planka.users_template import write_users_template
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import PlankaReader, card_fields, import_into, ledger_ids
 

@@ -9,7 +9,7 @@ import pytest
 from k2p.errors import ExitCode, K2PError
 from k2p.mapping.colors import DEFAULT_COLOR, LABEL_COLORS, PALETTE, label_color
 from k2p.mapping.rules import MappingRules, load_rules
-from k2p.testing.planka_boards import LABEL_COLORS as SIMULATOR_COLORS
+from k2p.testing.planka.boards import LABEL_COLORS as SIMULATOR_COLORS
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -9,10 +9,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_generator import SPACE_ROLE_ADMIN
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.generator import SPACE_ROLE_ADMIN
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import PlankaReader, card_fields, import_into, ledger_ids
 

@@ -14,9 +14,9 @@ from k2p.mapping.footer import duration
 from k2p.mapping.rules import MappingRules
 from k2p.mapping.text import human_utc
 from k2p.mapping.wording import WORDS
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import PlankaReader, card_fields, import_into, ledger_ids
 

@@ -13,10 +13,10 @@ from urllib.parse import unquote, unquote_plus
 
 import orjson
 
-from k2p.testing.planka_validation import Input
+from k2p.testing.planka.validation import Input
 
 if TYPE_CHECKING:
-    from k2p.testing.planka_store import Session, Store
+    from k2p.testing.planka.store import Session, Store
 
 
 # --- errors ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ presigned URLs ``/signed/<key>?X-Amz-…``). Behaviour follows research §8: bea
 plain-text 401, per-token visibility, silent limit clamping, a strict per-token sliding window with
 HTML 429s, 402/403/405 where Kaiten answers them, seeded faults and optional offset drift.
 
-Standalone: ``python -m k2p.testing.kaiten_sim --scale small --seed 0 [--rps 5] [--port N]``.
+Standalone: ``python -m k2p.testing.kaiten.sim --scale small --seed 0 [--rps 5] [--port N]``.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from k2p.testing import kaiten_routes  # noqa: F401  (importing it registers every route)
-from k2p.testing.kaiten_api import Reply, Request, dispatch
-from k2p.testing.kaiten_company import KaitenCompany, TokenInfo, generate_company
-from k2p.testing.kaiten_files import FileBlob, UrlSigner, s3_error
+from k2p.testing.kaiten import routes as kaiten_routes  # noqa: F401  (importing it registers every route)
+from k2p.testing.kaiten.api import Reply, Request, dispatch
+from k2p.testing.kaiten.company import KaitenCompany, TokenInfo, generate_company
+from k2p.testing.kaiten.files import FileBlob, UrlSigner, s3_error
 from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, Simulator
 
 __all__ = ["FaultPlan", "KaitenSimulator", "RateLimiter", "SimEvent", "SimStats", "main"]
@@ -435,7 +435,7 @@ class KaitenSimulator(Simulator):
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry: print the URLs and tokens, serve until Ctrl-C or the idle timeout."""
-    parser = argparse.ArgumentParser(prog="python -m k2p.testing.kaiten_sim",
+    parser = argparse.ArgumentParser(prog="python -m k2p.testing.kaiten.sim",
                                      description="Serve a generated Kaiten company on loopback.")
     parser.add_argument("--scale", default="small", choices=("tiny", "small", "large"))
     parser.add_argument("--seed", type=int, default=0)

@@ -12,10 +12,10 @@ from urllib.parse import unquote
 
 import idna
 
-from k2p.testing.planka_access import card_path, require_board_reader, require_editor
-from k2p.testing.planka_http import ROUTES, Ctx, Reply, not_found, unprocessable
-from k2p.testing.planka_present import present_attachment
-from k2p.testing.planka_validation import OPT_NAME_128, REQ_ID, Input, is_url
+from k2p.testing.planka.access import card_path, require_board_reader, require_editor
+from k2p.testing.planka.http import ROUTES, Ctx, Reply, not_found, unprocessable
+from k2p.testing.planka.present import present_attachment
+from k2p.testing.planka.validation import OPT_NAME_128, REQ_ID, Input, is_url
 
 MAX_SIZE_TO_GET_ENCODING = 8 * 1024 * 1024
 MAX_SIZE_TO_PROCESS_AS_IMAGE = 64 * 1024 * 1024

@@ -16,7 +16,7 @@ import orjson
 
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany, TokenInfo
+    from k2p.testing.kaiten.model import CompanyData, TokenInfo
 
 JSON = "application/json; charset=utf-8"
 
@@ -59,7 +59,7 @@ def fail(status: int, text: str | None = None) -> ApiError:
 class Request:
     """What a handler may look at: the company, the caller and the query (first values)."""
 
-    company: "KaitenCompany"
+    company: "CompanyData"
     token: "TokenInfo"
     params: dict[str, str]
     sim: Any = None  # the running KaitenSimulator (signing, drift); None for ground-truth calls

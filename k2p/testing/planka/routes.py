@@ -7,12 +7,18 @@ import traceback
 from typing import Any
 
 # Importing the handler modules registers their routes on ROUTES.
-from k2p.testing import (planka_attachments, planka_auth, planka_boards, planka_card_content,  # noqa: F401
-                         planka_cards, planka_custom_fields, planka_notifications, planka_projects,
-                         planka_users)
-from k2p.testing.planka_auth import authenticate
-from k2p.testing.planka_http import ROUTES, ApiError, Ctx, Reply, Upload, not_found, server_error, unauthorized
-from k2p.testing.planka_validation import InputCrash, ValidationFailed, bad_request_body, validate
+from k2p.testing.planka import attachments as planka_attachments  # noqa: F401
+from k2p.testing.planka import auth as planka_auth  # noqa: F401
+from k2p.testing.planka import boards as planka_boards  # noqa: F401
+from k2p.testing.planka import card_content as planka_card_content  # noqa: F401
+from k2p.testing.planka import cards as planka_cards  # noqa: F401
+from k2p.testing.planka import custom_fields as planka_custom_fields  # noqa: F401
+from k2p.testing.planka import notifications as planka_notifications  # noqa: F401
+from k2p.testing.planka import projects as planka_projects  # noqa: F401
+from k2p.testing.planka import users as planka_users  # noqa: F401
+from k2p.testing.planka.auth import authenticate
+from k2p.testing.planka.http import ROUTES, ApiError, Ctx, Reply, Upload, not_found, server_error, unauthorized
+from k2p.testing.planka.validation import InputCrash, ValidationFailed, bad_request_body, validate
 
 SPA_HTML = """<!doctype html>
 <html lang="en">

@@ -20,11 +20,11 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from k2p.testing.planka_access import card_path, require_board_reader
-from k2p.testing.planka_http import ROUTES, Ctx, not_found
-from k2p.testing.planka_present import present_users, raw_user
-from k2p.testing.planka_store import Store
-from k2p.testing.planka_validation import BOOL, REQ_ID
+from k2p.testing.planka.access import card_path, require_board_reader
+from k2p.testing.planka.http import ROUTES, Ctx, not_found
+from k2p.testing.planka.present import present_users, raw_user
+from k2p.testing.planka.store import Store
+from k2p.testing.planka.validation import BOOL, REQ_ID
 
 UNREAD_LIMIT = 100
 EMAIL_SUBJECTS = {"moveCard": "Card Moved", "commentCard": "New Comment",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Mapping
 
-from k2p.testing.planka_positions import js_number
+from k2p.testing.planka.positions import js_number
 
 MAX_STRING_ID = "9223372036854775807"
 ID_REGEX = re.compile(r"^[1-9][0-9]*$")

@@ -5,22 +5,22 @@ Every edge-case record is recorded in ``company.landmarks`` (``"<role>_card"``, 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from k2p.testing.kaiten_cards_text import (
+from k2p.testing.kaiten.cards_text import (
     ARABIC_TITLE, EMOJI_TITLE, HEBREW_TITLE, HTML_COMMENT, huge_description, long_title,
     markdown_description,
 )
-from k2p.testing.kaiten_files import MB, png_size
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN, minutes_of, rng_uuid
-
-if TYPE_CHECKING:
-    from k2p.testing.kaiten_cards import CardBuilder
+from k2p.testing.kaiten.files import MB, png_size
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, minutes_of, rng_uuid
 
 Record = dict[str, Any]
+# The builder is k2p.testing.kaiten.cards.CardBuilder, which calls this module: not imported here,
+# so that the two modules do not import each other.
+CardBuilder = Any
 
 
-def apply_edge_roles(b: "CardBuilder") -> None:
+def apply_edge_roles(b: CardBuilder) -> None:
     """Overlay every deliberate edge case on its card(s)."""
     _titles(b)
     _descriptions(b)
@@ -31,11 +31,11 @@ def apply_edge_roles(b: "CardBuilder") -> None:
     _structure(b)
 
 
-def _card(b: "CardBuilder", role: str) -> Record:
+def _card(b: CardBuilder, role: str) -> Record:
     return b.co.cards[b.marks[f"{role}_card"]]
 
 
-def _titles(b: "CardBuilder") -> None:
+def _titles(b: CardBuilder) -> None:
     for role, title in (("emoji_title", EMOJI_TITLE), ("arabic_title", ARABIC_TITLE),
                         ("hebrew_title", HEBREW_TITLE), ("long_title", long_title())):
         _card(b, role)["title"] = title
@@ -46,7 +46,7 @@ def _describe(card: Record, text: str) -> None:
     card["description_filled"] = True
 
 
-def _descriptions(b: "CardBuilder") -> None:
+def _descriptions(b: CardBuilder) -> None:
     _describe(_card(b, "markdown_description"), markdown_description())
     _describe(_card(b, "huge_description"), huge_description())
     card = _card(b, "file_links_description")
@@ -64,7 +64,7 @@ def _key(record: Record) -> str:
     return record["url"].rsplit("/", 1)[-1].split(".", 1)[0]
 
 
-def _comments_with_attachments(b: "CardBuilder") -> None:
+def _comments_with_attachments(b: CardBuilder) -> None:
     card = _card(b, "html_comments")
     created = minutes_of(card["created"]) + 3 * 60
     markdown = b.add_comment(card, created, "See the attached **log** 📎", kind=1, edited=False)
@@ -79,7 +79,7 @@ def _comments_with_attachments(b: "CardBuilder") -> None:
                    comment_attachment_file=_key(attachment), private_comment_file=private["id"])
 
 
-def _edge_files(b: "CardBuilder") -> None:
+def _edge_files(b: CardBuilder) -> None:
     card = _card(b, "files_edge")
     marks = b.marks
     zero = b.legacy_file(card, b.new_blob("empty.txt", 0, kind="text", mime="text/plain"))
@@ -102,7 +102,7 @@ def _edge_files(b: "CardBuilder") -> None:
                  large_legacy_file=_key(large))
 
 
-def _private_files(b: "CardBuilder") -> None:
+def _private_files(b: CardBuilder) -> None:
     card = _card(b, "private_files")
     ok = b.private_file(card, b.new_blob("report.xlsx", 58818))
     bad = b.private_file(card, b.new_blob("invoice.pdf.exe", 4000, malicious=True))
@@ -121,7 +121,7 @@ def _private_files(b: "CardBuilder") -> None:
                    large_private_file=large["id"], cloud_file=cloud["id"])
 
 
-def _properties_and_people(b: "CardBuilder") -> None:
+def _properties_and_people(b: CardBuilder) -> None:
     card = _card(b, "all_properties")
     b.add_properties(card, every=True)
     prop_id = b.marks["property_by_type"]["attachment"]
@@ -131,7 +131,7 @@ def _properties_and_people(b: "CardBuilder") -> None:
     b.add_members(b.marks["members_card"], 3, responsible=True)
 
 
-def _structure(b: "CardBuilder") -> None:
+def _structure(b: CardBuilder) -> None:
     marks = b.marks
     blocked, blocker = marks["blocked_card"], marks["blocker_card"]
     b.add_blocker(blocked, blocker, "Needs the API first")

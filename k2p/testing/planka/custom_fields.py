@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from k2p.testing.planka_access import (base_group_path, board_path, card_path, custom_field_group_path,
+from k2p.testing.planka.access import (base_group_path, board_path, card_path, custom_field_group_path,
                                        require_board_reader, require_editor, require_manager)
-from k2p.testing.planka_card_content import update_positioned
-from k2p.testing.planka_http import ROUTES, Ctx, not_found, unprocessable
-from k2p.testing.planka_store import Store
-from k2p.testing.planka_validation import (BOOL, ID_INPUT, NAME_128, NULLABLE_NAME_128, OPT_NAME_128,
+from k2p.testing.planka.card_content import update_positioned
+from k2p.testing.planka.http import ROUTES, Ctx, not_found, unprocessable
+from k2p.testing.planka.store import Store
+from k2p.testing.planka.validation import (BOOL, ID_INPUT, NAME_128, NULLABLE_NAME_128, OPT_NAME_128,
                                            OPT_POSITION, POSITION, REQ_ID, Input)
 
 _GROUP_INPUTS = {"baseCustomFieldGroupId": ID_INPUT, "position": POSITION, "name": NULLABLE_NAME_128}

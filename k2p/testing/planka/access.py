@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from k2p.testing.planka_http import ApiError, forbidden, not_found
-from k2p.testing.planka_store import Store
+from k2p.testing.planka.http import ApiError, forbidden, not_found
+from k2p.testing.planka.store import Store
 
 Record = dict[str, Any]
 FINITE_TYPES = ("active", "closed")

@@ -18,7 +18,7 @@ from functools import lru_cache
 BASE_TIME = datetime(2024, 1, 8, 9, 0, 0, tzinfo=timezone.utc)
 
 # Legacy attachments live on this public origin in real payloads; the simulator rewrites it to its
-# own storage origin when it serves a payload (see ``KaitenCompany.files_origin``).
+# own storage origin when it serves a payload (see ``CompanyData.files_origin``).
 DEFAULT_FILES_ORIGIN = "https://files.kaiten.ru"
 
 

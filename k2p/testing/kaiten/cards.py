@@ -13,16 +13,16 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from k2p.testing.kaiten_cards_edges import apply_edge_roles
-from k2p.testing.kaiten_cards_text import (
+from k2p.testing.kaiten.cards_edges import apply_edge_roles
+from k2p.testing.kaiten.cards_text import (
     CARD_PERMISSIONS, ITEM_TEXTS, MD_COMMENTS, card_title, short_description,
 )
-from k2p.testing.kaiten_files import MB, FileBlob
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN, at, day, rng_uuid
-from k2p.testing.kaiten_generator import DAY, Ids, ScaleSpec
+from k2p.testing.kaiten.files import MB, FileBlob
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, day, rng_uuid
+from k2p.testing.kaiten.generator import DAY, Ids, ScaleSpec
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany
+    from k2p.testing.kaiten.model import CompanyData
 
 Record = dict[str, Any]
 
@@ -53,7 +53,7 @@ class Slot(NamedTuple):
 class CardBuilder:
     """Fills ``company.cards`` and the per-card relation tables."""
 
-    def __init__(self, co: "KaitenCompany", spec: ScaleSpec, rng: random.Random, ids: Ids) -> None:
+    def __init__(self, co: "CompanyData", spec: ScaleSpec, rng: random.Random, ids: Ids) -> None:
         self.co, self.spec, self.rng, self.ids = co, spec, rng, ids
         self.marks = co.landmarks
         unassigned = set(self.marks["unassigned_users"]) | set(self.marks["directors_only_users"])
@@ -428,7 +428,7 @@ FILE_NAMES: tuple[tuple[str, str | None, str], ...] = (
 )
 
 
-def card_record(co: "KaitenCompany", rng: random.Random, *, card_id: int, board_id: int, column_id: int,
+def card_record(co: "CompanyData", rng: random.Random, *, card_id: int, board_id: int, column_id: int,
                 lane_id: int, condition: int, created: float, title: str, owner_id: int,
                 type_id: int) -> Record:
     """The stored scalar part of a card, in API field names (relations live in side tables)."""
@@ -468,7 +468,7 @@ def card_record(co: "KaitenCompany", rng: random.Random, *, card_id: int, board_
     }
 
 
-def new_live_card(co: "KaitenCompany", rng: random.Random, board_id: int, *, column_id: int | None,
+def new_live_card(co: "CompanyData", rng: random.Random, board_id: int, *, column_id: int | None,
                   lane_id: int | None, title: str | None, like: int | None) -> int:
     """Insert a live card with the next highest id (used by drift and by tests)."""
     template = co.cards[like] if like is not None else None

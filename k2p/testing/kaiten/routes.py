@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from k2p.testing import kaiten_card_routes  # noqa: F401  (registers the card routes)
-from k2p.testing import kaiten_views as views
-from k2p.testing.kaiten_api import (
+from k2p.testing.kaiten import card_routes as kaiten_card_routes  # noqa: F401  (registers the card routes)
+from k2p.testing.kaiten import views
+from k2p.testing.kaiten.api import (
     JSON, Request, dispatch, fail, paged, property_or_404, require_admin, route, search, visible_board,
     visible_space, write_only,
 )
-from k2p.testing.kaiten_formats import parse_iso
+from k2p.testing.kaiten.formats import parse_iso
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany, TokenInfo
+    from k2p.testing.kaiten.model import CompanyData, TokenInfo
 
 
-def expected_json(co: "KaitenCompany", token: "TokenInfo", path: str, params: dict[str, str]) -> Any:
+def expected_json(co: "CompanyData", token: "TokenInfo", path: str, params: dict[str, str]) -> Any:
     """Ground truth: the JSON a GET would answer, computed without HTTP."""
     with co.lock:
         reply = dispatch(Request(co, token, params), "GET", path)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from k2p.testing.planka_access import (board_path, check_keys, is_admin_or_owner, is_finite,
+from k2p.testing.planka.access import (board_path, check_keys, is_admin_or_owner, is_finite,
                                        is_project_manager, list_path, membership, require_board_reader,
                                        require_editor, require_manager)
-from k2p.testing.planka_card_content import update_positioned
-from k2p.testing.planka_cards import CARD_TYPES, delete_card_related, move_card_to_board, sync_linked_tasks
-from k2p.testing.planka_http import NOT_IMPLEMENTED, ROUTES, Ctx, conflict, forbidden, not_found, server_error
-from k2p.testing.planka_present import cards_included, with_subscription
-from k2p.testing.planka_store import Store, now_iso
-from k2p.testing.planka_validation import (BOOL, ID_INPUT, NAME_128, NULLABLE_NAME_128, OPT_NAME_128,
+from k2p.testing.planka.card_content import update_positioned
+from k2p.testing.planka.cards import CARD_TYPES, delete_card_related, move_card_to_board, sync_linked_tasks
+from k2p.testing.planka.http import NOT_IMPLEMENTED, ROUTES, Ctx, conflict, forbidden, not_found, server_error
+from k2p.testing.planka.present import cards_included, with_subscription
+from k2p.testing.planka.store import Store, now_iso
+from k2p.testing.planka.validation import (BOOL, ID_INPUT, NAME_128, NULLABLE_NAME_128, OPT_NAME_128,
                                            OPT_POSITION, POSITION, REQ_ID, Input)
 
 LIST_COLORS = ("berry-red", "pumpkin-orange", "lagoon-blue", "pink-tulip", "light-mud", "orange-peel",

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from k2p.testing import kaiten_views as views
-from k2p.testing.kaiten_api import (
+from k2p.testing.kaiten import views
+from k2p.testing.kaiten.api import (
     ApiError, Reply, Request, fail, page_bounds, route, visible_board, visible_card, write_only,
 )
-from k2p.testing.kaiten_formats import iso_ms, parse_iso
+from k2p.testing.kaiten.formats import iso_ms, parse_iso
 
 ORDER_FIELDS = ("id", "created", "updated", "sort_order", "title")
 _ID_FILTERS = (("board_id", "board_id"), ("column_id", "column_id"), ("lane_id", "lane_id"),

@@ -1,8 +1,8 @@
 """A faithful, in-process simulator of the Planka 2.1.1 REST API.
 
 Start it with ``with PlankaSimulator() as sim:`` and talk to ``sim.url`` with any HTTP client. It
-reproduces the behaviour an importer meets on a real server (see ``/work/shared/research/planka-api.md``
-§8): the auth gate before validation, the terms-acceptance login step, API keys, the framework's
+reproduces the behaviour an importer meets on a real server, checked against a live Planka 2.1.1:
+the auth gate before validation, the terms-acceptance login step, API keys, the framework's
 400 envelope and problem strings, the 1 MB body limit, parent-404 / 403 / 409 / 422 rules, Planka's
 position normalisation, the hidden archive and trash lists, multipart uploads, and the reads an
 importer verifies with.
@@ -10,11 +10,11 @@ importer verifies with.
 Fault injection for resilience tests: ``faults`` (a :class:`~k2p.testing.loopback.FaultPlan` or the
 richer :class:`PlankaFaultPlan`) and ``hooks.on_mutation`` (see :class:`PlankaHooks`).
 
-Notifications are created as Planka creates them (see :mod:`k2p.testing.planka_notifications`).
+Notifications are created as Planka creates them (see :mod:`k2p.testing.planka.notifications`).
 ``smtp=True`` poses as a Planka with SMTP configured (``SMTP_HOST``): every e-mail it would send
-is appended to ``outbox`` (:class:`~k2p.testing.planka_notifications.Email`) instead.
+is appended to ``outbox`` (:class:`~k2p.testing.planka.notifications.Email`) instead.
 
-Standalone: ``python -m k2p.testing.planka_sim [--port N] [--no-terms] [--smtp] [--idle-timeout 600]``.
+Standalone: ``python -m k2p.testing.planka.sim [--port N] [--no-terms] [--smtp] [--idle-timeout 600]``.
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, Simulator
-from k2p.testing.planka_auth import TERMS_SIGNATURE, generate_api_key, issue_access_token
-from k2p.testing.planka_http import BodyRejected, Reply, parse_body, parse_qs_nested, server_error
-from k2p.testing.planka_notifications import Email
-from k2p.testing.planka_routes import dispatch, error_reply
-from k2p.testing.planka_store import Store
-from k2p.testing.planka_users import create_user
+from k2p.testing.planka.auth import TERMS_SIGNATURE, generate_api_key, issue_access_token
+from k2p.testing.planka.http import BodyRejected, Reply, parse_body, parse_qs_nested, server_error
+from k2p.testing.planka.notifications import Email
+from k2p.testing.planka.routes import dispatch, error_reply
+from k2p.testing.planka.store import Store
+from k2p.testing.planka.users import create_user
 
 DEFAULT_ADMIN_PASSWORD = "k2p-Simulated-Admin-2024!"
 MUTATING_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
@@ -281,7 +281,7 @@ class PlankaSimulator(Simulator):
 
 def main(argv: list[str] | None = None) -> int:
     """Run a standalone simulator until Ctrl-C or the idle timeout."""
-    parser = argparse.ArgumentParser(prog="python -m k2p.testing.planka_sim", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m k2p.testing.planka.sim", description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--no-terms", action="store_true", help="users count as having accepted the terms")
     parser.add_argument("--smtp", action="store_true", help="pose as SMTP-configured; e-mails go to the outbox")

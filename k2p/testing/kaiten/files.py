@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 from urllib.parse import quote, urlencode
 
-from k2p.testing.kaiten_formats import png_bytes
+from k2p.testing.kaiten.formats import png_bytes
 
 BLOCK = 1 << 16
 MB = 1 << 20

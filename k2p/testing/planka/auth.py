@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from k2p.testing.planka_http import ROUTES, Ctx, Reply, forbidden, not_found, unauthorized
-from k2p.testing.planka_store import Session, Store, now_iso
-from k2p.testing.planka_validation import Input, is_email_or_username
+from k2p.testing.planka.http import ROUTES, Ctx, Reply, forbidden, not_found, unauthorized
+from k2p.testing.planka.store import Session, Store, now_iso
+from k2p.testing.planka.validation import Input, is_email_or_username
 
 TERMS = {
     "en-US": "# Terms of Service\n\nThis is the k2p Planka simulator. By using it you accept that "

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from k2p.testing.planka_access import (card_path, check_keys, is_project_manager, membership,
+from k2p.testing.planka.access import (card_path, check_keys, is_project_manager, membership,
                                        require_board_reader, require_editor, require_member,
                                        task_list_path)
-from k2p.testing.planka_cards import PAGE_SIZE, record_action
-from k2p.testing.planka_http import ROUTES, Ctx, conflict, forbidden, not_found, server_error
-from k2p.testing.planka_notifications import notify_comment
-from k2p.testing.planka_present import present_users
-from k2p.testing.planka_store import Store
-from k2p.testing.planka_validation import (BOOL, ID_INPUT, NAME_128, OPT_NAME_128, OPT_POSITION,
+from k2p.testing.planka.cards import PAGE_SIZE, record_action
+from k2p.testing.planka.http import ROUTES, Ctx, conflict, forbidden, not_found, server_error
+from k2p.testing.planka.notifications import notify_comment
+from k2p.testing.planka.present import present_users
+from k2p.testing.planka.store import Store
+from k2p.testing.planka.validation import (BOOL, ID_INPUT, NAME_128, OPT_NAME_128, OPT_POSITION,
                                            POSITION, REQ_ID, Input)
 
 _TEXT_MAX = 1048576

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from k2p.testing.planka_access import (base_group_path, check_keys, is_admin_or_owner,
+from k2p.testing.planka.access import (base_group_path, check_keys, is_admin_or_owner,
                                        is_project_manager, require_manager)
-from k2p.testing.planka_http import ROUTES, Ctx, conflict, forbidden, not_found, unprocessable
-from k2p.testing.planka_present import present_users
-from k2p.testing.planka_store import Store, position_key
-from k2p.testing.planka_validation import (ID_INPUT, NAME_128, OPT_NAME_128, REQ_ID, Input)
+from k2p.testing.planka.http import ROUTES, Ctx, conflict, forbidden, not_found, unprocessable
+from k2p.testing.planka.present import present_users
+from k2p.testing.planka.store import Store, position_key
+from k2p.testing.planka.validation import (ID_INPUT, NAME_128, OPT_NAME_128, REQ_ID, Input)
 
 BACKGROUND_GRADIENTS = (
     "old-lime", "ocean-dive", "tzepesch-style", "jungle-mesh", "strawberry-dust", "purple-rose",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from k2p.testing.planka_positions import insert_to_positionables
+from k2p.testing.planka.positions import insert_to_positionables
 
 PLANKA_EPOCH_MS = 1567191600000  # next_id() epoch in Planka's migrations (2019-08-30)
 

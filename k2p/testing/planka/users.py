@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from k2p.testing.planka_access import check_keys, is_admin_or_owner
-from k2p.testing.planka_auth import LANGUAGES, generate_api_key
-from k2p.testing.planka_http import ROUTES, Ctx, conflict, forbidden, not_found
-from k2p.testing.planka_present import PERSONAL_USER_FIELDS, present_user
-from k2p.testing.planka_store import Store
-from k2p.testing.planka_validation import (MAX_STRING_ID, REQ_ID, USERNAME_REGEX, USERNAME_REGEX_TEXT,
+from k2p.testing.planka.access import check_keys, is_admin_or_owner
+from k2p.testing.planka.auth import LANGUAGES, generate_api_key
+from k2p.testing.planka.http import ROUTES, Ctx, conflict, forbidden, not_found
+from k2p.testing.planka.present import PERSONAL_USER_FIELDS, present_user
+from k2p.testing.planka.store import Store
+from k2p.testing.planka.validation import (MAX_STRING_ID, REQ_ID, USERNAME_REGEX, USERNAME_REGEX_TEXT,
                                            Input, is_id_in_range, is_null, is_strong_password)
 
 ROLES = ("admin", "projectOwner", "boardUser")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterable
 
-from k2p.testing.planka_store import Store, id_key, position_key
+from k2p.testing.planka.store import Store, id_key, position_key
 
 Record = dict[str, Any]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from k2p.testing.planka_access import (board_path, card_path, check_keys, is_finite, list_path,
+from k2p.testing.planka.access import (board_path, card_path, check_keys, is_finite, list_path,
                                        membership, require_board_reader, require_editor)
-from k2p.testing.planka_http import ROUTES, Ctx, not_found, server_error, unprocessable
-from k2p.testing.planka_notifications import notify_action
-from k2p.testing.planka_present import cards_included, present_users, with_subscription
-from k2p.testing.planka_store import Store, iso_of, now_iso
-from k2p.testing.planka_validation import (ID_INPUT, MAX_STRING_ID, REQ_ID, Input, is_due_date, is_id,
+from k2p.testing.planka.http import ROUTES, Ctx, not_found, server_error, unprocessable
+from k2p.testing.planka.notifications import notify_action
+from k2p.testing.planka.present import cards_included, present_users, with_subscription
+from k2p.testing.planka.store import Store, iso_of, now_iso
+from k2p.testing.planka.validation import (ID_INPUT, MAX_STRING_ID, REQ_ID, Input, is_due_date, is_id,
                                            is_id_in_range, is_stopwatch, parse_iso_datetime)
 
 CARD_TYPES = ("project", "story")
