@@ -25,7 +25,7 @@ from k2p.check import CheckOptions, run_check
 from k2p.planka.client import Credentials
 from k2p.planka.importer import ImportOptions, run_import
 from k2p.testing.loopback import FaultPlan
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from import_bench import export_company  # noqa: E402  (the same export as the import benchmark)

@@ -26,10 +26,10 @@ from k2p.check.verdict import Verdict
 from k2p.cli import main
 from k2p.planka.client import Credentials
 from k2p.planka.users_template import write_users_template
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaFaultPlan, PlankaSimulator
-from k2p.testing.planka_store import Store
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaFaultPlan, PlankaSimulator
+from k2p.testing.planka.store import Store
 from tests.helpers.export import export
 from tests.helpers.planka_state import import_into
 

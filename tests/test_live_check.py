@@ -14,8 +14,8 @@ import pytest
 
 from k2p.check import CheckOptions, CheckOutcome, run_check
 from k2p.planka.importer import ImportOptions, run_import
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
 from tests.helpers.export import export
 from tests.test_live_planka import LIVE_URL, Live, live_credentials, recording
 

@@ -70,7 +70,7 @@ def _board_plan(session: "Session", board_key: str) -> BoardPlan:
     if board_key not in session.board_plans:
         session.board_plans.clear()          # one board's plan at a time
         session.board_plans[board_key] = plan_board(board_id, session.index.company, session.index.board(board_id),
-                                                    session.rules, session.users, Fidelity())
+                                                    session.rules, session.users, Fidelity(), linked=session.linked)
     return session.board_plans[board_key]
 
 
@@ -257,7 +257,7 @@ def repair(session: "Session", verdict: Verdict) -> dict[str, Any]:
                 for project in session.projects]
     try:
         replay_projects(ctx, [project for project in projects if project.boards], session.index,
-                        session.rules, session.users, Fidelity())
+                        session.rules, session.users, Fidelity(), session.linked)
         _remove_duplicates(session, plan, report)
         for attachment_id in plan.broken:
             try:

@@ -30,7 +30,7 @@ from k2p.fileio import atomic_write_bytes
 from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
-from k2p.mapping.rules import MappingRules, load_rules
+from k2p.mapping.rules import MappingRules, load_rules, localized
 from k2p.mapping.users import MANAGER_ROLES, UserMap
 from k2p.planka.client import Credentials, PlankaClient, PlankaError, normalize_url
 from k2p.planka.importer import default_ledger_path
@@ -93,6 +93,7 @@ class Session:
     users: UserMap
     projects: list[ProjectPlan]
     progress: Callable[[str, Any], None]
+    linked: Callable[[str], bool] = lambda card_id: False
     bytes_left: int = 0
     board_plans: dict[str, Any] = field(default_factory=dict)
 
@@ -130,8 +131,9 @@ def run_check(options: CheckOptions, credentials: Credentials,
 
 def _open(options: CheckOptions, credentials: Credentials, reader: ArchiveReader, index: ArchiveIndex,
           progress: Callable[[str, Any], None]) -> Session:
-    rules = load_rules(options.mapping)
-    projects = _select(plan_projects(index.company, rules, Fidelity()), options)
+    rules = localized(load_rules(options.mapping), index.company)     # as the import: language "auto"
+    every = plan_projects(index.company, rules, Fidelity())
+    projects = _select(every, options)
     path = options.state or default_ledger_path(reader.manifest.source.company_id)
     if not path.exists():
         raise K2PError(f"no ledger at {path}: pass --state with the ledger of the import (k2p check "
@@ -154,7 +156,20 @@ def _open(options: CheckOptions, credentials: Credentials, reader: ArchiveReader
     except BaseException:
         ledger.close()
         raise
-    return Session(options, reader, index, rules, ledger, client, me, people, users, projects, progress)
+    boards = {ref.board_id for project in every for ref in project.boards}
+    return Session(options, reader, index, rules, ledger, client, me, people, users, projects, progress,
+                   linked=_linked(ledger, index.company.card_boards, boards))
+
+
+def _linked(ledger: Ledger, card_boards: dict[str, str], boards: set[str]) -> Callable[[str], bool]:
+    """Whether a relation became a linked task, as an import of the whole archive decided it
+    (:func:`k2p.planka.relations.linked_cards`): the card is on a board of the archive, or in the ledger."""
+    def linked(card_id: str) -> bool:
+        if card_boards.get(card_id) in boards:
+            return True
+        row = ledger.get(f"card:{card_id}")
+        return row is not None and row.done
+    return linked
 
 
 def _people(ledger: Ledger, index: ArchiveIndex, me: dict[str, Any],
@@ -240,7 +255,7 @@ def _project(session: Session, project: ProjectPlan, verdict: Verdict) -> str | 
 def check_board(session: Session, board_id: str, project_id: str | None, verdict: Verdict) -> None:
     """Plan, read and compare one board, then hash its chosen files."""
     plan = plan_board(board_id, session.index.company, session.index.board(board_id), session.rules,
-                      session.users, Fidelity())
+                      session.users, Fidelity(), linked=session.linked)
     ledger, options = session.ledger, session.options
     row = ledger.get(plan.key)
     card_ids = [str(card_row.planka_id) for card_row in (ledger.get(card.key) for card in plan.cards)

@@ -245,13 +245,13 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
 
 
 def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity) -> None:
+                    users: UserMap, fidelity: Fidelity, linked: Callable[[str], bool]) -> None:
     """The import's own project, board and relation steps for ``projects`` with a ready context
     (``k2p check --repair`` re-runs them for the objects it invalidated in the ledger)."""
     relations: list[CardRelations] = []
     planned: set[str] = set()
     for project in projects:
-        _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
+        _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
     replay_relations(ctx, relations, planned, fidelity)
 
 
