@@ -6,33 +6,29 @@ from typing import Any
 
 from k2p.check.run import CheckOutcome
 from k2p.check.verdict import OUTCOMES
-from k2p.console import ProgressEvents, human_bytes, printable, say, table
+from k2p.console import human_bytes, say, table
+from k2p.views.importing import ImportProgress
 
 SHOWN = 20
 
 
-class CheckProgress(ProgressEvents):
-    """A board bar (with ETA), a card count and the bytes hashed, when a terminal watches."""
+class CheckProgress(ImportProgress):
+    """The import's bars (a repair replays boards and cards), reset for each pass of the check:
+    boards (with an ETA), cards checked, bytes hashed."""
 
     def __call__(self, event: str, value: Any) -> None:
         if self._bar is None:
             return
-        if event == "phase":
-            self._bar.update(self._task("phase", "phase"), description=f"phase: {value}")
-        elif event == "boards_total":
+        if event == "boards_total":
             self._bar.reset(self._task("boards", "boards"), total=value)
         elif event == "cards_total":
-            self._bar.reset(self._task("cards", "cards checked"), total=value)
-        elif event == "board":
-            self._bar.advance(self._task("boards", "boards"), 1)
-            self._bar.update(self._task("cards", "cards checked"),
-                             description=f"cards checked (board {printable(str(value))})")
+            self._bar.reset(self._task("cards", "cards"), total=value)
         elif event == "cards":
-            self._bar.advance(self._task("cards", "cards checked"), value)
-        elif event == "card":
-            self._bar.advance(self._task("repaired", "cards replayed"), value)
+            self._bar.advance(self._task("cards", "cards"), value)
         elif event == "bytes":
-            self._bar.advance(self._task("bytes", "bytes hashed", unit="bytes"), value)
+            self._bar.advance(self._task("hashed", "bytes hashed", unit="bytes"), value)
+        else:
+            super().__call__(event, value)
 
 
 def show_check(outcome: CheckOutcome) -> None:
