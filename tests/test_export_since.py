@@ -206,6 +206,9 @@ def test_manifest_records_the_chain(chain: Chain) -> None:
     assert link.carried_over["blobs"] > 0
     report = (chain.delta / "reports" / "export-report.json").read_text()
     assert '"chain"' in report
+    shown = run_cli(["inspect", str(chain.delta)])
+    assert shown.returncode == 0 and f"Based on     {previous.archive_id}" in shown.stdout
+    assert "Based on" not in run_cli(["inspect", str(chain.before)]).stdout
 
 
 def test_blobs_are_hard_linked_from_a_directory(chain: Chain) -> None:

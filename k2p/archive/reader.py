@@ -11,7 +11,7 @@ from k2p.archive.container import Container, open_container
 from k2p.archive.format import (
     CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_path, load_manifest, record_path,
 )
-from k2p.archive.records import declared_content_size, iter_parsed
+from k2p.archive.records import check_header, declared_content_size, iter_lines, iter_parsed
 from k2p.errors import ArchiveIncomplete, ArchiveInvalid, K2PError
 
 
@@ -114,6 +114,29 @@ class ArchiveReader:
                                                on_compressed=digest.update):
                 seen += 1
                 yield line, record
+        if digest.hexdigest() != sha256 or seen != count:
+            raise ArchiveInvalid(f"{name}: does not match the manifest (hash or record count "
+                                 f"differs); the file is damaged, run `k2p verify {self.label}`")
+
+    def iter_unparsed_lines(self, collection: str) -> Iterator[bytes]:
+        """Stream the record lines of ``collection`` without parsing them (the header is checked,
+        the file hashed and counted as in :meth:`iter_parsed`). For callers that verified the
+        archive in full first and parse only what they need."""
+        rel, count, sha256 = self._record_file(collection)
+        name = f"{self.label}/{rel}"
+        check_record_file(self.container, rel, name=name)
+        digest = hashlib.sha256()
+        seen = 0
+        with self.container.open(rel) as handle:
+            lines = iter_lines(handle, name=name, compressed_size=self.container.members[rel].size,
+                               on_compressed=digest.update)
+            first = next(lines, None)
+            if first is None:
+                raise ArchiveInvalid(f"{name}: empty record file (no header line)")
+            check_header(first[1], name=name, collection=collection)
+            for _, line in lines:
+                seen += 1
+                yield line
         if digest.hexdigest() != sha256 or seen != count:
             raise ArchiveInvalid(f"{name}: does not match the manifest (hash or record count "
                                  f"differs); the file is damaged, run `k2p verify {self.label}`")

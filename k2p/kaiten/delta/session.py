@@ -73,6 +73,10 @@ class DeltaExport:
                                         ctx.journal.get(PLAN_KEY) or {})
         return self._carrier
 
+    def place_blobs(self, ctx: CrawlContext, out: UnitOutput) -> None:
+        """Hard-link (or copy) PREVIOUS's blobs into the new archive before the card batches."""
+        self.carrier(ctx).place_all()
+
     def export_deleted_cards(self, ctx: CrawlContext, out: UnitOutput) -> None:
         """``deleted_cards``: cards of PREVIOUS the listing no longer shows, and those PREVIOUS
         already listed as deleted (with the time they were last seen), in id order."""
