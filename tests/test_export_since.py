@@ -289,9 +289,11 @@ def test_refresh_board_and_full_read_again(tmp_path: Path) -> None:
 
 
 # --- refusals -----------------------------------------------------------------------------------
-def _refused(sim: KaitenSimulator, out: Path, since: Path, *extra: str) -> tuple[int, str]:
+def _refused(sim: KaitenSimulator, out: Path, since: Path, *extra: str, untouched: bool = True) -> tuple[int, str]:
     result = run_cli(export_args(sim, out, "--since", str(since), *extra), token_of(sim))
-    assert not out.exists() or not any(out.iterdir()), "a refused --since must leave --out untouched"
+    if untouched:
+        assert not out.exists() or not any(out.iterdir()), "a refused --since must leave --out untouched"
+    assert not (out / MANIFEST).exists() and not (out / "records" / "cards.jsonl.zst").exists()
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return result.returncode, lines[0]
@@ -329,8 +331,15 @@ def test_unusable_previous_archives_are_refused(chain: Chain, tmp_path: Path) ->
     data = bytearray(blob.read_bytes())
     data[0] ^= 0xFF
     blob.write_bytes(bytes(data))
-    code, line = _refused(sim, tmp_path / "o5", corrupt)
+    # found by the full verification that runs alongside the first requests, before any card
+    code, line = _refused(sim, tmp_path / "o5", corrupt, untouched=False)
     assert code == ExitCode.ARCHIVE_INVALID and "corrupt" in line and "k2p verify" in line
+
+    truncated = copy("truncated.k2p")  # a size the manifest contradicts: refused before --out exists
+    blob = next(iter(sorted((truncated / BLOBS_DIR).glob("*/*"))))
+    blob.write_bytes(blob.read_bytes()[:-1])
+    code, line = _refused(sim, tmp_path / "o8", truncated)
+    assert code == ExitCode.ARCHIVE_INVALID and "corrupt" in line
 
     code, line = _refused(sim, tmp_path / "o6", tmp_path / "nothing-here.k2p")
     assert code == ExitCode.USAGE and "no such archive" in line

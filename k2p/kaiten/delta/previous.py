@@ -68,12 +68,20 @@ class PreviousArchive:
 
 
 def check_previous(path: Path, *, api_base: str, company_id: object, scope: dict[str, Any]) -> PreviousArchive:
-    """Verify PREVIOUS completely and refuse it unless it is of this Kaiten URL, company and scope."""
+    """Refuse PREVIOUS unless it is complete and intact as far as the fast verification sees
+    (presence, sizes, counts, the manifest's hash) and of this Kaiten URL, company and scope.
+    Every hash is checked by :func:`verify_contents`, which the export runs alongside its first
+    requests."""
     label = f"--since {path}"
     if not path.exists():
         raise K2PError(f"{label}: no such archive; give the directory or .k2p.tar of the earlier export",
                        exit_code=ExitCode.USAGE)
-    report = verify_archive(path, level="full")
+    _refuse_problems(path, verify_archive(path, level="fast"))
+    return _check_identity(path, api_base=api_base, company_id=company_id, scope=scope)
+
+
+def _refuse_problems(path: Path, report: Any) -> None:
+    label = f"--since {path}"
     if report.status == "incomplete":
         raise ArchiveIncomplete(f"{label}: incomplete archive (its export did not finish); rerun that "
                                 f"export to complete it, or use another archive")
@@ -84,6 +92,16 @@ def check_previous(path: Path, *, api_base: str, company_id: object, scope: dict
         more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
         raise ArchiveInvalid(f"{label}: corrupt archive: {first}{more}; run `k2p verify {path}` and "
                              f"use an intact copy")
+
+
+def verify_contents(path: Path) -> None:
+    """Full verification of PREVIOUS (every record file and blob hashed): nothing carried over is
+    ever read from Kaiten again, so a damaged PREVIOUS must stop the export (exit 3)."""
+    _refuse_problems(path, verify_archive(path, level="full"))
+
+
+def _check_identity(path: Path, *, api_base: str, company_id: object, scope: dict[str, Any]) -> PreviousArchive:
+    label = f"--since {path}"
     with ArchiveReader(path) as reader:
         manifest = reader.manifest
         fingerprint = reader.fingerprint() or ""
