@@ -1,12 +1,14 @@
 """PREVIOUS: checked before anything is carried over, then indexed per card.
 
 :func:`check_previous` refuses an archive that cannot be a base for this export — another Kaiten
-URL or company, another scope, an incomplete or a corrupt one — with one line and the exit code of
-the problem (8 refused, 4 incomplete, 3 corrupt, 5 unsupported). PREVIOUS is fully verified first
-(every record file and blob hashed), because what is carried over is never read from Kaiten again.
+URL or company, another scope, an incomplete or a damaged one — with one line and the exit code of
+the problem (8 refused, 4 incomplete, 3 damaged, 5 unsupported), from the fast verification and
+the manifest. :func:`verify_contents` then hashes every record file and blob (what is carried over
+is never read from Kaiten again); the export runs it alongside its first requests.
 
-:class:`PreviousIndex` streams PREVIOUS once (through :class:`~k2p.archive.reader.ArchiveReader`,
-with the reader's checks) into a SQLite file in the new archive's scratch directory: per card its
+:class:`PreviousIndex` streams PREVIOUS once (through :class:`~k2p.archive.reader.ArchiveReader`:
+headers, hashes and counts checked; lines parsed with orjson, since the full verification already
+parsed them strictly) into a SQLite file in the new archive's scratch directory: per card its
 record lines, list digest, signals and relations, the users embedded in any of its records, the
 stored file blobs by file key, the cards a ``missing`` entry names, and the digests of the user
 and role records. The file is derived data: written under a temporary name and renamed, rebuilt
