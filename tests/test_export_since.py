@@ -24,7 +24,8 @@ from k2p.kaiten.delta.previous import embedded_users
 from k2p.testing.kaiten_changes import ChangeLog, evolve_company
 from k2p.testing.kaiten_company import KaitenCompany, generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
-from tests.helpers.archives import rewrite_manifest
+from k2p.archive.records import RecordFileWriter
+from tests.helpers.archives import forge_record_file, rewrite_manifest
 from tests.helpers.export import (
     K2P, Recorder, api_path, assert_valid, by_id, cli_env, content, export, export_args, records, run_cli,
     start_cli, token_of,
@@ -251,6 +252,26 @@ def test_a_second_delta_keeps_earlier_deletions(tmp_path: Path) -> None:
     link = manifest_of(second).chain
     assert link.carried_over[C.DELETED_CARDS.name] == len(first.deleted)
     assert link.previous.archive_id == manifest_of(tmp_path / "delta.k2p").archive_id
+
+
+def test_previous_without_list_digests(chain: Chain, tmp_path: Path) -> None:
+    """A format 1.0 PREVIOUS (no ``list_sha256``): every card payload is read again, but sub-lists
+    and blobs whose signals did not move are still carried over, and the result is the same."""
+    old = tmp_path / "old.k2p"
+    shutil.copytree(chain.before, old)
+    rel = "records/cards.jsonl.zst"
+    writer = RecordFileWriter(tmp_path / "cards.jsonl.zst", C.CARDS.name)
+    for row in records(chain.before, C.CARDS.name):
+        writer.write({key: value for key, value in row.items() if key != "list_sha256"})
+    writer.close()
+    forge_record_file(old, rel, (tmp_path / "cards.jsonl.zst").read_bytes())
+    out = tmp_path / "delta.k2p"
+    events = _recorded(chain.sim, lambda: export(chain.sim, out, since=old))
+    assert_same_records(chain.full, out)
+    assert len(fetched_cards(events)) == len(records(chain.full, C.CARDS.name))
+    comments = [e for e in events if (path := api_path(e)) and path.endswith("/comments")]
+    assert len(comments) < len([e for e in chain.full_requests if (p := api_path(e)) and p.endswith("/comments")]) / 2
+    assert manifest_of(out).chain.carried_over["blobs"] > 0
 
 
 # --- forcing re-reads -----------------------------------------------------------------------------
