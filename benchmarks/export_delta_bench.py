@@ -4,7 +4,7 @@
                                             [--workdir bench-work]
 
 Serves a simulated company (``large``: about 5,600 cards), exports it fully, lets
-``k2p.testing.kaiten_changes.evolve_company`` change about ``--changed`` of its cards (edits,
+``k2p.testing.kaiten.changes.evolve_company`` change about ``--changed`` of its cards (edits,
 comments, moves, checked items, files, time logs, deletions, new cards; plus a new board and a
 deactivated user), then runs, one after the other at the same ``--rps`` against a simulator that
 grants that rate:
@@ -30,9 +30,9 @@ from typing import Any
 
 from k2p.archive import collections as C
 from k2p.archive.reader import ArchiveReader
-from k2p.testing.kaiten_changes import evolve_company, per_kind_for
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
+from k2p.testing.kaiten.changes import evolve_company, per_kind_for
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator, SimEvent
 
 K2P = str(Path(sys.executable).with_name("k2p"))
 

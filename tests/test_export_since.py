@@ -21,9 +21,9 @@ from k2p.archive.pack import pack_archive
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import ExitCode, Refused
 from k2p.kaiten.delta.previous import embedded_users
-from k2p.testing.kaiten_changes import ChangeLog, evolve_company
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
+from k2p.testing.kaiten.changes import ChangeLog, evolve_company
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator, SimEvent
 from k2p.archive.records import RecordFileWriter
 from tests.helpers.archives import forge_record_file, rewrite_manifest
 from tests.helpers.export import (

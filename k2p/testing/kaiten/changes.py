@@ -1,6 +1,6 @@
 """A week of work in a simulated Kaiten company: deterministic changes between two exports.
 
-:func:`evolve_company` edits a :class:`~k2p.testing.kaiten_company.KaitenCompany` in place the way
+:func:`evolve_company` edits a :class:`~k2p.testing.kaiten.company.KaitenCompany` in place the way
 the team's work would (card edits, new comments, moves, checked checklist items, new files, time
 logs, deleted and new cards, a new board, a deactivated user) and returns a :class:`ChangeLog`
 naming every record it touched, for ground-truth assertions.
@@ -30,11 +30,11 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from k2p.testing.kaiten_files import FileBlob
-from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN, at, rng_uuid
+from k2p.testing.kaiten.files import FileBlob
+from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, rng_uuid
 
 if TYPE_CHECKING:
-    from k2p.testing.kaiten_company import KaitenCompany
+    from k2p.testing.kaiten.company import KaitenCompany
 
 Record = dict[str, Any]
 STEP = 3  # simulated minutes between two changes
