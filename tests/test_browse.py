@@ -19,7 +19,7 @@ from k2p.browse.paths import page_token, safe_file_name
 from k2p.browse.search import shard_of, words
 from k2p.errors import ExitCode, K2PError
 from tests.helpers.archives import sample_content, write_archive
-from tests.helpers.browse import HOSTILE_FILE, MARK, PHRASE, REMOTE, export_hostile, parse
+from tests.helpers.browse import HOSTILE_FILE, archive_with_blobs, MARK, PHRASE, REMOTE, export_hostile, parse
 from tests.helpers.export import K2P
 
 
@@ -72,8 +72,9 @@ def test_every_card_comment_and_file_has_its_page_or_entry(hostile: dict, mode: 
     assert summary.cards == len(cards) and summary.comments == len(comments)
     assert summary.search_entries == len(cards) + len(comments) + len(files)
     stored = [record for record in files if record["status"] == "stored"]
-    if mode == "linked":
-        assert summary.files_linked == len(stored) and summary.files_copied == 0
+    if mode == "linked":   # the hostile .html file is copied under a .download name, never linked
+        assert summary.files_linked == len(stored) - 1 and summary.files_copied == 1
+        assert [path.name for path in (site / "files").rglob("*") if path.is_file()] == ["evil_script_.html.download"]
     else:
         assert summary.files_copied == len(stored) and summary.files_linked == 0
     marker = json.loads((site / "k2p-site.json").read_text())
@@ -200,6 +201,29 @@ def test_documents_are_rendered_and_searchable(tmp_path: Path) -> None:
     assert "📚 Wiki" in home and 'href="documents/d-1.html"' in home
     shards = "".join(path.read_text("utf-8") for path in (tmp_path / "site" / "search").glob("t-*.js"))
     assert '"handbook"' in shards
+
+
+def test_markup_blobs_are_never_linked(tmp_path: Path) -> None:
+    """A blob has no extension, so a browser would sniff markup in it and run it as a page: such
+    bytes are copied under a safe name even when the other files are linked."""
+    archive_with_blobs(tmp_path / "a.k2p", [b"  <html><script>alert(1)</script></html>",
+                                            b"\xef\xbb\xbf<svg onload=alert(1)>", b"%PDF-1.4 plain bytes"])
+    summary = build_site(BrowseOptions(archive=tmp_path / "a.k2p", out=tmp_path / "site"))
+    assert (summary.files_linked, summary.files_copied) == (1, 2)
+    page = (tmp_path / "site" / "cards" / "100.html").read_text("utf-8")
+    assert page.count('<a href="../files/') == 2 and page.count("/blobs/sha256/") == 1
+
+
+def test_cli_open_starts_the_browser(hostile: dict, tmp_path: Path) -> None:
+    opener = tmp_path / "opener.sh"
+    opener.write_text(f"#!/bin/sh\necho \"$1\" > {tmp_path / 'opened'}\n")
+    opener.chmod(0o755)
+    done = subprocess.run([K2P, "browse", str(hostile["archive"]), "-o", str(tmp_path / "site"), "--no-files",
+                           "--open"], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "BROWSER": f"{opener} %s"})
+    assert done.returncode == 0, done.stderr
+    assert "Wrote" in done.stdout and "cards" in done.stdout
+    assert (tmp_path / "opened").read_text().strip() == (tmp_path / "site" / "index.html").resolve().as_uri()
 
 
 def test_safe_names_and_tokens() -> None:

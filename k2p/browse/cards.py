@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.browse.markup import comment_html, markdown_html, safe_url
+from k2p.browse.paths import page_token
 from k2p.mapping.ordering import id_order, position, time_order
 from k2p.mapping.properties import PropertyFormatter, property_name
 from k2p.mapping.relations import related_ids
@@ -200,6 +201,10 @@ class FileView:
     comment_id: str | None
     url: str                  # the Kaiten URL, for rewriting links in texts
 
+    @property
+    def anchor(self) -> str:
+        return f"file-{page_token(self.id)}"
+
 
 Relation = Callable[[str], "tuple[str, str] | None"]     # card id → (href, title) when in the site
 
@@ -219,7 +224,8 @@ def card_page(card: Record, records: BoardRecords, lookups: Lookups, *, files: l
                          key=lambda rec: (time_order(_dict(rec.get("raw")).get("created")), id_order(rec.get("id")))):
         raw = _dict(record.get("raw"))
         comments.append({
-            "id": str(record.get("id")), "author": lookups.person(raw.get("author_id"), raw.get("author")),
+            "id": str(record.get("id")), "anchor": f"comment-{page_token(record.get('id'))}",
+            "author": lookups.person(raw.get("author_id"), raw.get("author")),
             "created": when(raw.get("created")), "edited": raw.get("edited") is True and raw.get("updated") != raw.get("created"),
             "updated": when(raw.get("updated")), "deleted": raw.get("deleted") is True,
             "internal": raw.get("internal") is True, "html": comment_html(raw.get("text"), raw.get("type"), local),

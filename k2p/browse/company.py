@@ -28,7 +28,8 @@ def _text(value: Any, fallback: str) -> str:
 
 
 def home_model(reader: ArchiveReader, company: CompanyRecords, selected: set[str], documents: list[dict[str, Any]],
-               summary: Any, when: Callable[[object], str]) -> dict[str, Any]:
+               summary: Any, when: Callable[[object], str],
+               in_site: Callable[[str], bool] = lambda card_id: True) -> dict[str, Any]:
     manifest = reader.manifest
     nodes: dict[str, dict[str, Any]] = {}
     for space_id, record in company.spaces.items():
@@ -90,7 +91,7 @@ def home_model(reader: ArchiveReader, company: CompanyRecords, selected: set[str
         "blobs": manifest.blobs.model_dump(), "tree": roots + orphans, "loose_boards": loose,
         "missing_total": missing.count,
         "missing_reasons": [(reason, count, REASONS.get(reason, "")) for reason, count in missing.by_reason.items()],
-        "missing_first": missing_rows(company.missing[:20]), "summary": summary,
+        "missing_first": missing_rows(company.missing[:20], in_site), "summary": summary,
         "partial": bool(selected) and len(selected) < len(set(company.boards) | set(company.card_counts)),
     }
 
@@ -103,7 +104,7 @@ def _board_entry(company: CompanyRecords, board_id: str, selected: set[str]) -> 
             "list_href": paths.board_path(board_id, view="list") if board_id in selected else None}
 
 
-def missing_rows(entries: list[Record]) -> list[dict[str, Any]]:
+def missing_rows(entries: list[Record], in_site: Callable[[str], bool] = lambda card_id: True) -> list[dict[str, Any]]:
     """The ``missing`` entries as readable rows: what, which, why, details."""
     rows = []
     for entry in entries:
@@ -114,5 +115,5 @@ def missing_rows(entries: list[Record]) -> list[dict[str, Any]]:
                      "name": str(entry.get("name") or entry.get("collection") or ""), "reason": reason,
                      "why": REASONS.get(reason, ""), "status": entry.get("http_status") or "",
                      "detail": str(entry.get("detail") or ""),
-                     "card": paths.card_path(card) if card is not None else None, "card_id": str(card or "")})
+                     "card": paths.card_path(card) if card is not None and in_site(str(card)) else None, "card_id": str(card or "")})
     return rows

@@ -161,9 +161,9 @@ class SiteBuilder:
                     self._board(board_id)
                 documents = self._documents()
                 self.progress("phase", "writing the home and search pages")
-                home = home_model(reader, company, self.selected, documents, summary, when)
+                home = home_model(reader, company, self.selected, documents, summary, when, self._in_site)
                 self._page("index.html", "home.html", home=home)
-                self._page("missing.html", "missing.html", rows=missing_rows(company.missing))
+                self._page("missing.html", "missing.html", rows=missing_rows(company.missing, self._in_site))
                 self._page("search.html", "search.html")
                 self.progress("phase", "writing the search index")
                 shards = self.search.finish(self.writer)
@@ -194,6 +194,10 @@ class SiteBuilder:
                                 **context)
         self.writer.write(rel, html)
         self.summary.pages += 1
+
+    def _in_site(self, card_id: str) -> bool:
+        raw = self.index.card(card_id)
+        return raw is not None and str(raw.get("board_id")) in self.selected
 
     def _relation(self, card_id: str) -> tuple[str, str] | None:
         raw = self.index.card(card_id)
@@ -245,7 +249,7 @@ class SiteBuilder:
             return None
         if not self.reader.container.has(rel):
             return None
-        if self.mode == "link":
+        if self.mode == "link" and not self._active(rel, name):
             self.summary.files_linked += 1
             return os.path.relpath(self.options.archive.resolve() / rel, self.writer.root)
         stored = paths.safe_file_name(name)
@@ -257,6 +261,16 @@ class SiteBuilder:
                 self.writer.copy_stream(target, handle)
         self.summary.files_copied += 1
         return target
+
+    def _active(self, rel: str, name: str) -> bool:
+        """Whether a browser could open the bytes as a page or a scriptable image: by name, or by
+        content (a blob has no extension, so Chromium sniffs markup from its first bytes). Those
+        are copied under a ``.download`` name even when the other files are linked."""
+        if paths.safe_file_name(name).rpartition(".")[2].lower() in ACTIVE_EXTENSIONS:
+            return True
+        with self.reader.container.open(rel) as handle:
+            head = handle.read(1024)
+        return head.lstrip(b"\xef\xbb\xbf\xfe\xff\x00 \t\r\n\x0c").startswith(b"<")
 
     # --- boards and cards ----------------------------------------------------------------------
     def _board(self, board_id: str) -> None:
@@ -327,7 +341,7 @@ class SiteBuilder:
                             f"{where} · {when(raw.get('created'))}", text)
             self.summary.comments += 1
         for item in files:
-            self.search.add("file", item.name, f"{page}#file-{paths.page_token(item.id)}", f"{where} · {view['title']}",
+            self.search.add("file", item.name, f"{page}#{item.anchor}", f"{where} · {view['title']}",
                             item.name)
         self.summary.cards += 1
         self.progress("card", 1)

@@ -89,3 +89,26 @@ def parse(path: Path) -> Links:
 
 
 REMOTE = re.compile(r"(?i)^(https?:|mailto:)")
+
+
+def archive_with_blobs(root: Path, blobs: list[bytes]) -> None:
+    """A small archive: one board, one card (``100``), one stored file per blob (``f<n>.bin``)."""
+    from k2p.archive.writer import ArchiveWriter
+    from tests.helpers.archives import FIXED_TIME, SOURCE
+
+    writer = ArchiveWriter(root)
+    refs = [writer.blobs.put_bytes(data) for data in blobs]
+    records = {
+        "boards": [{"kind": "board", "id": "7", "raw": {"id": 7, "title": "Board"}}],
+        "cards": [{"kind": "card", "id": "100", "ref": {"board_id": "7"},
+                   "raw": {"id": 100, "board_id": 7, "title": "Card", "condition": 1}}],
+        "files": [{"kind": "file", "id": str(n), "ref": {"card_id": "100"}, "status": "stored",
+                   "blob": {"sha256": ref.sha256, "size": ref.size}, "raw": {"id": n, "name": f"f{n}.bin"}}
+                  for n, ref in enumerate(refs)],
+    }
+    for collection, items in records.items():
+        out = writer.records(collection)
+        for record in items:
+            out.write(record)
+    writer.finalize(source=SOURCE, exporter_version="test", created_at=FIXED_TIME,
+                    scope={"spaces": [], "files": True}, expected={})
