@@ -9,17 +9,18 @@ from k2p.console import ProgressEvents, human_bytes, say, table
 
 
 class BrowseProgress(ProgressEvents):
-    """A phase line and a bar of cards written (terminal only)."""
+    """One bar of cards written, its label naming the current phase (terminal only)."""
 
     def __call__(self, event: str, value: Any) -> None:
         if self._bar is None:
             return
+        task = self._task("cards", "cards")
         if event == "phase":
-            self._bar.update(self._task("phase", "phase"), description=f"phase: {value}")
+            self._bar.update(task, description=str(value))
         elif event == "cards_total":
-            self._bar.update(self._task("cards", "cards"), total=value)
+            self._bar.update(task, total=value)
         elif event == "card":
-            self._bar.advance(self._task("cards", "cards"), value)
+            self._bar.advance(task, value)
 
 
 def show_browse(summary: BrowseSummary) -> None:
