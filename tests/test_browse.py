@@ -240,3 +240,23 @@ def test_safe_names_and_tokens() -> None:
     assert long.endswith(".pdf") and len(long.encode()) <= 150
     assert words("Привет, World_2 a") == ["привет", "world", "2"][:2]
     assert 0 <= shard_of("привет", 64) < 64
+
+
+def test_markup_keeps_no_markup_of_its_own() -> None:
+    from k2p.browse.markup import comment_html, markdown_html
+
+    local = {"https://files.kaiten.ru/a.png": "../files/a.png", "https://files.kaiten.ru/b.pdf": "../files/b.pdf"}
+    html = str(markdown_html(
+        "<b>raw</b> [js](javascript:alert(1)) [web](https://example.org/x) [kaiten](/space/1/card/2) "
+        "![remote](https://evil.example/p.png) ![local](https://files.kaiten.ru/a.png) "
+        "[spec](https://files.kaiten.ru/b.pdf) [data](data:text/html,x)", local))
+    assert "<b>" not in html and "&lt;b&gt;raw&lt;/b&gt;" in html
+    assert 'href="javascript' not in html and 'href="data' not in html and "/space/1/card/2" not in html
+    assert '<a href="https://example.org/x" class="external" rel="noopener noreferrer nofollow">web</a>' in html
+    assert '<img src="../files/a.png" alt="local"' in html and "<img src=\"https://evil" not in html
+    assert '<a href="../files/b.pdf" class="file-link">spec</a>' in html
+    assert html.count("<a ") == html.count("</a>")
+    comment = str(comment_html('<p onclick="x()">Hi <b>there</b><script>alert(1)</script>'
+                               '<a href="javascript:alert(2)">j</a><img src="https://evil.example/t.gif"></p>', 2))
+    assert "onclick" not in comment and "script" not in comment and "javascript" not in comment
+    assert "<strong>there</strong>" in comment and "<img" not in comment

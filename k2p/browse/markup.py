@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 
 from k2p.mapping.html_markdown import html_to_markdown
 
-TEXT_MAX = 2_000_000          # characters rendered of one text; the rest is cut with a note
+TEXT_MAX = 1_000_000          # characters rendered of one text (Kaiten allows 32 768); the rest is cut with a note
 DEPTH_MAX = 100               # ProseMirror nesting rendered
 _SAFE_URL = re.compile(r"(?i)^(https?://|mailto:)")
 _KAITEN_RELATIVE = re.compile(r"^/[^/\\]")
@@ -52,34 +52,24 @@ def _local(env: dict[str, Any], url: str) -> str | None:
 
 
 def _link_open(self: Any, tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
-    token = tokens[idx]
-    url = str(token.attrGet("href") or "")
+    """Open a link: to the local copy of a Kaiten file, to a web or mail address, or not at all
+    (a Kaiten-relative link stays text). Links do not nest, so a stack in ``env`` pairs the close."""
+    url = str(tokens[idx].attrGet("href") or "")
+    stack = env.setdefault("links", [])
     local = _local(env, url)
-    closing = _find_close(tokens, idx)
     if local is not None:
-        tokens[closing].meta["render"] = True
+        stack.append(True)
         return f'<a href="{escape(local)}" class="file-link">'
     if safe_url(url):
-        tokens[closing].meta["render"] = True
+        stack.append(True)
         return f'<a href="{escape(url)}" class="external" rel="noopener noreferrer nofollow">'
-    tokens[closing].meta["render"] = False      # a Kaiten-relative link: kept as text
+    stack.append(False)
     return ""
 
 
-def _find_close(tokens: list[Any], idx: int) -> int:
-    depth = 0
-    for position in range(idx, len(tokens)):
-        if tokens[position].type == "link_open":
-            depth += 1
-        elif tokens[position].type == "link_close":
-            depth -= 1
-            if depth == 0:
-                return position
-    return idx
-
-
 def _link_close(self: Any, tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
-    return "</a>" if tokens[idx].meta.get("render", True) else ""
+    stack = env.get("links") or [True]
+    return "</a>" if stack.pop() else ""
 
 
 def _image(self: Any, tokens: list[Any], idx: int, options: Any, env: dict[str, Any]) -> str:
