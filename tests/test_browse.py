@@ -149,8 +149,8 @@ def test_refusals_and_rerun(hostile: dict, tmp_path: Path) -> None:
         build_site(BrowseOptions(archive=archive, out=busy))
     assert refused.value.exit_code == ExitCode.REFUSED and (busy / "mine.txt").read_text() == "keep me"
     with pytest.raises(K2PError) as unknown:
-        build_site(BrowseOptions(archive=archive, out=tmp_path / "x", boards=("999",)))
-    assert unknown.value.exit_code == ExitCode.USAGE
+        build_site(BrowseOptions(archive=archive, out=busy, boards=("999",)))
+    assert unknown.value.exit_code == ExitCode.USAGE and "--board 999" in unknown.value.message
     with pytest.raises(K2PError) as inside:
         build_site(BrowseOptions(archive=archive, out=archive / "site"))
     assert inside.value.exit_code == ExitCode.USAGE

@@ -120,6 +120,9 @@ class SiteBuilder:
         options = self.options
         with ArchiveReader(options.archive) as reader:
             reader.check_record_files()
+            self.reader = reader
+            self._check_boards({str(record.get("id")) for record in reader.iter_records(C.BOARDS.name)}
+                               if reader.has_collection(C.BOARDS.name) else set())
             _prepare(options.out, options.archive)
             self.writer = paths.SiteWriter(options.out)
             work = options.out / WORK
@@ -176,14 +179,18 @@ class SiteBuilder:
         return summary
 
     # --- helpers -------------------------------------------------------------------------------
-    def _selected(self, company: CompanyRecords) -> list[str]:
-        known = set(company.boards) | set(company.card_counts)
-        wanted = [str(board) for board in self.options.boards]
-        unknown = [board for board in wanted if board not in known]
+    def _check_boards(self, known: set[str]) -> None:
+        """Refuse an unknown ``--board`` before anything is written (a site there is kept)."""
+        unknown = [str(board) for board in self.options.boards if str(board) not in known]
         if unknown:
             raise K2PError(f"--board {unknown[0]}: no such board in {self.reader.label} "
                            f"(boards: {', '.join(sorted(known, key=id_order)[:20]) or 'none'})",
                            exit_code=ExitCode.USAGE)
+
+    def _selected(self, company: CompanyRecords) -> list[str]:
+        known = set(company.boards) | set(company.card_counts)
+        wanted = [str(board) for board in self.options.boards]
+        self._check_boards(known)
         return sorted(wanted or known, key=id_order)
 
     def _page(self, rel: str, template: str, **context: Any) -> None:
