@@ -159,6 +159,10 @@ class Lookups:
         raw = self.columns.get(str(column_id))
         return _text(raw.get("title")) if raw else (f"column {column_id}" if column_id is not None else "")
 
+    def board_title(self, board_id: object) -> str:
+        raw = (self.company.boards.get(str(board_id)) or {}).get("raw") or {}
+        return _text(raw.get("title")) or (f"board {board_id}" if board_id is not None else "")
+
     def lane_title(self, lane_id: object) -> str:
         raw = self.lanes.get(str(lane_id))
         return _text(raw.get("title")) if raw else (f"lane {lane_id}" if lane_id is not None else "")
@@ -341,6 +345,6 @@ def _history(events: list[Record], lookups: Lookups) -> list[dict[str, str]]:
                      "column": column, "lane": lookups.lane_title(raw.get("lane_id")),
                      "condition": {1: "on the board", 2: "archived", 3: "deleted"}.get(raw.get("condition"), "")
                      if isinstance(raw.get("condition"), int) else "",
-                     "board": _text(raw.get("board_id"))})
+                     "board": lookups.board_title(raw.get("board_id"))})
     return rows
 
