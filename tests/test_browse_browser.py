@@ -38,7 +38,7 @@ def chromium(url: str, *, screenshot: Path | None = None, budget_ms: int = 5000)
     with tempfile.TemporaryDirectory(prefix="k2p-chromium-") as profile:
         args = [CHROMIUM, "--headless", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-                "--disable-default-apps", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+                "--disable-default-apps", "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
                 f"--virtual-time-budget={budget_ms}", "--window-size=1400,1000", "--hide-scrollbars"]
         if os.geteuid() == 0:
             args.append("--no-sandbox")           # Chromium refuses to run its sandbox as root
