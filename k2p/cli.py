@@ -334,6 +334,35 @@ def fixup_sql(ctx: click.Context, archive: Path, state: Path, output: Path | Non
 
 
 @main.command()
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("-o", "--output", type=ARCHIVE_ARG, required=True, help="Site directory to write (new, "
+              "empty, or a site k2p wrote before).")
+@click.option("--board", "boards", multiple=True, help="Only this board (repeatable).")
+@click.option("--no-files", is_flag=True, help="Neither link nor copy the stored files.")
+@click.option("--copy-files", is_flag=True, help="Copy the files into the site (default: link them "
+              "from the archive directory; a .k2p.tar is always copied from).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the home page in a browser afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def browse(archive: Path, output: Path, boards: tuple[str, ...], no_files: bool, copy_files: bool,
+           open_browser: bool, as_json: bool) -> None:
+    """Write a static, offline site to read ARCHIVE in a browser (no server, no network)."""
+    from k2p.browse import BrowseOptions, build_site
+    from k2p.views.browse import BrowseProgress, show_browse
+
+    if no_files and copy_files:
+        raise K2PError("--no-files and --copy-files exclude each other", exit_code=ExitCode.USAGE)
+    options = BrowseOptions(archive=archive, out=output, boards=boards, files=not no_files,
+                            copy_files=copy_files)
+    with progress(not as_json) as bar:
+        summary = build_site(options, on_progress=BrowseProgress(bar))
+    emit_json(summary.to_dict()) if as_json else show_browse(summary)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(summary.index.resolve().as_uri())
+
+
+@main.command()
 @click.option("--workdir", type=ARCHIVE_ARG, help="Keep the demo's archive, ledger and reports here "
               "(default: a temporary directory, removed afterwards).")
 @click.option("--scale", type=click.Choice(["tiny", "small"]), default="small", show_default=True)
