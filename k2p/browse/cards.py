@@ -18,6 +18,7 @@ from k2p.browse.paths import page_token
 from k2p.mapping.ordering import id_order, position, time_order
 from k2p.mapping.properties import PropertyFormatter, property_name
 from k2p.mapping.relations import related_ids
+from k2p.mapping.rules import MappingRules, localized
 from k2p.mapping.text import parse_time
 from k2p.mapping.users import UserMap, display_name
 
@@ -94,9 +95,11 @@ class Lookups:
     users: UserMap = field(init=False)
     columns: dict[str, Record] = field(default_factory=dict)
     lanes: dict[str, Record] = field(default_factory=dict)
+    rules: MappingRules = field(init=False)   # default rules in the archive's language (yes/no, units)
 
     def __post_init__(self) -> None:
         self.users = UserMap(names=self.company)
+        self.rules = localized(MappingRules(), self.company)
         for records in self.company.columns.values():
             for record in records:
                 raw = _dict(record.get("raw"))
@@ -317,7 +320,7 @@ def _relations(card: Record, relation: Relation) -> list[dict[str, Any]]:
 
 def _properties(card: Record, records: BoardRecords, lookups: Lookups) -> list[tuple[str, str]]:
     formatter = PropertyFormatter(SimpleNamespace(company=lookups.company, records=records,   # type: ignore[arg-type]
-                                                  users=lookups.users))
+                                                  users=lookups.users, rules=lookups.rules))
     values = formatter.card_values(card)
     ctx = SimpleNamespace(company=lookups.company)
     return [(property_name(ctx, pid), text) for pid, text in  # type: ignore[arg-type]
