@@ -138,11 +138,21 @@ class _Decryption:
             return self.source._volume_problems(full=True, digests=self._raw.digests())
         return []
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 _tb: object) -> None:
         if self._reader is not None:
             self._reader.close()
         if self._raw is not None:
             self._raw.close()
+        volumes = self.source.volume_set
+        if isinstance(error, ArchiveInvalid) and volumes is not None and \
+                "age authentication failed" in error.message:
+            # Name the volume that broke the ciphertext, when one differs from the index.
+            damaged = volumes.hash_problems()
+            if damaged:
+                name, message = damaged[0]
+                raise ArchiveInvalid(f"{volumes.index_path.with_name(name)}: {message} (the age "
+                                     f"ciphertext fails authentication)") from None
 
 
 class _VolumeHasher:
