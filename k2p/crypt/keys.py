@@ -83,7 +83,7 @@ def parse_identities(text: str, origin: str) -> list[x25519.Identity]:
 def identities_for(label: str) -> list[x25519.Identity]:
     """The identities to decrypt ``label`` with: ``--identity FILE``, else ``K2P_AGE_IDENTITY``."""
     if _options.identity_file is not None:
-        text = read_secret_file(_options.identity_file, "age identity")
+        text = read_secret_file(_options.identity_file, "age identity", insecure_option=None)
         return parse_identities(text, str(_options.identity_file))
     value = (os.environ.get(IDENTITY_ENV) or "").strip()
     if value:
@@ -91,7 +91,7 @@ def identities_for(label: str) -> list[x25519.Identity]:
             register_secret(value)
             return parse_identities(value, f"env {IDENTITY_ENV}")
         path = Path(value)
-        return parse_identities(read_secret_file(path, "age identity"), str(path))
+        return parse_identities(read_secret_file(path, "age identity", insecure_option=None), str(path))
     raise K2PError(f"{label} is encrypted to age recipients: pass --identity FILE (an age identity "
                    f"file) or set {IDENTITY_ENV}", exit_code=ExitCode.USAGE)
 
@@ -100,7 +100,7 @@ def passphrase_for(label: str, *, confirm: bool = False, file: Path | None = Non
     """A passphrase from ``file`` (or ``--passphrase-file``), else a hidden prompt on a terminal."""
     file = file or _options.passphrase_file
     if file is not None:
-        return read_secret_file(file, "passphrase")
+        return read_secret_file(file, "passphrase", insecure_option=None)
     if not sys.stdin.isatty():
         raise K2PError(f"{label} needs a passphrase: pass --passphrase-file FILE (or run on a "
                        f"terminal to be asked)", exit_code=ExitCode.USAGE)
