@@ -219,3 +219,38 @@ def test_interop_with_the_age_tool(setup: dict, tmp_path: Path) -> None:
         os.chmod(generated, 0o600)
         run("pack", str(setup["root"]), "-o", str(tmp_path / "g.k2p.tar.age"), "--encrypt-to", public)
         assert run("verify", str(tmp_path / "g.k2p.tar.age"), "--identity", str(generated)).exit_code == 0
+
+
+def test_a_failing_sink_or_source_keeps_its_own_error() -> None:
+    """Disk full under the encryptor is a local I/O error naming the file (exit 9); a volume that
+    fails while being decrypted keeps its own message instead of "damaged ciphertext"."""
+    from k2p.crypt.stream import DecryptingReader, EncryptingWriter
+    from k2p.errors import K2PError, LocalIOError
+
+    class Full:
+        written = 0
+
+        def write(self, data: bytes) -> int:
+            self.written += len(data)
+            if self.written > 3_000_000:
+                raise OSError(28, "No space left on device", "/media/stick/acme.k2p.tar.age.002")
+            return len(data)
+
+    identity = x25519.Identity.generate()
+    writer = EncryptingWriter(Full(), [identity.to_public()], "acme.k2p.tar.age")
+    with pytest.raises(LocalIOError) as caught:
+        for _ in range(10):
+            writer.write(b"a" * 1_000_000)
+        writer.close()
+    assert caught.value.exit_code == ExitCode.LOCAL_IO
+    assert "/media/stick/acme.k2p.tar.age.002" in caught.value.message and "No space" in caught.value.message
+
+    class Vanishing:
+        def read(self, size: int = -1) -> bytes:
+            raise K2PError("acme.k2p.tar.age.002: shorter than the index says", exit_code=3)
+
+    reader = DecryptingReader(Vanishing(), [identity], "acme.k2p.tar.age")   # type: ignore[arg-type]
+    with pytest.raises(K2PError) as failed:
+        reader.read()
+    reader.close()
+    assert failed.value.message == "acme.k2p.tar.age.002: shorter than the index says"

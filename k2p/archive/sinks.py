@@ -85,7 +85,7 @@ class PackSink:
         if encryption is not None and encryption.passphrase is not None:
             self._top = PassphraseWriter(self._base, encryption.passphrase, str(target))
         elif encryption is not None:
-            self._top = EncryptingWriter(self._base, encryption.recipients)
+            self._top = EncryptingWriter(self._base, encryption.recipients, str(target))
         self._position = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:

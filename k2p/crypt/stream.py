@@ -16,7 +16,7 @@ from typing import Any, BinaryIO, Callable
 
 import pyrage
 
-from k2p.errors import ArchiveInvalid, K2PError, ExitCode
+from k2p.errors import ArchiveInvalid, ExitCode, K2PError, LocalIOError
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 HEADER_LIMIT = 64 << 10                # an age header is a few hundred bytes per recipient
@@ -64,7 +64,12 @@ def read_header(head: bytes, label: str) -> AgeHeader:
                          f"copy the file again")
 
 
-def _decrypt_error(label: str, exc: BaseException, position: int) -> ArchiveInvalid:
+def _decrypt_error(label: str, exc: BaseException, position: int) -> BaseException:
+    if isinstance(exc, K2PError):        # raised by the ciphertext's own reader (a volume changed)
+        return exc
+    if isinstance(exc, OSError) and exc.filename:
+        return LocalIOError(f"cannot read {exc.filename}: {exc.strerror or exc}; check the medium "
+                            f"and run the command again")
     text = str(exc)
     if "No matching keys" in text:
         return ArchiveInvalid(f"{label}: none of the given age identities can decrypt it (wrong "
@@ -102,17 +107,38 @@ class _QueueReader:
 class EncryptingWriter:
     """Write plaintext; ciphertext for ``recipients`` goes to ``sink`` (any object with ``write``)."""
 
-    def __init__(self, sink: Any, recipients: list[Any]) -> None:
+    def __init__(self, sink: Any, recipients: list[Any], label: str = "the output") -> None:
+        self._label = label
         self._chunks: "queue.Queue[Any]" = queue.Queue(maxsize=QUEUE_CHUNKS)
         self._buffer = bytearray()
         self._error: BaseException | None = None
         self._closed = False
 
+        sink_errors: list[BaseException] = []
+
+        class _Sink:
+            """Keeps the sink's own exception: pyrage would flatten it into an EncryptError."""
+
+            def write(self, data: bytes) -> int:
+                try:
+                    return sink.write(data)
+                except BaseException as exc:
+                    sink_errors.append(exc)
+                    raise
+
+            def flush(self) -> None:
+                return None
+
         def run() -> None:
             try:
-                pyrage.encrypt_io(_QueueReader(self._chunks), sink, recipients)
+                pyrage.encrypt_io(_QueueReader(self._chunks), _Sink(), recipients)
             except BaseException as exc:  # noqa: BLE001 - handed to the writing thread
-                self._error = exc
+                error = sink_errors[0] if sink_errors else exc
+                if isinstance(error, OSError):        # the sink failed (disk full, permissions)
+                    error = LocalIOError(f"cannot write {error.filename or self._label}: "
+                                         f"{error.strerror or error}; free disk space or fix "
+                                         f"permissions, then run the command again")
+                self._error = error
 
         self._thread = threading.Thread(target=run, name="k2p-age-encrypt", daemon=True)
         self._thread.start()
@@ -194,9 +220,14 @@ class HashingReader:
         self._source = source
         self.sha256 = hashlib.sha256()
         self.bytes = 0
+        self.error: BaseException | None = None   # the source's own failure, kept intact
 
     def read(self, size: int = -1) -> bytes:
-        data = self._source.read(size)
+        try:
+            data = self._source.read(size)
+        except BaseException as exc:
+            self.error = exc
+            raise
         self.sha256.update(data)
         self.bytes += len(data)
         return data
@@ -248,7 +279,7 @@ class DecryptingReader:
                 writer.flush_out()
                 self._put(_EOF)
             except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
-                self._error = exc
+                self._error = self.ciphertext.error or exc
                 self._put(_ABORT, force=True)
 
         self._thread = threading.Thread(target=run, name="k2p-age-decrypt", daemon=True)
