@@ -254,3 +254,22 @@ def test_a_failing_sink_or_source_keeps_its_own_error() -> None:
         reader.read()
     reader.close()
     assert failed.value.message == "acme.k2p.tar.age.002: shorter than the index says"
+
+
+def test_passphrase_prompt_on_a_terminal(setup: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import k2p.crypt.keys as keys
+
+    monkeypatch.setattr(keys, "_terminal", lambda: True)
+    packed = CliRunner().invoke(main, ["pack", str(setup["root"]), "--passphrase"],
+                                input=f"{PASSPHRASE}\n{PASSPHRASE}\n")
+    assert packed.exit_code == 0, packed.output
+    assert "Passphrase for" in packed.output and PASSPHRASE not in packed.output
+    sealed = tmp_path / "acme.k2p.tar.age"
+    asked = CliRunner().invoke(main, ["verify", str(sealed)], input=f"{PASSPHRASE}\n")
+    assert asked.exit_code == 0 and setup["fingerprint"] in asked.output and PASSPHRASE not in asked.output
+    mismatch = CliRunner().invoke(main, ["pack", str(setup["root"]), "-o", str(tmp_path / "m.k2p.tar.age"),
+                                         "--passphrase"], input="one-passphrase\nanother-one\n"
+                                                                "one-passphrase\none-passphrase\n")
+    assert mismatch.exit_code == 0, mismatch.output
+    assert "values do not match" in mismatch.output     # asked again until both entries agree
+    assert "one-passphrase" not in mismatch.output

@@ -96,12 +96,17 @@ def identities_for(label: str) -> list[x25519.Identity]:
                    f"file) or set {IDENTITY_ENV}", exit_code=ExitCode.USAGE)
 
 
+def _terminal() -> bool:
+    """May we ask on the terminal? (stdin is a TTY)"""
+    return sys.stdin.isatty()
+
+
 def passphrase_for(label: str, *, confirm: bool = False, file: Path | None = None) -> str:
     """A passphrase from ``file`` (or ``--passphrase-file``), else a hidden prompt on a terminal."""
     file = file or _options.passphrase_file
     if file is not None:
         return read_secret_file(file, "passphrase", insecure_option=None)
-    if not sys.stdin.isatty():
+    if not _terminal():
         raise K2PError(f"{label} needs a passphrase: pass --passphrase-file FILE (or run on a "
                        f"terminal to be asked)", exit_code=ExitCode.USAGE)
     import click
