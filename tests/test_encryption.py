@@ -273,3 +273,41 @@ def test_passphrase_prompt_on_a_terminal(setup: dict, tmp_path: Path, monkeypatc
     assert mismatch.exit_code == 0, mismatch.output
     assert "values do not match" in mismatch.output     # asked again until both entries agree
     assert "one-passphrase" not in mismatch.output
+
+
+def test_readers_of_an_encrypted_archive_write_nothing(setup: dict, tmp_path: Path) -> None:
+    """verify, inspect and cat of an encrypted archive leave no file behind (no plaintext on disk):
+    run as child processes with their own empty TMPDIR and working directory."""
+    import sys
+
+    encrypt(setup)
+    sealed = tmp_path / "acme.k2p.tar.age"
+    scratch, cwd = tmp_path / "tmp", tmp_path / "cwd"
+    scratch.mkdir()
+    cwd.mkdir()
+    before = sorted(p for p in tmp_path.rglob("*"))
+    env = {**os.environ, "TMPDIR": str(scratch), "K2P_AGE_IDENTITY": str(setup["key"])}
+    for args in (["verify", str(sealed)], ["inspect", str(sealed)], ["cat", str(sealed), "cards"]):
+        done = subprocess.run([sys.executable, "-m", "k2p.cli", *args], cwd=cwd, env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+    # diff would keep decrypted records in its temporary index: refused before it reads anything.
+    done = subprocess.run([sys.executable, "-m", "k2p.cli", "diff", str(setup["root"]), str(sealed)],
+                          cwd=cwd, env=env, capture_output=True, text=True)
+    assert done.returncode == ExitCode.USAGE and "k2p unpack" in done.stderr
+    assert sorted(p for p in tmp_path.rglob("*")) == before
+
+
+def test_import_and_diff_refuse_any_encrypted_archive(setup: dict, tmp_path: Path) -> None:
+    """Both keep a temporary index of records on disk: a passphrase archive (readable in memory)
+    is refused like one for recipients, before anything is read or written."""
+    secret = tmp_path / "pass.txt"
+    secret.write_text(PASSPHRASE + "\n")
+    secret.chmod(0o600)
+    assert run("pack", str(setup["root"]), "--passphrase-file", str(secret)).exit_code == 0
+    sealed = tmp_path / "acme.k2p.tar.age"
+    for args in (["import", str(sealed), "--dry-run", "--state", str(tmp_path / "l.sqlite")],
+                 ["diff", str(setup["root"]), str(sealed)]):
+        result = run(*args)
+        assert result.exit_code == ExitCode.USAGE and "k2p unpack" in result.output, result.output
+    assert not (tmp_path / "l.sqlite").exists()

@@ -216,15 +216,16 @@ def open_container(path: Path) -> Container:
     return open_source(path).container()
 
 
-def require_random_access(path: Path, command: str) -> None:
-    """Refuse, before any work, an archive ``command`` cannot read as a single stream."""
+def refuse_encrypted(path: Path, command: str, why: str) -> None:
+    """Refuse, before any work, an encrypted archive for a ``command`` that would have to write
+    decrypted data to disk (its temporary index) or read it at random: ``why``."""
     if path.is_dir():
         return
     source = open_source(path)
-    if source.sequential_only:
-        raise K2PError(f"{source.label} is encrypted and {command} reads files at random; unpack it "
-                       f"first into a directory you choose (`k2p unpack {path} --identity KEY -o DIR`), "
-                       f"run {command} on DIR, and delete DIR afterwards (it holds the plaintext)",
+    if source.encrypted:
+        raise K2PError(f"{source.label} is encrypted and {command} {why}; unpack it first into a "
+                       f"directory you choose (`k2p unpack {path} --identity KEY -o DIR`), run "
+                       f"{command} on DIR, and delete DIR afterwards (it holds the plaintext)",
                        exit_code=ExitCode.USAGE)
 
 

@@ -6,7 +6,7 @@ the archive is opened: every member is hashed; the small members (manifest, ``SH
 reports, record files and ``missing``) are kept in memory, at most :data:`MAX_KEPT_BYTES` in all;
 blobs — the bulk — are hashed and dropped. Afterwards the container answers like any other for
 everything but blob contents: ``verify`` (with the precomputed blob hashes), ``inspect``, ``cat``,
-``diff``. Reading a blob's bytes (``import``) needs ``k2p unpack`` first.
+``users-template``. Reading a blob's bytes (``import``) needs ``k2p unpack`` first.
 
 :func:`walk_tar_stream` is the shared sequential walk, also used by ``k2p unpack`` to extract such
 a stream while it is decrypted.
