@@ -188,7 +188,7 @@ def diff(ctx: click.Context, old: Path, new: Path, limit: int, as_json: bool) ->
 @click.option("-o", "--output", type=ARCHIVE_ARG, help="Tar file to write (default DIR.tar, or "
               "DIR.tar.age when encrypting; volumes are named FILE.001, FILE.002, …).")
 @click.option("--volume-size", metavar="SIZE", help="Split into volumes of at most SIZE bytes "
-              "(4G = 4 000 000 000, fits FAT32; 2GiB = 2 × 2^30) plus an index NAME.k2p.volumes.")
+              "(4G = 4000000000 bytes, fits FAT32; 2GiB = 2147483648) plus an index NAME.k2p.volumes.")
 @click.option("--encrypt-to", "recipients", multiple=True, metavar="RECIPIENT",
               help="Encrypt with age to this X25519 recipient (age1…; repeatable).")
 @click.option("--passphrase", "ask_passphrase", is_flag=True, help="Encrypt with age and a "
