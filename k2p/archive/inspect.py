@@ -32,4 +32,5 @@ def describe_archive(path: Path) -> dict[str, Any]:
             "reports": manifest.reports,
             "fingerprint": reader.fingerprint(),
             **({"chain": manifest.chain.model_dump()} if manifest.chain is not None else {}),
+            "container": reader.container.details,
         }

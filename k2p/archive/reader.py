@@ -1,4 +1,5 @@
-"""Reading a complete archive (directory or tar) as streams of records and blobs."""
+"""Reading a complete archive (directory, tar, volume set, encrypted file) as streams of records
+and blobs; :mod:`k2p.archive.opener` decides how the bytes are reached."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from k2p import jsoncodec
-from k2p.archive.container import Container, open_container
+from k2p.archive.container import Container
+from k2p.archive.opener import open_container
 from k2p.archive.format import (
     CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_path, load_manifest, record_path,
 )
