@@ -13,7 +13,7 @@ from pyrage import x25519
 
 from k2p.cli import main
 from k2p.errors import ExitCode
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export_company
 from tests.helpers.planka_state import snapshot
 
