@@ -26,6 +26,24 @@ if TYPE_CHECKING:
 ARCHIVE_ARG = click.Path(path_type=Path)
 
 
+def _configure_keys(ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+    from k2p.crypt.keys import configure
+
+    ctx.meta.setdefault("k2p_keys", {})[_param.name] = value
+    configure(**ctx.meta["k2p_keys"])
+    return value
+
+
+def key_options(command: Any) -> Any:
+    """--identity / --passphrase-file for commands that may read an encrypted archive."""
+    command = click.option("--passphrase-file", "passphrase_file", type=ARCHIVE_ARG, expose_value=False,
+                           callback=_configure_keys, help="File holding the passphrase of a "
+                           "passphrase-encrypted archive (else asked on a terminal).")(command)
+    return click.option("--identity", "identity_file", type=ARCHIVE_ARG, expose_value=False,
+                        callback=_configure_keys, help="age identity file for an encrypted archive "
+                        "(default: env K2P_AGE_IDENTITY).")(command)
+
+
 class K2PGroup(click.Group):
     """Turns expected failures into one-line messages with documented exit codes."""
 
@@ -65,19 +83,43 @@ class K2PGroup(click.Group):
 def main() -> None:
     """Move a Kaiten company to Planka through a verifiable archive.
 
-    Exit codes: 0 ok, 1 internal error, 2 usage, 3 archive invalid, 4 archive incomplete,
+    Exit codes: 0 ok, 1 internal error, 2 usage, 3 archive invalid (also a damaged volume or
+    ciphertext, a wrong identity), 4 archive incomplete (also a missing volume),
     5 unsupported version, 6 remote API failure, 7 finished with failures, 8 refused,
     9 local I/O error, 10 archives differ (diff), 130 interrupted.
     """
+    from k2p.crypt.keys import configure
+
+    configure()   # keys come only from this command's own options (or the environment)
 
 
 @main.command()
 @click.argument("archive", type=ARCHIVE_ARG)
 @click.option("--fast", is_flag=True, help="Check presence, sizes and counts only (no hashing).")
+@click.option("--volume-only", is_flag=True, help="Check only the named volume against the volume "
+              "index (implied for NAME.002 and later).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@key_options
 @click.pass_context
-def verify(ctx: click.Context, archive: Path, fast: bool, as_json: bool) -> None:
-    """Check an archive (directory or .k2p.tar) and list every problem found."""
+def verify(ctx: click.Context, archive: Path, fast: bool, volume_only: bool, as_json: bool) -> None:
+    """Check an archive and list every problem found.
+
+    ARCHIVE is a directory, a .k2p.tar, a volume set (its index NAME.k2p.volumes or first volume
+    NAME.k2p.tar.001) or an encrypted .k2p.tar.age. A later volume (NAME.k2p.tar.003) is checked
+    on its own against the index: which volume it is and whether it is intact.
+    """
+    from k2p.archive.volumes.index import volume_base
+
+    named = volume_base(archive)
+    if volume_only or (named is not None and named[1] > 1):
+        from dataclasses import asdict
+
+        from k2p.archive.volumes.reader import check_volume
+        from k2p.views.archive import show_volume
+
+        verdict = check_volume(archive)
+        emit_json(asdict(verdict)) if as_json else show_volume(verdict)
+        ctx.exit(ExitCode.OK if verdict.ok else ExitCode.ARCHIVE_INVALID)
     with progress(not as_json, transfer=True) as bar:
         task = bar.add_task("verifying", total=None) if bar else None
         report = verify_archive(archive, level="fast" if fast else "full",
@@ -92,6 +134,7 @@ def verify(ctx: click.Context, archive: Path, fast: bool, as_json: bool) -> None
 @main.command()
 @click.argument("archive", type=ARCHIVE_ARG)
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@key_options
 def inspect(archive: Path, as_json: bool) -> None:
     """Show what an archive holds: source, scope, counts, blobs, missing items, fingerprint."""
     info = describe_archive(archive)
@@ -103,6 +146,7 @@ def inspect(archive: Path, as_json: bool) -> None:
 @click.argument("collection")
 @click.option("--id", "record_id", help="Only the record with this source id.")
 @click.option("--raw", is_flag=True, help="Print only the raw source payloads.")
+@key_options
 def cat(archive: Path, collection: str, record_id: str | None, raw: bool) -> None:
     """Stream the records of COLLECTION as JSON lines (pipe into jq)."""
     out = sys.stdout.buffer
@@ -141,18 +185,59 @@ def diff(ctx: click.Context, old: Path, new: Path, limit: int, as_json: bool) ->
 
 @main.command()
 @click.argument("directory", type=ARCHIVE_ARG)
-@click.option("-o", "--output", type=ARCHIVE_ARG, help="Tar file to write (default DIR.tar).")
-def pack(directory: Path, output: Path | None) -> None:
-    """Pack an archive directory into one plain tar file (NAME.k2p.tar)."""
-    show_packed(pack_archive(directory, output), "Packed")
+@click.option("-o", "--output", type=ARCHIVE_ARG, help="Tar file to write (default DIR.tar, or "
+              "DIR.tar.age when encrypting; volumes are named FILE.001, FILE.002, …).")
+@click.option("--volume-size", metavar="SIZE", help="Split into volumes of at most SIZE bytes "
+              "(4G = 4000000000 bytes, fits FAT32; 2GiB = 2147483648) plus an index NAME.k2p.volumes.")
+@click.option("--encrypt-to", "recipients", multiple=True, metavar="RECIPIENT",
+              help="Encrypt with age to this X25519 recipient (age1…; repeatable).")
+@click.option("--passphrase", "ask_passphrase", is_flag=True, help="Encrypt with age and a "
+              "passphrase asked on the terminal (archives up to 1 GiB: kept in memory).")
+@click.option("--passphrase-file", type=ARCHIVE_ARG, help="Encrypt with age and the passphrase in "
+              "this file.")
+def pack(directory: Path, output: Path | None, volume_size: str | None, recipients: tuple[str, ...],
+         ask_passphrase: bool, passphrase_file: Path | None) -> None:
+    """Pack an archive directory into one plain tar (NAME.k2p.tar), volumes of it, or age
+    ciphertext (NAME.k2p.tar.age)."""
+    from k2p.archive.sinks import Encryption
+    from k2p.archive.volumes.writer import parse_size
+    from k2p.crypt.keys import parse_recipients, passphrase_for
+
+    if recipients and (ask_passphrase or passphrase_file):
+        raise K2PError("use either --encrypt-to or a passphrase, not both", exit_code=ExitCode.USAGE)
+    encryption = None
+    if recipients:
+        encryption = Encryption(recipients=parse_recipients(recipients))
+    elif ask_passphrase or passphrase_file:
+        encryption = Encryption(passphrase=passphrase_for(str(directory), confirm=True,
+                                                          file=passphrase_file))
+    size = parse_size(volume_size) if volume_size else None
+    show_packed(pack_archive(directory, output, volume_size=size, encryption=encryption), "Packed")
 
 
 @main.command()
 @click.argument("tar_file", type=ARCHIVE_ARG)
 @click.option("-o", "--output", type=ARCHIVE_ARG, required=True, help="Directory to create.")
+@key_options
 def unpack(tar_file: Path, output: Path) -> None:
-    """Unpack a .k2p.tar into a directory, checking every file against SHA256SUMS."""
+    """Unpack a .k2p.tar, a volume set or a .k2p.tar.age into a directory, checking every file
+    against SHA256SUMS (the only command that writes decrypted data to disk)."""
     show_packed(unpack_archive(tar_file, output), "Unpacked")
+
+
+@main.command()
+@click.option("-o", "--output", type=ARCHIVE_ARG, required=True, help="Directory to create.")
+@click.option("--platform", "platforms", multiple=True, metavar="TAG", help="pip platform tag of "
+              "an extra target (repeatable; default manylinux_2_17_x86_64 + manylinux2014_x86_64).")
+@click.option("--python", "pythons", multiple=True, metavar="X.Y", help="Python version of the extra "
+              "targets (repeatable; default 3.10, 3.11, 3.12, 3.13).")
+@click.option("--only-current", is_flag=True, help="Only this machine's platform and Python.")
+def kit(output: Path, platforms: tuple[str, ...], pythons: tuple[str, ...], only_current: bool) -> None:
+    """Write an offline install kit: k2p's wheel and every dependency's, SHA256SUMS, INSTALL.txt."""
+    from k2p.kit import build_kit
+    from k2p.views.kit import show_kit
+
+    show_kit(build_kit(output, platforms=platforms, pythons=pythons, only_current=only_current))
 
 
 @main.command()
@@ -176,24 +261,33 @@ def unpack(tar_file: Path, output: Path) -> None:
               "to trust for TLS.")
 @click.option("--allow-file-host", "allow_file_hosts", multiple=True, metavar="HOST",
               help="Also download files from HOST (your own file storage; repeatable).")
+@click.option("--since", type=ARCHIVE_ARG, help="Incremental: carry over from this earlier "
+              "archive of the same company and scope what did not change; --out is still complete.")
+@click.option("--refresh-board", "refresh_boards", type=int, multiple=True, metavar="ID",
+              help="With --since: read every card of this board again (repeatable).")
+@click.option("--full", is_flag=True, help="With --since: read every card again (keeps the chain "
+              "and the deleted cards).")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_token_file: bool,
            rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
-           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], restart: bool,
-           as_json: bool) -> None:
+           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], since: Path | None,
+           refresh_boards: tuple[int, ...], full: bool, restart: bool, as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
     from k2p.kaiten.export import run_export
     from k2p.kaiten.options import ExportOptions
     from k2p.views.export import ExportProgress, show_export
 
+    if since is None and (refresh_boards or full):
+        raise click.UsageError("--refresh-board and --full need --since PREVIOUS.k2p")
     token = require_secret("K2P_KAITEN_TOKEN", token_file, "Kaiten API token", "--token-file",
                            allow_insecure=allow_insecure_token_file)
     options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
                             spaces=spaces, boards=boards, files=not no_files,
                             max_file_size=max_file_size, ca_bundle=ca_bundle,
-                            allow_file_hosts=allow_file_hosts)
+                            allow_file_hosts=allow_file_hosts, since=since,
+                            refresh_boards=refresh_boards, full=full)
     with progress(not as_json) as bar:
         outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
     if as_json:
@@ -366,6 +460,35 @@ def fixup_sql(ctx: click.Context, archive: Path, state: Path, output: Path | Non
         emit_json({**asdict(outcome), "output": str(outcome.output), "undo_output": str(outcome.undo_output)})
     else:
         show_fixup(outcome)
+
+
+@main.command()
+@click.argument("archive", type=ARCHIVE_ARG)
+@click.option("-o", "--output", type=ARCHIVE_ARG, required=True, help="Site directory to write (new, "
+              "empty, or a site k2p wrote before).")
+@click.option("--board", "boards", multiple=True, help="Only this board (repeatable).")
+@click.option("--no-files", is_flag=True, help="Neither link nor copy the stored files.")
+@click.option("--copy-files", is_flag=True, help="Copy the files into the site (default: link them "
+              "from the archive directory; a .k2p.tar is always copied from).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the home page in a browser afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def browse(archive: Path, output: Path, boards: tuple[str, ...], no_files: bool, copy_files: bool,
+           open_browser: bool, as_json: bool) -> None:
+    """Write a static, offline site to read ARCHIVE in a browser (no server, no network)."""
+    from k2p.browse import BrowseOptions, build_site
+    from k2p.views.browse import BrowseProgress, show_browse
+
+    if no_files and copy_files:
+        raise K2PError("--no-files and --copy-files exclude each other", exit_code=ExitCode.USAGE)
+    options = BrowseOptions(archive=archive, out=output, boards=boards, files=not no_files,
+                            copy_files=copy_files)
+    with progress(not as_json) as bar:
+        summary = build_site(options, on_progress=BrowseProgress(bar))
+    emit_json(summary.to_dict()) if as_json else show_browse(summary)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(summary.index.resolve().as_uri())
 
 
 @main.command()

@@ -11,7 +11,8 @@ from k2p.errors import ExitCode, K2PError
 from k2p.redaction import register_secret
 
 
-def read_secret_file(path: Path, what: str, *, allow_insecure: bool = False) -> str:
+def read_secret_file(path: Path, what: str, *, allow_insecure: bool = False,
+                     insecure_option: str | None = "--allow-insecure-token-file") -> str:
     """The stripped content of a secret file; refused (or, with ``allow_insecure``, warned about)
     when group or others can read it."""
     try:
@@ -23,7 +24,8 @@ def read_secret_file(path: Path, what: str, *, allow_insecure: bool = False) -> 
     if mode & (stat.S_IRGRP | stat.S_IROTH):
         message = f"{path} holding the {what} is readable by other users; run `chmod 600 {path}`"
         if not allow_insecure:
-            raise K2PError(f"{message} (or pass --allow-insecure-token-file)", exit_code=ExitCode.USAGE)
+            hint = f" (or pass {insecure_option})" if insecure_option else ""
+            raise K2PError(f"{message}{hint}", exit_code=ExitCode.USAGE)
         warn(message)
     if not value:
         raise K2PError(f"the {what} file {path} is empty", exit_code=ExitCode.USAGE)

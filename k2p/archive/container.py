@@ -1,7 +1,8 @@
 """Uniform, read-only, hostile-input-safe access to an archive as a directory or a ``.k2p.tar``.
 
 Neither form is ever extracted to disk to be read: a tar is indexed once (member offsets) and each
-member is read straight from the tar file. Symlinks are never followed; unsafe tar members
+member is read straight from the tar's bytes — a file, a volume set read in place, or a decrypted
+buffer (:mod:`k2p.archive.opener` chooses). Symlinks are never followed; unsafe tar members
 (absolute paths, ``..``, links, devices) are reported and cannot be opened.
 """
 
@@ -12,9 +13,9 @@ import stat
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO, Callable
 
-from k2p.errors import ArchiveInvalid, K2PError
+from k2p.errors import ArchiveInvalid
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,20 @@ class Container:
     label: str
     members: dict[str, Member]
     unsafe: list[Unsafe]
+    # How the archive was carried (volume set, encryption), for reports; empty for a plain form.
+    details: dict[str, Any] = {}
 
     def open(self, path: str) -> BinaryIO:
         raise NotImplementedError
+
+    def known_digest(self, path: str) -> str | None:
+        """The SHA-256 of ``path`` when it was already computed while reading (streamed forms)."""
+        return None
+
+    def carrier_problems(self, *, full: bool,
+                         on_bytes: Callable[[int], None] | None = None) -> list[tuple[str, str]]:
+        """``(file, problem)`` about how the archive was carried (volumes, ciphertext)."""
+        return []
 
     def has(self, path: str) -> bool:
         return path in self.members
@@ -98,8 +110,8 @@ class DirContainer(Container):
 class _MemberReader:
     """Bounded reader over one tar member, with its own file handle (safe across threads)."""
 
-    def __init__(self, tar_path: Path, offset: int, size: int) -> None:
-        self._handle = open(tar_path, "rb")
+    def __init__(self, handle: BinaryIO, offset: int, size: int) -> None:
+        self._handle = handle
         self._handle.seek(offset)
         self._start, self._size, self._left = offset, size, size
 
@@ -156,19 +168,28 @@ def unsafe_member_reason(member: tarfile.TarInfo) -> str | None:
 
 
 class TarContainer(Container):
-    """A plain (uncompressed) tar holding one archive directory, read in place."""
+    """A plain (uncompressed) tar holding one archive directory, read in place.
 
-    def __init__(self, tar_path: Path) -> None:
+    ``opener`` gives a fresh seekable handle on the tar's bytes (one per open member, so readers
+    in several threads never share a position); by default the file ``tar_path`` itself.
+    """
+
+    def __init__(self, tar_path: Path, *, opener: Callable[[], BinaryIO] | None = None,
+                 label: str | None = None, details: dict[str, Any] | None = None,
+                 carrier: Callable[..., list[tuple[str, str]]] | None = None) -> None:
         self.tar_path = tar_path
-        self.label = str(tar_path)
+        self.label = label or str(tar_path)
+        self.details = details or {}
+        self._opener = opener or (lambda: open(tar_path, "rb"))
+        self._carrier = carrier
         self.members = {}
         self.unsafe = []
         self._offsets: dict[str, int] = {}
         try:
-            with tarfile.open(tar_path, mode="r:") as tar:
+            with self._opener() as handle, tarfile.open(fileobj=handle, mode="r:") as tar:
                 infos = tar.getmembers()
         except (tarfile.TarError, OSError) as exc:
-            raise ArchiveInvalid(f"{tar_path}: not a readable plain tar file ({exc}); k2p reads "
+            raise ArchiveInvalid(f"{self.label}: not a readable plain tar file ({exc}); k2p reads "
                                  f"archives made by `k2p pack`") from None
         prefix = _common_prefix([info for info in infos if unsafe_member_reason(info) is None])
         for info in infos:
@@ -188,27 +209,34 @@ class TarContainer(Container):
 
     def open(self, path: str) -> BinaryIO:
         member = self.require(path)
-        return _MemberReader(self.tar_path, self._offsets[path], member.size)  # type: ignore[return-value]
+        return _MemberReader(self._opener(), self._offsets[path], member.size)  # type: ignore[return-value]
+
+    def offset(self, path: str) -> int:
+        return self._offsets[path]
+
+    def carrier_problems(self, *, full: bool,
+                         on_bytes: Callable[[int], None] | None = None) -> list[tuple[str, str]]:
+        return self._carrier(full=full, on_bytes=on_bytes) if self._carrier else []
 
 
 def _common_prefix(infos: list[tarfile.TarInfo]) -> str:
+    return common_prefix([info.name for info in infos])
+
+
+def common_prefix(names: list[str]) -> str:
     """The single top-level directory (``NAME.k2p/``) every member sits in, or ``""``."""
-    tops = {PurePosixPath(info.name).parts[0] for info in infos if PurePosixPath(info.name).parts}
+    tops = {PurePosixPath(name).parts[0] for name in names if PurePosixPath(name).parts}
     if len(tops) == 1:
         top = next(iter(tops))
-        if any(len(PurePosixPath(info.name).parts) > 1 for info in infos):
+        if any(len(PurePosixPath(name).parts) > 1 for name in names):
             return top + "/"
     return ""
 
 
 def open_container(path: Path) -> Container:
-    """Open an archive given as a directory or a tar file."""
-    if path.is_symlink():
-        raise ArchiveInvalid(f"{path} is a symbolic link; give the archive's real path")
-    if path.is_dir():
-        return DirContainer(path)
-    if path.is_file():
-        return TarContainer(path)
-    raise K2PError(f"{path}: no such archive (expected a NAME.k2p directory or a NAME.k2p.tar file)",
-                   exit_code=ArchiveInvalid.exit_code)
+    """Open an archive: a directory, a tar, a volume set or an encrypted file (see
+    :func:`k2p.archive.opener.open_container`)."""
+    from k2p.archive.opener import open_container as open_any
+
+    return open_any(path)
 

@@ -75,9 +75,9 @@ class BoardRecords:
 class ArchiveIndex:
     """Index of a complete archive; use as a context manager (the temporary index is deleted)."""
 
-    def __init__(self, reader: ArchiveReader, *, cards: bool = True) -> None:
+    def __init__(self, reader: ArchiveReader, *, cards: bool = True, workdir: Path | None = None) -> None:
         self.reader = reader
-        self._dir = Path(tempfile.mkdtemp(prefix="k2p-index-"))
+        self._dir = Path(tempfile.mkdtemp(prefix="k2p-index-", dir=workdir))
         self._db = sqlite3.connect(self._dir / "index.sqlite")
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
@@ -151,6 +151,7 @@ class ArchiveIndex:
                 insert((collection.name, card_board.get(card, ""), card, seq, line))
         insert()
         self._db.execute("CREATE INDEX rows_board ON rows (board, collection, seq)")
+        self._db.execute("CREATE INDEX rows_card ON rows (card, collection)")
         self._db.commit()
 
     def _note_primary_space(self, board: str, card: Record) -> None:
@@ -161,6 +162,12 @@ class ArchiveIndex:
             if isinstance(space, dict) and space.get("primary_path") is True:
                 self.company.primary_spaces[board] = str(space.get("space_id", space.get("id")))
                 return
+
+    def card(self, card_id: str) -> Record | None:
+        """One card's raw payload by id (``None`` when the archive does not hold it)."""
+        row = self._db.execute("SELECT line FROM rows WHERE card = ? AND collection = ? LIMIT 1",
+                               (str(card_id), C.CARDS.name)).fetchone()
+        return None if row is None else jsoncodec.loads(row[0])["raw"]
 
     def board(self, board_id: str) -> BoardRecords:
         """Everything card-level that belongs to ``board_id``, in archive order."""

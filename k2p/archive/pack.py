@@ -1,30 +1,29 @@
-"""Single-file form: ``k2p pack`` (directory → plain tar) and ``k2p unpack`` (tar → directory).
+"""``k2p pack``: an archive directory → one plain tar, a volume set, and/or age ciphertext.
 
 The tar is deterministic (sorted members, fixed owner and mtime) and starts with the manifest and
-``SHA256SUMS`` so that a streaming reader meets them first. Unpacking never trusts the tar: every
-member is checked for safety, written through a temp directory, hashed against ``SHA256SUMS`` on the
-way, and the directory appears under its final name only when everything matched. Record files whose
-frame headers declare a decompression bomb are refused before anything is written.
+``SHA256SUMS`` so that a streaming reader meets them first. Where its bytes go — one file, volumes
+of ``--volume-size``, through age — is :mod:`k2p.archive.sinks`'s business; unpacking is
+:mod:`k2p.archive.unpack`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
 import tarfile
-import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from k2p.archive.container import DirContainer, TarContainer, open_container
-from k2p.archive.format import CHECKSUMS, MANIFEST, load_manifest, parse_checksums
-from k2p.archive.reader import ArchiveReader, check_record_files, refuse_unsafe
+from k2p.archive.container import DirContainer
+from k2p.archive.format import CHECKSUMS, MANIFEST
+from k2p.archive.reader import ArchiveReader
+from k2p.archive.sinks import Encryption, PackSink
+from k2p.archive.unpack import unpack_archive  # noqa: F401 - the other half of the single-file form
 from k2p.archive.verify import verify_archive
-from k2p.errors import ArchiveInvalid, K2PError, Refused
-from k2p.fileio import atomic_writer, fsync_dir
+from k2p.archive.volumes.index import MAX_VOLUMES
+from k2p.archive.volumes.writer import refuse_existing
+from k2p.errors import ExitCode, K2PError, Refused
 
-COPY_CHUNK = 1 << 20
+TAR_BLOCK = 512
 
 
 @dataclass(frozen=True)
@@ -33,10 +32,14 @@ class PackResult:
     files: int
     bytes: int
     fingerprint: str | None
+    volumes: list[Path] = field(default_factory=list)
+    ciphertext_sha256: str | None = None
+    encryption: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
 
 
-def default_tar_path(directory: Path) -> Path:
-    return directory.with_name(directory.name + ".tar")
+def default_tar_path(directory: Path, *, encrypted: bool = False) -> Path:
+    return directory.with_name(directory.name + (".tar.age" if encrypted else ".tar"))
 
 
 def _member_order(paths: list[str]) -> list[str]:
@@ -44,11 +47,15 @@ def _member_order(paths: list[str]) -> list[str]:
     return head + sorted(p for p in paths if p not in head)
 
 
-def pack_archive(directory: Path, output: Path | None = None) -> PackResult:
-    """Write ``directory`` (a complete archive) as one plain tar file, atomically.
+def _estimated_tar_bytes(sizes: list[int]) -> int:
+    return sum(TAR_BLOCK + -(-size // TAR_BLOCK) * TAR_BLOCK for size in sizes) + 2 * TAR_BLOCK
 
-    A fast verification runs first: carrying a damaged archive across an air gap helps nobody.
-    """
+
+def pack_archive(directory: Path, output: Path | None = None, *, volume_size: int | None = None,
+                 encryption: Encryption | None = None) -> PackResult:
+    """Write ``directory`` (a complete archive) as one tar — or volumes of it, or its age
+    ciphertext — atomically. A fast verification runs first: carrying a damaged archive across an
+    air gap helps nobody."""
     check = verify_archive(directory, level="fast")
     if not check.ok:
         raise K2PError(f"{directory}: refusing to pack, fast verification found "
@@ -59,14 +66,19 @@ def pack_archive(directory: Path, output: Path | None = None) -> PackResult:
         if not isinstance(container, DirContainer):
             raise Refused(f"{directory} is already a single file; `k2p pack` takes a directory")
         fingerprint = reader.fingerprint()
-        target = output or default_tar_path(directory)
-        if target.exists():
-            raise Refused(f"{target} already exists; remove it or pass another -o FILE")
-        top = directory.name
+        target = output or default_tar_path(directory, encrypted=encryption is not None)
+        refuse_existing(target)
+        members = _member_order(list(container.members))
+        if volume_size and _estimated_tar_bytes([container.members[rel].size for rel in members]) \
+                > volume_size * MAX_VOLUMES:
+            raise K2PError(f"--volume-size {volume_size} would need more than {MAX_VOLUMES} volumes "
+                           f"for {directory}; choose a larger size", exit_code=ExitCode.USAGE)
+        sink = PackSink(target, volume_size=volume_size, encryption=encryption)
         total = 0
-        with atomic_writer(target) as handle:
-            with tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for rel in _member_order(list(container.members)):
+        try:
+            with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                top = directory.name
+                for rel in members:
                     info = tarfile.TarInfo(f"{top}/{rel}")
                     info.size = container.members[rel].size
                     info.mode = 0o600   # private data, also after a plain `tar -x`
@@ -76,73 +88,11 @@ def pack_archive(directory: Path, output: Path | None = None) -> PackResult:
                     with container.open(rel) as source:
                         tar.addfile(info, source)
                     total += info.size
-        return PackResult(target, len(container.members), total, fingerprint)
-
-
-def unpack_archive(tar_path: Path, output: Path) -> PackResult:
-    """Extract a ``.k2p.tar`` into ``output`` safely, checking every file against SHA256SUMS."""
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise Refused(f"{output} already exists and is not empty; choose a new -o DIR")
-    container = open_container(tar_path)
-    if not isinstance(container, TarContainer):
-        raise Refused(f"{tar_path} is a directory; `k2p unpack` takes a .k2p.tar file")
-    refuse_unsafe(container)
-    if container.has(MANIFEST):
-        check_record_files(container, load_manifest(container.read_bytes(MANIFEST), origin=str(tar_path)))
-    sums = _read_sums(container)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".partial", dir=output.parent))
-    total = 0
-    try:
-        for rel in _member_order(list(container.members)):
-            expected = sums.get(rel) if rel != CHECKSUMS else None
-            if rel != CHECKSUMS and expected is None:
-                raise ArchiveInvalid(f"{tar_path}: member {rel} is not listed in SHA256SUMS; "
-                                     f"refusing to unpack (run `k2p verify` on the tar)")
-            total += _extract_member(container, rel, staging, expected, tar_path)
-        for rel in sums:
-            if rel not in container.members:
-                raise ArchiveInvalid(f"{tar_path}: {rel} is listed in SHA256SUMS but not in the tar")
-        for dirpath, _dirs, _files in os.walk(staging):
-            fsync_dir(Path(dirpath))
-        if output.exists():
-            output.rmdir()
-        os.replace(staging, output)
-        fsync_dir(output.parent)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    fingerprint = hashlib.sha256((output / CHECKSUMS).read_bytes()).hexdigest()
-    return PackResult(output, len(container.members), total, fingerprint)
-
-
-def _read_sums(container: TarContainer) -> dict[str, str]:
-    if not container.has(CHECKSUMS):
-        raise ArchiveInvalid(f"{container.label}: no SHA256SUMS in the tar; it is not a complete "
-                             f"k2p archive")
-    sums, defects = parse_checksums(container.read_bytes(CHECKSUMS))
-    if defects:
-        raise ArchiveInvalid(f"{container.label}: SHA256SUMS {defects[0]}; refusing to unpack")
-    return sums
-
-
-def _extract_member(container: TarContainer, rel: str, staging: Path, expected: str | None,
-                    tar_path: Path) -> int:
-    target = staging / rel
-    # Member names were validated (no "..", no absolute path); this double-checks the result.
-    if not target.resolve().is_relative_to(staging.resolve()):
-        raise ArchiveInvalid(f"{tar_path}: member {rel} would be written outside {staging}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    with container.open(rel) as source, open(target, "xb") as sink:
-        while chunk := source.read(COPY_CHUNK):
-            digest.update(chunk)
-            sink.write(chunk)
-            size += len(chunk)
-        sink.flush()
-        os.fsync(sink.fileno())
-    if expected is not None and digest.hexdigest() != expected:
-        raise ArchiveInvalid(f"{tar_path}: member {rel} does not match SHA256SUMS (damaged in "
-                             f"transit?); nothing was unpacked — copy the tar again")
-    return size
+            written = sink.finish(fingerprint)
+        except BaseException:
+            sink.abort()
+            raise
+        return PackResult(written.index or target, len(container.members), total, fingerprint,
+                          volumes=written.files if written.index else [],
+                          ciphertext_sha256=written.sha256 if encryption else None,
+                          encryption=encryption.method if encryption else None)

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from k2p.archive.container import Container, open_container
+from k2p.archive.container import Container
+from k2p.archive.opener import fingerprint_problem, open_container
 from k2p.archive.format import (
     BLOBS_DIR, CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_name_problem, load_manifest,
     parse_checksums,
@@ -54,6 +55,7 @@ class VerifyReport:
     files_checked: int = 0
     bytes_checked: int = 0
     seconds: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)   # volume set, encryption
 
     @property
     def ok(self) -> bool:
@@ -72,7 +74,7 @@ class VerifyReport:
                 "fingerprint": self.fingerprint, "files_checked": self.files_checked,
                 "bytes_checked": self.bytes_checked, "seconds": round(self.seconds, 3),
                 "problems": [{"path": p.path, "message": p.message} for p in self.problems],
-                "notes": self.notes}
+                "notes": self.notes, "container": self.details}
 
 
 @dataclass
@@ -94,6 +96,8 @@ def verify_archive(path: Path, *, level: str = "full", workers: int | None = Non
     with open_container(path) as container:
         report = VerifyReport(archive=container.label, level=level)
         _check(container, report, level, workers or max(2, os.cpu_count() or 2), on_file)
+        _check_carrier(container, report, level, on_file)
+        report.details = container.details
     report.seconds = time.monotonic() - started
     if report.status == "ok" and report.problems:
         report.status = "problems"
@@ -127,6 +131,16 @@ def _check(container: Container, report: VerifyReport, level: str, workers: int,
     else:
         paths = [rel for rel in (MANIFEST,) if rel in sums]
     _check_hashes(container, report, manifest, sums, paths, workers, on_file, bombs)
+
+
+def _check_carrier(container: Container, report: VerifyReport, level: str,
+                   on_file: Callable[[int], None] | None) -> None:
+    """Volumes against their index (hashed at the full level) and the index's fingerprint."""
+    for name, message in container.carrier_problems(full=level == "full", on_bytes=on_file):
+        report.add(name, message)
+    mixed = fingerprint_problem(container)
+    if mixed is not None:
+        report.add(*mixed)
 
 
 def _load_manifest(container: Container, report: VerifyReport) -> Manifest | None:
@@ -228,7 +242,11 @@ def _check_hashes(container: Container, report: VerifyReport, manifest: Manifest
                      key=lambda rel: -container.members[rel].size)
 
     def work(rel: str) -> _Hashed:
-        result = _hash_member(container, rel, files.get(rel))
+        known = container.known_digest(rel)
+        if known is not None and rel not in files:     # hashed already while it was streamed
+            result = _Hashed(path=rel, sha256=known, size=container.members[rel].size)
+        else:
+            result = _hash_member(container, rel, files.get(rel))
         if on_file is not None:
             on_file(result.size)
         return result

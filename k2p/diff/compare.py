@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from k2p import jsoncodec
 from k2p.archive.format import MISSING_COLLECTION
+from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
 from k2p.diff.records import canonical_hash, field_changes, title_of
 from k2p.errors import ArchiveInvalid, LocalIOError, Refused
@@ -102,6 +103,8 @@ def diff_archives(old_path: Path, new_path: Path, on_difference: Callable[[Diffe
     """Compare two complete archives; every difference goes to ``on_difference`` as soon as it
     is known. ``on_progress`` gets ``("total", records to read)`` (more when a collection is
     read again) and ``("records", records read)``. Returns the counts."""
+    for path in (old_path, new_path):   # its temporary index would hold decrypted records
+        refuse_encrypted(path, "`k2p diff`", "keeps a temporary index of records on disk")
     with ExitStack() as stack:
         old = stack.enter_context(ArchiveReader(old_path))
         new = stack.enter_context(ArchiveReader(new_path))

@@ -5,8 +5,9 @@ A card's children, parents, blocking cards and blocked cards become one task lis
 (``linkedCardId``: Planka shows the linked card's name and opens it, and keeps the task completed
 while that card is closed). Links are planned by Kaiten id here; the importer resolves them
 through its ledger after every card of the run exists, so a relation to a card outside the import
-becomes no task (it stays text with the Kaiten title, in the card's details) and a later run that
-imports that card adds the task. A card whose Kaiten block is active gets the ``Blocked`` label.
+becomes no task (it stays text with the Kaiten title, in the card's details; a linked one is not
+repeated there, :func:`k2p.mapping.footer.card_details`) and a later run that imports that card
+adds the task. A card whose Kaiten block is active gets the ``Blocked`` label.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from k2p import __version__
 from k2p.archive.index import ArchiveIndex
+from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.archive.writer import utc_now
@@ -95,6 +96,8 @@ def run_import(options: ImportOptions, credentials: Credentials,
     progress = on_progress or (lambda event, value: None)
     if options.planka_url is None and not options.dry_run:
         raise K2PError("--planka-url is required (or use --dry-run to plan offline)", exit_code=ExitCode.USAGE)
+    refuse_encrypted(options.archive, "`k2p import`",
+                     "reads files at random and keeps a temporary index of records on disk")
     check = verify_archive(options.archive, level="fast")
     if not check.ok:
         raise K2PError(f"{options.archive}: refusing to import, the archive failed verification "

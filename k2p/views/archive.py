@@ -1,4 +1,4 @@
-"""Text output of ``verify``, ``inspect``, ``pack`` and ``unpack``."""
+"""Text output of ``verify``, ``inspect``, ``pack``, ``unpack`` and single-volume checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,22 @@ from typing import Any
 
 from k2p.archive.pack import PackResult
 from k2p.archive.verify import VerifyReport
+from k2p.archive.volumes.reader import VolumeCheck
 from k2p.console import human_bytes, say, table
+
+
+def carrier_lines(details: dict[str, Any]) -> list[str]:
+    """How the archive travelled: its volume set and its encryption (for every reader command)."""
+    lines = []
+    volumes = details.get("volumes")
+    if volumes:
+        lines.append(f"Volumes      {volumes['volumes']} × ≤ {human_bytes(volumes['volume_size'])} of "
+                     f"{volumes['archive']} (index {volumes['index']})")
+    encryption = details.get("encryption")
+    if encryption:
+        lines.append(f"Encrypted    {encryption['method']}; ciphertext SHA-256 "
+                     f"{encryption['ciphertext_sha256']} ({human_bytes(encryption['ciphertext_bytes'])})")
+    return lines
 
 
 def show_verify(report: VerifyReport) -> None:
@@ -21,6 +36,8 @@ def show_verify(report: VerifyReport) -> None:
         say(f"  PROBLEM {problem}")
     for note in report.notes:
         say(f"  note: {note}")
+    for line in carrier_lines(report.details):
+        say(line)
     say(f"Fingerprint: {report.fingerprint or 'unavailable (no SHA256SUMS)'}")
 
 
@@ -46,7 +63,24 @@ def show_inspect(info: dict[str, Any]) -> None:
     missing = info["missing"]
     reasons = ", ".join(f"{reason}: {count}" for reason, count in missing["by_reason"].items())
     say(f"Missing      {missing['count']}" + (f" ({reasons})" if reasons else ""))
+    if info.get("chain"):
+        say(chain_line(info["chain"], "Based on    "))
+
+    for line in carrier_lines(info.get("container") or {}):
+        say(line)
     say(f"Fingerprint  {info['fingerprint']}")
+
+
+def chain_line(chain: dict[str, Any], label: str) -> str:
+    """One line naming the archive an incremental export was based on and what it re-read."""
+    previous = chain["previous"]
+    extra = "; --full" if chain.get("full") else ""
+    if chain.get("refreshed_boards"):
+        extra += "; refreshed boards " + ", ".join(map(str, chain["refreshed_boards"]))
+    return (f"{label} {previous['archive_id']} of {previous['created_at']} (fingerprint "
+            f"{previous['fingerprint'][:16]}…): cards carried over "
+            f"{chain['carried_over'].get('cards', 0)}, read again {chain['reread'].get('cards', 0)}, "
+            f"blobs carried over {chain['carried_over'].get('blobs', 0)}{extra}")
 
 
 def _scope_value(value: Any) -> str:
@@ -59,4 +93,20 @@ def _scope_value(value: Any) -> str:
 
 def show_packed(result: PackResult, verb: str) -> None:
     say(f"{verb} {result.files} file(s), {human_bytes(result.bytes)} → {result.path}")
+    if result.volumes:
+        say(f"Volumes: {len(result.volumes)} ({result.volumes[0].name} … {result.volumes[-1].name}); "
+            f"check each with `sha256sum -c {result.path.name}.sha256` or "
+            f"`k2p verify {result.volumes[-1].name}`; copy {result.path.name} onto every medium")
+    if result.encryption:
+        say(f"Encrypted: {result.encryption}; ciphertext SHA-256 {result.ciphertext_sha256}")
+    for line in carrier_lines(result.details):
+        say(line)
     say(f"Fingerprint: {result.fingerprint}")
+
+
+def show_volume(check: VolumeCheck) -> None:
+    verdict = "OK" if check.ok else "FAILED"
+    say(f"{check.path}: volume {check.number} of {check.count} of {check.archive}: {verdict} — "
+        f"{check.message}")
+    if check.fingerprint:
+        say(f"Fingerprint of the archive (from the index): {check.fingerprint}")
