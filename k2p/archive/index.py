@@ -161,6 +161,11 @@ class ArchiveIndex:
                 self.company.primary_spaces[board] = str(space.get("space_id", space.get("id")))
                 return
 
+    def card_ids(self) -> set[str]:
+        """The source id of every card record in the archive (live and archived)."""
+        return {card for (card,) in self._db.execute("SELECT card FROM rows WHERE collection = ?",
+                                                     (C.CARDS.name,))}
+
     def board(self, board_id: str) -> BoardRecords:
         """Everything card-level that belongs to ``board_id``, in archive order."""
         records = BoardRecords(str(board_id))
