@@ -260,7 +260,7 @@ class Deletions:
         label = guarded(ctx, label_key, "label", lambda: ctx.syncer.ensure(
             label_key, board.planka_id, {"name": LABEL_NAME, "color": LABEL_COLOR},
             specs.label(ctx.client, board.planka_id, LABEL_NAME, LABEL_COLOR),  # type: ignore[arg-type]
-            position=LABEL_POSITION))
+            create_extra={"position": LABEL_POSITION}))   # placed once; Planka may renumber it
         if label is None:
             return
         card_label_key = f"{row.key}:label:{label_key}"

@@ -1,0 +1,124 @@
+"""A cutover's second pass in tests: what a week of work changes on both sides after a first import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from k2p.testing.kaiten_company import KaitenCompany
+
+
+def live_cards(company: KaitenCompany) -> list[int]:
+    """Live cards the admin token exports, oldest id first (deterministic picks)."""
+    return sorted(card_id for card_id in company.cards_visible_to("admin") if company.cards[card_id]["condition"] == 1)
+
+
+def _pick(company: KaitenCompany, taken: set[int], test: Any) -> int:
+    card_id = next(card_id for card_id in live_cards(company) if card_id not in taken and test(card_id))
+    taken.add(card_id)
+    return card_id
+
+
+@dataclass
+class KaitenWeek:
+    """The Kaiten side of the changes, with the ids a test checks afterwards."""
+
+    deleted_card: int
+    comment_card: int
+    deleted_comment: int
+    task_card: int
+    deleted_item: int
+    file_card: int
+    deleted_file: int
+    link_card: int
+    deleted_link: int
+    renamed_both: int          # renamed in Kaiten and in Planka: a conflict
+    touched_in_planka: int     # edited in Planka only: no conflict, Planka's edit stays
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def kaiten_week(company: KaitenCompany) -> KaitenWeek:
+    """Delete a card, a comment, a checklist item, a file and a link; rename a card."""
+    taken: set[int] = set()
+
+    def live_comments(card_id: int) -> list[dict[str, Any]]:
+        return [c for c in company.comments.get(card_id, []) if not c["deleted"]]
+
+    def live_items(card_id: int) -> list[dict[str, Any]]:
+        return [item for checklist in company.card_checklists.get(card_id, [])
+                for item in company.checklists[checklist]["items"] if not item["deleted"]]
+
+    def stored_files(card_id: int) -> list[dict[str, Any]]:
+        return [f for f in company.files.get(card_id, []) if not f["deleted"] and f.get("type") == 1
+                and not f.get("external") and f.get("size")]
+
+    link_card = _pick(company, taken, lambda cid: len(company.external_links.get(cid, [])) >= 1)
+    comment_card = _pick(company, taken, lambda cid: len(live_comments(cid)) >= 2)
+    task_card = _pick(company, taken, lambda cid: len(live_items(cid)) >= 2)
+    file_card = _pick(company, taken, lambda cid: len(stored_files(cid)) >= 1)
+    deleted_card = _pick(company, taken, lambda cid: True)
+    renamed = _pick(company, taken, lambda cid: True)
+    touched = _pick(company, taken, lambda cid: True)
+
+    company.cards[deleted_card]["condition"] = 3
+    comment = live_comments(comment_card)[0]
+    comment["deleted"] = True
+    company.cards[comment_card]["comments_total"] -= 1
+    item = live_items(task_card)[0]
+    item["deleted"] = True
+    company.cards[task_card]["goals_total"] -= 1
+    company.cards[task_card]["goals_done"] -= int(bool(item["checked"]))
+    gone_file = stored_files(file_card)[0]
+    gone_file["deleted"] = True
+    link = company.external_links[link_card].pop(0)
+    company.cards[renamed]["title"] = "Renamed in Kaiten"
+    for card_id in (deleted_card, comment_card, task_card, file_card, link_card, renamed):
+        company.cards[card_id]["updated"] = "2030-02-01T10:00:00.000Z"
+    return KaitenWeek(deleted_card, comment_card, comment["id"], task_card, item["id"], file_card, gone_file["id"],
+                      link_card, link["id"], renamed, touched)
+
+
+class PlankaWriter:
+    """PATCHes as a person working in Planka would (API key of the admin)."""
+
+    def __init__(self, url: str, api_key: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.headers["X-Api-Key"] = api_key
+
+    def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self.session.patch(self.url + path, json=body, timeout=30)
+        response.raise_for_status()
+        return response.json()["item"]
+
+
+@dataclass
+class SecondPass:
+    """A first import done, a week of work on both sides, and the second archive exported."""
+
+    week1: Any
+    week2: Any
+    ledger: Any
+    week: KaitenWeek
+    planka_key: str
+
+
+def second_pass(root: Any, kaiten: Any, planka: Any, key: str) -> SecondPass:
+    """Export and import the company, change it in Kaiten and in Planka, export it again."""
+    from tests.helpers.export import export
+    from tests.helpers.planka_state import import_into, ledger_ids
+
+    week1, week2, ledger = root / "week1.k2p", root / "week2.k2p", root / "ledger.sqlite"
+    export(kaiten, week1)
+    first = import_into(planka, week1, ledger, api_key=key)
+    assert first.tally.failed == 0, first.report["failures"]
+    week = kaiten_week(kaiten.company)
+    cards = ledger_ids(ledger, "card")
+    writer = PlankaWriter(planka.url, key)
+    writer.patch(f"/api/cards/{cards[f'card:{week.renamed_both}']}", {"name": "Renamed in Planka"})
+    writer.patch(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}", {"description": "Written in Planka"})
+    export(kaiten, week2)
+    return SecondPass(week1, week2, ledger, week, key)
