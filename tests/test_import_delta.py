@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
+from k2p.archive.reader import ArchiveReader
+from k2p.delta import freshness
 from k2p.delta.deletions import COMMENT_MARK, LABEL_NAME, NAME_PREFIX
+from k2p.delta.freshness import ArchiveStamp
 from k2p.errors import ExitCode, K2PError
 from k2p.planka.ledger import Ledger
 from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from tests.helpers.delta import PlankaWriter, second_pass
-from tests.helpers.export import export
+from tests.helpers.export import run_cli
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids
+
+
+@contextmanager
+def _open(path: Path) -> Iterator[Ledger]:
+    ledger = Ledger(path)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
 
 
 def _plan_counts(counts: dict[str, dict[str, int]]) -> dict[str, tuple[int, int, int, int]]:
@@ -97,3 +110,101 @@ def test_delta_dry_run_equals_real_run_and_rerun_writes_nothing(world: Any) -> N
     assert _conflicts(again.report) == _conflicts(real.report)
     assert all(row["created"] == row["updated"] == 0 for row in again.report["counts"].values()), \
         again.report["counts"]
+
+
+def test_older_archive_is_refused_with_exit_8(world: Any) -> None:
+    planka, key, ledger = world["planka"], world["key"], world["ledger"]
+    import_into(planka, world["week2"], ledger, api_key=key)          # applied (a no-op when already)
+    with _open(ledger) as opened:
+        applied = opened.archives()
+    with ArchiveReader(world["week1"]) as reader1, ArchiveReader(world["week2"]) as reader2:
+        ids = [reader1.manifest.archive_id, reader2.manifest.archive_id]
+        assert [entry["archive_id"] for entry in applied] == ids
+        assert [entry["created_at"] for entry in applied] == [reader1.manifest.created_at, reader2.manifest.created_at]
+    assert all(entry["fingerprint"] and entry["completed"] for entry in applied)
+
+    before = planka.mutation_count()
+    for dry_run in (True, False):
+        with pytest.raises(K2PError) as refused:
+            import_into(planka, world["week1"], ledger, api_key=key, dry_run=dry_run)
+        assert refused.value.exit_code == ExitCode.REFUSED == 8
+        assert "--allow-older" in refused.value.message and str(ledger) in refused.value.message
+    assert planka.mutation_count() == before
+    cli = run_cli(["import", str(world["week1"]), "--dry-run", "--state", str(ledger),
+                   "--report", str(world["root"] / "older.json")], None)
+    assert cli.returncode == 8, cli.stdout + cli.stderr
+    assert len(cli.stderr.strip().splitlines()) == 1 and "older than archive" in cli.stderr
+    allowed = run_cli(["import", str(world["week1"]), "--dry-run", "--allow-older", "--state", str(ledger),
+                       "--report", str(world["root"] / "older.json")], None)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_on_deleted_trash_then_rerun(world: Any) -> None:
+    planka, key, ledger, week = world["planka"], world["key"], world["ledger"], world["week"]
+    import_into(planka, world["week2"], ledger, api_key=key)          # archived first (default policy)
+    plan = import_into(planka, world["week2"], ledger, api_key=key, dry_run=True, on_deleted="trash")
+    real = import_into(planka, world["week2"], ledger, api_key=key, on_deleted="trash")
+    assert real.tally.failed == 0, real.report["failures"]
+    assert _plan_counts(plan.report["counts"]) == _plan_counts(real.report["counts"])
+    assert _listed(plan.report) == _listed(real.report)
+    assert real.report["counts"]["deleted_card"]["updated"] == 1     # archive → trash
+    reader = PlankaReader(planka.url, key)
+    cards = ledger_ids(ledger, "card")
+    gone = reader.get(f"/api/cards/{cards[f'card:{week.deleted_card}']}")["item"]
+    board = reader.get(f"/api/boards/{gone['boardId']}")["included"]
+    assert gone["listId"] == next(item["id"] for item in board["lists"] if item["type"] == "trash")
+    texts = [comment["text"] for comment in reader.comments(cards[f"card:{week.comment_card}"])]
+    assert texts and not any(text.startswith(COMMENT_MARK) for text in texts)
+    gone_ids = {ledger_ids(ledger, "task").get(f"task:{week.task_card}:item:{week.deleted_item}"),
+                ledger_ids(ledger, "attachment").get(f"attachment:{week.file_card}:file:{week.deleted_file}"),
+                ledger_ids(ledger, "attachment").get(f"attachment:{week.link_card}:link:{week.deleted_link}")}
+    assert gone_ids == {None}, "trashed objects stay in the ledger"
+    for card_key in (f"card:{week.task_card}", f"card:{week.file_card}", f"card:{week.link_card}"):
+        included = reader.get(f"/api/cards/{cards[card_key]}")["included"]
+        names = [item["name"] for item in included["tasks"] + included["attachments"]]
+        assert not any(name.startswith(NAME_PREFIX) for name in names)
+    counts = real.report["counts"]
+    assert (counts["deleted_comment"]["updated"], counts["deleted_task"]["updated"],
+            counts["deleted_attachment"]["updated"]) == (1, 1, 2)
+    before = planka.mutation_count()
+    again = import_into(planka, world["week2"], ledger, api_key=key, on_deleted="trash")
+    assert planka.mutation_count() == before
+    assert [item["key"] for item in again.report["deleted_in_kaiten"]["items"]] == [f"card:{week.deleted_card}"]
+
+
+def test_take_kaiten_overwrites_and_lists_the_conflict(tmp_path: Path) -> None:
+    with KaitenSimulator(generate_company("tiny"), idle_timeout=300) as kaiten, \
+            PlankaSimulator(require_terms=False, idle_timeout=300) as planka:
+        key = planka.create_api_key(planka.admin_email)
+        done = second_pass(tmp_path, kaiten, planka, key)
+        outcome = import_into(planka, done.week2, done.ledger, api_key=key, on_conflict="take-kaiten",
+                              on_deleted="keep")
+        assert outcome.tally.failed == 0
+        assert _conflicts(outcome.report) == [(f"card:{done.week.renamed_both}", "name", "Renamed in Planka",
+                                               "Renamed in Kaiten", "took-kaiten")]
+        assert {item["done"] for item in outcome.report["deleted_in_kaiten"]["items"]} == {"left as it is"}
+        reader = PlankaReader(planka.url, key)
+        cards = ledger_ids(done.ledger, "card")
+        assert reader.get(f"/api/cards/{cards[f'card:{done.week.renamed_both}']}")["item"]["name"] == "Renamed in Kaiten"
+        kept = reader.get(f"/api/cards/{cards[f'card:{done.week.deleted_card}']}")["item"]
+        lists = reader.get(f"/api/boards/{kept['boardId']}")["included"]["lists"]
+        assert next(item for item in lists if item["id"] == kept["listId"])["type"] in ("active", "closed")
+        # the conflict is settled: Planka now holds what k2p set, so the next run finds none
+        again = import_into(planka, done.week2, done.ledger, api_key=key, on_deleted="keep")
+        assert again.report["conflicts"]["items"] == []
+
+
+def test_chain_decides_before_clocks(tmp_path: Path) -> None:
+    with _open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.bind({"base_url": "x", "company_id": 1}, None)
+        first = ArchiveStamp("A", "2030-01-02T00:00:00Z", "f1")
+        freshness.record(ledger, first, applied_at="now", completed=True)
+        # built on A, although its export clock says earlier: newer
+        assert freshness.older_than_applied(ledger, ArchiveStamp("B", "2030-01-01T00:00:00Z", "f2", "A")) is None
+        # an archive that A was built on is older, whatever its clock says
+        freshness.record(ledger, ArchiveStamp("C", "2030-01-03T00:00:00Z", "f3", "Z"), applied_at="now", completed=True)
+        assert freshness.older_than_applied(ledger, ArchiveStamp("Z", "2030-01-04T00:00:00Z", "f0"))["archive_id"] == "C"
+        # no chain: the export times decide; the same archive again is a resume
+        assert freshness.older_than_applied(ledger, ArchiveStamp("D", "2030-01-02T12:00:00Z", "f4"))["archive_id"] == "C"
+        assert freshness.older_than_applied(ledger, ArchiveStamp("C", "2030-01-03T00:00:00Z", "f3", "Z")) is None
+        assert freshness.older_than_applied(ledger, ArchiveStamp("E", "2030-01-05T00:00:00Z", "f5")) is None
