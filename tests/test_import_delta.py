@@ -101,6 +101,10 @@ def test_delta_dry_run_equals_real_run_and_rerun_writes_nothing(world: Any) -> N
     assert renamed["name"] == "Renamed in Planka"
     touched = reader.get(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}")["item"]
     assert touched["description"] == "Written in Planka"
+    assert reader.get(f"/api/cards/{cards[f'card:{week.renamed}']}")["item"]["name"] == "Edited in Kaiten only"
+    assert reader.get(f"/api/cards/{cards[f'card:{week.added_card}']}")["item"]["name"] == "Added in Kaiten"
+    texts = [comment["text"] for comment in reader.comments(cards[f"card:{week.renamed}"])]
+    assert texts[-1].endswith("Written in Kaiten after the first import")
 
 
     before = planka.mutation_count()

@@ -36,6 +36,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from k2p.fileio import crash_point
 from k2p.mapping.model import BoardPlan, CardPlan
 from k2p.planka import specs
 from k2p.planka.client import PlankaError
@@ -183,6 +184,7 @@ class Deletions:
                 self._remove(ctx, card_id, child)
             else:
                 self._mark(ctx, child, current)
+            crash_point("delta:child-handled")    # written in Planka, not yet in the ledger
             return {"id": child.planka_id}
 
         spec = Spec(f"deleted_{kind}", create=apply, update=lambda planka_id, changes: apply())
@@ -284,6 +286,7 @@ class Deletions:
                 except PlankaError as error:
                     if error.status != 404:      # deleted in Planka meanwhile: nothing to move
                         raise
+            crash_point("delta:card-moved")       # moved in Planka, not yet in the ledger
             return {"id": card_id}
 
         spec = Spec("deleted_card", create=move, update=lambda planka_id, changes: move())

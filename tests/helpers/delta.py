@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from k2p.testing.kaiten_company import KaitenCompany
+from tests.helpers.kaiten_changes import add_comment
 
 
 def live_cards(company: KaitenCompany) -> list[int]:
@@ -36,6 +37,9 @@ class KaitenWeek:
     deleted_link: int
     renamed_both: int          # renamed in Kaiten and in Planka: a conflict
     touched_in_planka: int     # edited in Planka only: no conflict, Planka's edit stays
+    renamed: int = 0           # renamed in Kaiten only: updated
+    added_card: int = 0        # new in Kaiten
+    added_comment: int = 0     # new on ``renamed``
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -61,6 +65,7 @@ def kaiten_week(company: KaitenCompany) -> KaitenWeek:
     deleted_card = _pick(company, taken, lambda cid: True)
     renamed = _pick(company, taken, lambda cid: True)
     touched = _pick(company, taken, lambda cid: True)
+    edited = _pick(company, taken, lambda cid: True)
 
     company.cards[deleted_card]["condition"] = 3
     comment = live_comments(comment_card)[0]
@@ -74,10 +79,13 @@ def kaiten_week(company: KaitenCompany) -> KaitenWeek:
     gone_file["deleted"] = True
     link = company.external_links[link_card].pop(0)
     company.cards[renamed]["title"] = "Renamed in Kaiten"
-    for card_id in (deleted_card, comment_card, task_card, file_card, link_card, renamed):
+    company.cards[edited]["title"] = "Edited in Kaiten only"
+    added_comment = add_comment(company, edited, "Written in Kaiten after the first import")
+    added_card = company.add_card(company.cards[edited]["board_id"], like=edited, title="Added in Kaiten")
+    for card_id in (deleted_card, comment_card, task_card, file_card, link_card, renamed, edited):
         company.cards[card_id]["updated"] = "2030-02-01T10:00:00.000Z"
     return KaitenWeek(deleted_card, comment_card, comment["id"], task_card, item["id"], file_card, gone_file["id"],
-                      link_card, link["id"], renamed, touched)
+                      link_card, link["id"], renamed, touched, edited, added_card, added_comment)
 
 
 class PlankaWriter:
