@@ -176,24 +176,33 @@ def unpack(tar_file: Path, output: Path) -> None:
               "to trust for TLS.")
 @click.option("--allow-file-host", "allow_file_hosts", multiple=True, metavar="HOST",
               help="Also download files from HOST (your own file storage; repeatable).")
+@click.option("--since", type=ARCHIVE_ARG, help="Incremental: carry over from this earlier "
+              "archive of the same company and scope what did not change; --out is still complete.")
+@click.option("--refresh-board", "refresh_boards", type=int, multiple=True, metavar="ID",
+              help="With --since: read every card of this board again (repeatable).")
+@click.option("--full", is_flag=True, help="With --since: read every card again (keeps the chain "
+              "and the deleted cards).")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_token_file: bool,
            rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
-           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], restart: bool,
-           as_json: bool) -> None:
+           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], since: Path | None,
+           refresh_boards: tuple[int, ...], full: bool, restart: bool, as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
     from k2p.kaiten.export import run_export
     from k2p.kaiten.options import ExportOptions
     from k2p.views.export import ExportProgress, show_export
 
+    if since is None and (refresh_boards or full):
+        raise click.UsageError("--refresh-board and --full need --since PREVIOUS.k2p")
     token = require_secret("K2P_KAITEN_TOKEN", token_file, "Kaiten API token", "--token-file",
                            allow_insecure=allow_insecure_token_file)
     options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
                             spaces=spaces, boards=boards, files=not no_files,
                             max_file_size=max_file_size, ca_bundle=ca_bundle,
-                            allow_file_hosts=allow_file_hosts)
+                            allow_file_hosts=allow_file_hosts, since=since,
+                            refresh_boards=refresh_boards, full=full)
     with progress(not as_json) as bar:
         outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
     if as_json:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from k2p.archive.format import FORMAT_VERSION
 from k2p.cli import main
 from k2p.errors import ExitCode
 from tests.helpers.archives import tree_bytes, write_archive
@@ -45,7 +46,7 @@ def test_inspect_text_and_json(archive: tuple[Path, str]) -> None:
     root, fingerprint = archive
     text = run("inspect", str(root))
     assert text.exit_code == 0
-    for fragment in ("k2p-archive 1.0", "https://acme.kaiten.ru/api/latest", "cards", "Missing      1",
+    for fragment in (f"k2p-archive {FORMAT_VERSION}", "https://acme.kaiten.ru/api/latest", "cards", "Missing      1",
                      "not_found: 1", fingerprint):
         assert fragment in text.output
     info = json.loads(run("inspect", "--json", str(root)).output)

@@ -39,10 +39,12 @@ COMMENTS = Collection("comments", "comment", "GET /cards/{id}/comments")
 TIME_LOGS = Collection("time_logs", "time_log", "GET /cards/{id}/time-logs")
 LOCATION_HISTORY = Collection("location_history", "location_event", "GET /cards/{id}/location-history")
 FILES = Collection("files", "file", "files[] of each card payload, with the stored blob")
+DELETED_CARDS = Collection("deleted_cards", "deleted_card",
+                           "cards of the previous archive no longer listed (export --since only)")
 
 ALL = (CURRENT_USER, USERS, COMPANY_USERS, USER_ROLES, SPACES, SPACE_MEMBERS, SPACE_BOARDS, BOARDS,
        COLUMNS, LANES, CARD_TYPES, TAGS, CUSTOM_PROPERTIES, SELECT_VALUES, CATALOG_VALUES, SPRINTS,
-       CARDS, COMMENTS, TIME_LOGS, LOCATION_HISTORY, FILES)
+       CARDS, COMMENTS, TIME_LOGS, LOCATION_HISTORY, FILES, DELETED_CARDS)
 
 
 def record(collection: Collection, source_id: object, raw: object, *,

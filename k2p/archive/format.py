@@ -11,7 +11,7 @@ from k2p.errors import ArchiveInvalid, UnsupportedVersion
 
 FORMAT_NAME = "k2p-archive"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
 FORMAT_VERSION = f"{FORMAT_MAJOR}.{FORMAT_MINOR}"
 
 MANIFEST = "k2p-archive.json"
@@ -149,6 +149,24 @@ class MissingSummary(_Lenient):
     by_reason: dict[str, int] = Field(default_factory=dict)
 
 
+class ChainPrevious(_Lenient):
+    """The archive an incremental export was based on."""
+
+    archive_id: str
+    fingerprint: str
+    created_at: str
+
+
+class ChainInfo(_Lenient):
+    """``chain`` of an incremental export (``k2p export --since``); absent in full exports."""
+
+    previous: ChainPrevious
+    carried_over: dict[str, int] = Field(default_factory=dict)   # records per collection, "blobs"
+    reread: dict[str, int] = Field(default_factory=dict)         # records per collection read again
+    refreshed_boards: list[int] = Field(default_factory=list)
+    full: bool = False
+
+
 class Manifest(_Lenient):
     """``k2p-archive.json``: written last; its presence marks the archive complete."""
 
@@ -164,6 +182,7 @@ class Manifest(_Lenient):
     blobs: BlobSummary = Field(default_factory=BlobSummary)
     missing: MissingSummary = Field(default_factory=MissingSummary)
     reports: list[str] = Field(default_factory=list)
+    chain: ChainInfo | None = None
 
 
 def load_manifest(data: bytes, *, origin: str) -> Manifest:

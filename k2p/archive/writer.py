@@ -17,13 +17,13 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import orjson
 
 from k2p.archive.blobs import BlobStore
 from k2p.archive.format import (
-    BLOBS_DIR, CHECKSUMS, MANIFEST, MISSING_COLLECTION, RECORDS_DIR, REPORT_NAME, REPORTS_DIR,
+    BLOBS_DIR, CHECKSUMS, MANIFEST, ChainInfo, MISSING_COLLECTION, RECORDS_DIR, REPORT_NAME, REPORTS_DIR,
     RECORD_SUFFIX, WORK_DIR, BlobSummary, CollectionEntry, ExporterInfo, Manifest,
     MissingSummary, SourceInfo, record_path,
 )
@@ -103,6 +103,17 @@ class ArchiveWriter:
         atomic_write_bytes(target, redact_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"))
         return target
 
+    def iter_written(self, collection: str) -> Iterator[dict[str, Any]]:
+        """Records of ``collection`` written so far (made durable first); none if never opened."""
+        path = self.root / record_path(collection)
+        if collection in self._writers:
+            self._writers[collection].checkpoint()
+        elif not path.exists():
+            return
+        with open(path, "rb") as handle:
+            for _, _, record in iter_parsed(handle, name=str(path), collection=collection):
+                yield record
+
     def record_counts(self) -> dict[str, int]:
         """Records written so far per collection (the missing entries excluded)."""
         return {name: writer.records for name, writer in sorted(self._writers.items())
@@ -152,7 +163,7 @@ class ArchiveWriter:
     # --- sealing ---------------------------------------------------------------------------
     def finalize(self, *, source: SourceInfo, exporter_version: str, created_at: str,
                  scope: dict[str, Any] | None = None, expected: dict[str, int] | None = None,
-                 archive_id: str | None = None) -> SealedArchive:
+                 archive_id: str | None = None, chain: ChainInfo | None = None) -> SealedArchive:
         """Seal the archive: write ``SHA256SUMS`` and then the manifest. Returns the fingerprint."""
         self.records(MISSING_COLLECTION)  # the missing file always exists, possibly empty
         positions = {name: writer.close() for name, writer in self._writers.items()}
@@ -173,8 +184,10 @@ class ArchiveWriter:
         manifest = Manifest(
             archive_id=archive_id or str(uuid.uuid4()), created_at=created_at, completed_at=utc_now(),
             exporter=ExporterInfo(version=exporter_version), source=source, scope=scope or {},
-            collections=collections, blobs=blobs, missing=missing, reports=reports)
-        manifest_bytes = manifest.model_dump_json(indent=2).encode("utf-8") + b"\n"
+            collections=collections, blobs=blobs, missing=missing, reports=reports, chain=chain)
+        # ``chain`` only in the manifests of incremental exports (no ``"chain": null`` elsewhere)
+        manifest_bytes = manifest.model_dump_json(indent=2, exclude={"chain"} if chain is None else None
+                                                  ).encode("utf-8") + b"\n"
         sums[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
         checksum_bytes = render_checksums(sums)
         crash_point("seal:checksums")

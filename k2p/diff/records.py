@@ -18,10 +18,18 @@ TITLE_KEYS = ("title", "name", "full_name", "username", "email", "text", "detail
 TITLE_LENGTH = 80
 SUMMARY_ITEMS = 4
 _ITEM_KEYS = ("id", "uid", "user_id", "tag_id")
+# Envelope fields derived from what ``raw`` already says (the card list digest, docs/FORMAT.md):
+# never a difference of their own.
+DERIVED_ENVELOPE = frozenset({"list_sha256"})
+
+
+def _compared(record: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in record.items() if key not in DERIVED_ENVELOPE}
 
 
 def canonical_hash(record: dict[str, Any]) -> bytes:
     """A 16-byte digest of the record with keys sorted (key order is not data)."""
+    record = _compared(record)
     try:
         data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:   # integers beyond 64 bits
@@ -53,8 +61,9 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
         changes.update(_differing(old_raw, new_raw))
     elif old_raw != new_raw:
         changes["raw"] = ""
-    envelope = _differing({k: v for k, v in old.items() if k not in ("raw", "id")},
-                          {k: v for k, v in new.items() if k not in ("raw", "id")})
+    skipped = {"raw", "id", *DERIVED_ENVELOPE}
+    envelope = _differing({k: v for k, v in old.items() if k not in skipped},
+                          {k: v for k, v in new.items() if k not in skipped})
     changes.update({f"envelope.{key}": summary for key, summary in envelope.items()})
     return changes
 

@@ -45,11 +45,14 @@ def missing_from_error(entity: str, ident: object, error: KaitenHTTPError, *,
 
 @dataclass
 class UnitOutput:
-    """Facts a unit learned, committed with it: card lists, tags seen on cards, stored files."""
+    """Facts a unit learned, committed with it: card lists and list items, tags seen on cards,
+    stored files."""
 
     board_cards: tuple[str, list[str]] | None = None
     card_tags: list[tuple[str, Any]] = field(default_factory=list)
     stored_files: list[tuple[str, str, int]] = field(default_factory=list)
+    # (card id, board id, list digest, list signals as JSON) of each card list item seen
+    listings: list[tuple[str, str, str, str]] = field(default_factory=list)
     counters: Counter[str] = field(default_factory=Counter)
     meta: dict[str, Any] = field(default_factory=dict)
 

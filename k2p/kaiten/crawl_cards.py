@@ -4,19 +4,26 @@ The single-card payload already embeds checklists with items, members, tags, fil
 generations, blockers, relations and external links, so none of those routes is called. Comments,
 time logs and location history are fetched only when the card's counters say they exist.
 Workers fetch in parallel; records are written afterwards in card-id order (deterministic output).
+
+In an incremental export a :class:`~k2p.kaiten.delta.carry.CardCarrier` names the parts of each
+card to read again; every other part (payload, sub-list, file blob) comes from PREVIOUS and takes
+the same path to the archive as a fetched one.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from k2p.archive import collections as C
 from k2p.archive.blobs import BlobRef
 from k2p.kaiten.client import KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, missing_from_error
 from k2p.kaiten.files import FileFetcher, FileOutcome, file_key
+
+if TYPE_CHECKING:
+    from k2p.kaiten.delta.carry import CardCarrier
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class CardResult:
     lists: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     files: list[tuple[dict[str, Any], Future[FileOutcome]]] = field(default_factory=list)
     missing: list[dict[str, Any]] = field(default_factory=list)
+    carried: set[str] = field(default_factory=set)   # collections taken over from PREVIOUS
 
 
 class CardBatchExporter:
@@ -53,13 +61,16 @@ class CardBatchExporter:
     leave part of the API request budget unused.
     """
 
-    def __init__(self, ctx: CrawlContext, fetcher: FileFetcher) -> None:
+    def __init__(self, ctx: CrawlContext, fetcher: FileFetcher, carrier: "CardCarrier | None" = None) -> None:
         self.ctx = ctx
         self.fetcher = fetcher
+        self.carrier = carrier
         self.pool = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="card")
         self.downloads = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="file")
         # Files stored by earlier units (also of an interrupted run) are never downloaded again.
         self.known_files: dict[str, tuple[str, int]] = ctx.journal.stored_files()
+        # The digest of each card's list item goes into its record (compared by the next --since).
+        self.listed: dict[str, str] = ctx.journal.card_digests()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -75,16 +86,28 @@ class CardBatchExporter:
     # --- worker side -----------------------------------------------------------------------
     def _fetch(self, card_id: str) -> CardResult:
         result = CardResult(card_id)
-        try:
-            card = self.ctx.client.get_json(f"/cards/{card_id}", {"broken_api": "false"})
-        except KaitenHTTPError as error:
-            result.missing.append(missing_from_error("card", card_id, error, ref={"card_id": card_id},
-                                                     detail_prefix="listed on its board, but "))
-            return result
+        carrier = self.carrier
+        reread = carrier.parts(card_id) if carrier is not None else None
+        card = carrier.card(card_id) if reread is not None and C.CARDS.name not in reread else None
+        if card is not None:
+            result.carried.add(C.CARDS.name)
+        else:
+            try:
+                card = self.ctx.client.get_json(f"/cards/{card_id}", {"broken_api": "false"})
+            except KaitenHTTPError as error:
+                result.missing.append(missing_from_error("card", card_id, error, ref={"card_id": card_id},
+                                                         detail_prefix="listed on its board, but "))
+                return result
         result.card = card
         for sub in SUB_LISTS:
-            if sub.needed(card):
-                result.lists[sub.collection.name] = self._sub_list(result, card_id, sub)
+            name = sub.collection.name
+            if carrier is not None and reread is not None and name not in reread:
+                items = carrier.sub_list(card_id, name)
+                if items or sub.needed(card):
+                    result.lists[name] = items
+                    result.carried.add(name)
+            elif sub.needed(card):
+                result.lists[name] = self._sub_list(result, card_id, sub)
         for file in card.get("files") or []:
             result.files.append((file, self.downloads.submit(self._file, file)))
         return result
@@ -111,6 +134,10 @@ class CardBatchExporter:
         known = self.known_files.get(file_key(file))
         if known is not None:
             return FileOutcome("stored", blob=BlobRef(*known))
+        if self.carrier is not None:
+            carried = self.carrier.file(file)
+            if carried is not None:
+                return carried
         return self.fetcher.fetch(file)
 
     # --- writer side (orchestrating thread) ------------------------------------------------
@@ -120,10 +147,15 @@ class CardBatchExporter:
         card = result.card
         if card is None:
             return
-        self.ctx.write(C.CARDS, result.card_id, card, ref={"board_id": str(card.get("board_id"))})
+        listed = self.listed.get(result.card_id)
+        self.ctx.write(C.CARDS, result.card_id, card, ref={"board_id": str(card.get("board_id"))},
+                       **({"list_sha256": listed} if listed else {}))
+        self._count(out, result, C.CARDS.name, 1)
         for sub in SUB_LISTS:
-            for item in result.lists.get(sub.collection.name, []):
+            items = result.lists.get(sub.collection.name, [])
+            for item in items:
                 self.ctx.write(sub.collection, item.get("id"), item, ref=card_ref(result))
+            self._count(out, result, sub.collection.name, len(items))
         self._check_comment_count(card, result)
         for tag in card.get("tags") or []:
             tag_id = tag.get("tag_id", tag.get("id"))
@@ -132,6 +164,16 @@ class CardBatchExporter:
         for file, pending in result.files:
             outcome = pending.result()
             self._write_file(out, result.card_id, file, outcome)
+            self._count(out, result, C.FILES.name, 1)
+            if outcome.carried:
+                out.counters["carried:blobs"] += 1
+
+    def _count(self, out: UnitOutput, result: CardResult, collection: str, records: int) -> None:
+        """Records carried over or read again, per collection (the chain in the manifest)."""
+        if self.carrier is not None and records:
+            carried = C.CARDS.name if collection == C.FILES.name else collection
+            side = "carried" if carried in result.carried else "reread"
+            out.counters[f"{side}:{collection}"] += records
 
     def _check_comment_count(self, card: dict[str, Any], result: CardResult) -> None:
         """Compare the card's ``comments_total`` with the live comments actually received."""

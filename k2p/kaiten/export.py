@@ -29,6 +29,9 @@ from k2p.kaiten.client import KaitenClient, KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput
 from k2p.kaiten import crawl_company, crawl_structure
 from k2p.kaiten.crawl_cards import CardBatchExporter
+from k2p.kaiten.delta.carry import CardCarrier
+from k2p.kaiten.delta.previous import PreviousArchive, check_previous
+from k2p.kaiten.delta.session import DeltaExport
 from k2p.kaiten.endpoint import KaitenEndpoint, parse_kaiten_url
 from k2p.kaiten.filehosts import FileHostPolicy
 from k2p.kaiten.files import FileFetcher
@@ -124,7 +127,8 @@ class UnitRunner:
         positions = self.ctx.writer.checkpoint()
         out.counters["active_ms"] += int((time.monotonic() - started) * 1000)
         journal.commit_unit(name, positions, board_cards=out.board_cards, card_tags=out.card_tags,
-                            stored_files=out.stored_files, counters=dict(out.counters),
+                            stored_files=out.stored_files, listings=out.listings,
+                            counters=dict(out.counters),
                             meta=out.meta, stats=self.ctx.client.stats.to_dict())
         return True
 
@@ -137,6 +141,12 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
     # The token is checked before anything on disk changes: a wrong token must neither wipe an
     # archive (--restart) nor bind the next attempt to this run's options.
     identity = crawl_company.fetch_identity(client)
+    if options.since is not None and options.since.resolve() == options.out.resolve():
+        raise Refused(f"--out {options.out} is the --since archive itself; write the new archive "
+                      f"into a new directory")
+    # PREVIOUS is checked before anything under --out exists or changes.
+    previous = check_previous(options.since, api_base=endpoint.api_base, company_id=identity.get("company_id"),
+                              scope=options.scope()) if options.since is not None else None
     with _exclusive(options.out), _local_io_errors(options.out):
         resumed = prepare_output(options.out, restart=restart)
         if resumed and (options.out / MANIFEST).exists():
@@ -144,7 +154,7 @@ def run_export(options: ExportOptions, token: str, *, restart: bool = False,
         writer = ArchiveWriter(options.out, resume=resumed)
         journal = ExportJournal(options.out / WORK_DIR / JOURNAL)
         try:
-            return _run(options, client, identity, writer, journal, resumed, on_progress)
+            return _run(options, client, identity, writer, journal, resumed, on_progress, previous)
         finally:
             journal.close()
 
@@ -163,16 +173,26 @@ def _local_io_errors(out: Path) -> Iterator[None]:
 
 
 def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any], writer: ArchiveWriter,
-         journal: ExportJournal, resumed: bool,
-         on_progress: Callable[[str, Any], None] | None) -> ExportOutcome:
+         journal: ExportJournal, resumed: bool, on_progress: Callable[[str, Any], None] | None,
+         previous: PreviousArchive | None = None) -> ExportOutcome:
     progress = on_progress or (lambda event, value: None)
     client.stats.load(journal.get("stats") or {})
     ctx = CrawlContext(client, writer, journal, options, on_progress=progress)
     _guard_settings(journal, options, client.endpoint)
     _guard_identity(journal, options, identity)
-    writer.restore(journal.last_positions() or {})
-    journal.put("runs", int(journal.get("runs") or 0) + 1)
-    runner = UnitRunner(ctx)
+    delta = DeltaExport.start(options, previous, journal, writer.work_dir) if previous is not None else None
+    try:
+        writer.restore(journal.last_positions() or {})
+        journal.put("runs", int(journal.get("runs") or 0) + 1)
+        return _run_units(ctx, UnitRunner(ctx), identity, resumed, delta, progress)
+    finally:
+        if delta is not None:
+            delta.close()
+
+
+def _run_units(ctx: CrawlContext, runner: UnitRunner, identity: dict[str, Any], resumed: bool,
+               delta: DeltaExport | None, progress: Callable[[str, Any], None]) -> ExportOutcome:
+    options, journal = ctx.options, ctx.journal
 
     progress("phase", "company")
     runner.run("identity", lambda out: crawl_company.export_identity(ctx, out, identity))
@@ -190,6 +210,9 @@ def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any],
     runner.run("boards", lambda out: crawl_structure.export_boards(ctx, out))
     board_ids = journal.get("board_ids") or []
     _refuse_unknown("--board", options.boards, board_ids)
+    _refuse_unknown("--refresh-board", options.refresh_boards, board_ids)
+    if options.lists_company_wide:
+        runner.run("listing", lambda out: crawl_structure.export_company_listing(ctx, out))
     progress("boards_total", len(board_ids))
     progress("phase", "boards")
     for board_id in board_ids:
@@ -198,16 +221,21 @@ def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any],
     if options.full_scope:
         runner.run("sweep", lambda out: crawl_structure.export_card_sweep(ctx, out))
 
-    _export_cards(ctx, runner, options, [str(board) for board in board_ids] + ["sweep"], progress)
+    if delta is not None:
+        runner.run("delta_plan", lambda out: delta.plan(ctx, out))
+    _export_cards(ctx, runner, options, [str(board) for board in board_ids] + ["sweep"], progress,
+                  delta.carrier(ctx) if delta is not None else None)
+    if delta is not None:
+        runner.run("deleted_cards", lambda out: delta.export_deleted_cards(ctx, out))
     runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
 
     progress("phase", "sealing")
     crash_point("seal:start")
-    return _seal(ctx, identity, resumed)
+    return _seal(ctx, identity, resumed, delta)
 
 
 def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions, groups: list[str],
-                  progress: Callable[[str, Any], None]) -> None:
+                  progress: Callable[[str, Any], None], carrier: CardCarrier | None = None) -> None:
     batches = []
     for group in groups:
         ids = ctx.journal.board_card_ids(group)
@@ -218,7 +246,7 @@ def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions,
     fetcher = FileFetcher(ctx.client, ctx.writer.blobs, download=options.files, max_size=options.max_file_size,
                           on_bytes=lambda size: progress("bytes", size),
                           policy=FileHostPolicy(ctx.client.endpoint, options.allow_file_hosts))
-    exporter = CardBatchExporter(ctx, fetcher)
+    exporter = CardBatchExporter(ctx, fetcher, carrier)
     try:
         for name, ids in batches:
             if not runner.run(name, lambda out, batch=ids: exporter.export_batch(out, batch)):
@@ -276,7 +304,8 @@ def _finish_seal(out: Path) -> ExportOutcome:
     return ExportOutcome(sealed, report, resumed=True)
 
 
-def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool) -> ExportOutcome:
+def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool,
+          delta: DeltaExport | None = None) -> ExportOutcome:
     journal, writer, options = ctx.journal, ctx.writer, ctx.options
     counters = journal.counters()
     referenced = {sha for sha, _ in journal.stored_files().values()}
@@ -303,9 +332,12 @@ def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool) -> ExportO
         "expected": expected,
         "missing": {"count": sum(missing.values()), "by_reason": missing},
     }
+    chain = delta.chain(counters) if delta is not None else None
+    if chain is not None:
+        report["chain"] = chain.model_dump()
     writer.write_report(REPORT, report)
     sealed = writer.finalize(source=source, exporter_version=__version__,
                              created_at=journal.get("created_at"), scope=options.scope(),
-                             expected=expected)
+                             expected=expected, chain=chain)
     return ExportOutcome(sealed, report, resumed)
 

@@ -42,6 +42,7 @@ class FileOutcome:
     reason: str | None = None
     http_status: int | None = None
     detail: str = ""
+    carried: bool = False                        # blob taken over from the --since archive
 
 
 class _Failed(Exception):

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS card_tags (tag_id TEXT PRIMARY KEY, raw TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS stored_files (file_key TEXT PRIMARY KEY, sha256 TEXT NOT NULL,
                                          size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS card_listing (card_id TEXT PRIMARY KEY, board_id TEXT NOT NULL,
+                                         digest TEXT NOT NULL, signals TEXT NOT NULL);
 """
 
 
@@ -64,6 +66,7 @@ class ExportJournal:
                     board_cards: tuple[str, list[str]] | None = None,
                     card_tags: Iterable[tuple[str, Any]] = (),
                     stored_files: Iterable[tuple[str, str, int]] = (),
+                    listings: Iterable[tuple[str, str, str, str]] = (),
                     counters: dict[str, int] | None = None, meta: dict[str, Any] | None = None,
                     stats: dict[str, Any] | None = None) -> None:
         """Mark ``unit`` done together with everything it learned, atomically."""
@@ -78,6 +81,8 @@ class ExportJournal:
             self._db.executemany("INSERT OR IGNORE INTO card_tags VALUES (?, ?)",
                                  [(tag_id, jsoncodec.dumps(raw).decode()) for tag_id, raw in card_tags])
             self._db.executemany("INSERT OR IGNORE INTO stored_files VALUES (?, ?, ?)", list(stored_files))
+            # the first listing of a card wins (a card listed twice while pages drift)
+            self._db.executemany("INSERT OR IGNORE INTO card_listing VALUES (?, ?, ?, ?)", list(listings))
             for name, value in (counters or {}).items():
                 self._db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT(name) DO UPDATE "
                                  "SET value = value + excluded.value", (name, value))
@@ -102,6 +107,15 @@ class ExportJournal:
         """Files already stored as blobs by committed units: ``{file key: (sha256, size)}``."""
         rows = self._db.execute("SELECT file_key, sha256, size FROM stored_files")
         return {key: (sha, int(size)) for key, sha, size in rows}
+
+    def card_digests(self) -> dict[str, str]:
+        """``{card id: list digest}`` of every card list item seen by committed units."""
+        return dict(self._db.execute("SELECT card_id, digest FROM card_listing"))
+
+    def card_listing(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """``{card id: (board id, list digest, list signals)}`` of every listed card."""
+        rows = self._db.execute("SELECT card_id, board_id, digest, signals FROM card_listing")
+        return {card: (board, digest, jsoncodec.loads(signals)) for card, board, digest, signals in rows}
 
     def counters(self) -> dict[str, int]:
         return {name: int(value) for name, value in self._db.execute("SELECT name, value FROM counters")}

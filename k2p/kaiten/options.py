@@ -24,6 +24,15 @@ class ExportOptions(BaseModel):
     ca_bundle: str | None = None
     allow_file_hosts: tuple[str, ...] = ()
     batch_size: int = Field(50, ge=1, le=1000)
+    # incremental export (k2p.kaiten.delta): PREVIOUS archive, boards to read again, re-read all
+    since: Path | None = None
+    refresh_boards: tuple[int, ...] = ()
+    full: bool = False
+
+    @property
+    def lists_company_wide(self) -> bool:
+        """A full-scope delta lists every card once, company-wide, instead of board by board."""
+        return self.since is not None and self.full_scope
 
     @property
     def full_scope(self) -> bool:
@@ -35,7 +44,9 @@ class ExportOptions(BaseModel):
                 "files": self.files, "max_file_size": self.max_file_size,
                 "batch_size": self.batch_size,
                 # only when given, so that exports interrupted before the option existed resume
-                **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {})}
+                **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {}),
+                **({"since": str(self.since), "refresh_boards": sorted(self.refresh_boards), "full": self.full}
+                   if self.since is not None else {})}
 
     def scope(self) -> dict[str, Any]:
         """The scope as recorded in the manifest."""

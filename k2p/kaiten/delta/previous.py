@@ -1,0 +1,272 @@
+"""PREVIOUS: checked before anything is carried over, then indexed per card.
+
+:func:`check_previous` refuses an archive that cannot be a base for this export — another Kaiten
+URL or company, another scope, an incomplete or a corrupt one — with one line and the exit code of
+the problem (8 refused, 4 incomplete, 3 corrupt, 5 unsupported). PREVIOUS is fully verified first
+(every record file and blob hashed), because what is carried over is never read from Kaiten again.
+
+:class:`PreviousIndex` streams PREVIOUS once (through :class:`~k2p.archive.reader.ArchiveReader`,
+with the reader's checks) into a SQLite file in the new archive's scratch directory: per card its
+record lines, list digest, signals and relations, the users embedded in any of its records, the
+stored file blobs by file key, the cards a ``missing`` entry names, and the digests of the user
+and role records. The file is derived data: written under a temporary name and renamed, rebuilt
+when a crash left none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import orjson
+
+from k2p import jsoncodec
+from k2p.archive import collections as C
+from k2p.archive.reader import ArchiveReader
+from k2p.archive.verify import verify_archive
+from k2p.errors import ArchiveIncomplete, ArchiveInvalid, ExitCode, K2PError, Refused, UnsupportedVersion
+from k2p.kaiten.delta.signals import list_signals
+from k2p.kaiten.files import file_key
+
+PER_CARD = (C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY)
+ENTITY_COLLECTIONS = (C.USERS, C.COMPANY_USERS, C.USER_ROLES)
+RELATIONS = ("parents_ids", "children_ids", "blocks_card_ids", "blocked_by_card_ids")
+INDEX_FILE = "previous.sqlite"
+
+SCHEMA = """
+CREATE TABLE cards (card_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, board_id TEXT NOT NULL,
+                    digest TEXT, signals TEXT NOT NULL, relations TEXT NOT NULL, line BLOB NOT NULL);
+CREATE TABLE subs (collection TEXT NOT NULL, card_id TEXT NOT NULL, seq INTEGER NOT NULL,
+                   line BLOB NOT NULL);
+CREATE TABLE files (file_key TEXT PRIMARY KEY, url TEXT, size TEXT, sha256 TEXT NOT NULL,
+                    blob_size INTEGER NOT NULL);
+CREATE TABLE refs (card_id TEXT NOT NULL, kind TEXT NOT NULL, ref_id TEXT NOT NULL,
+                   PRIMARY KEY (card_id, kind, ref_id));
+CREATE TABLE flagged (card_id TEXT PRIMARY KEY);
+CREATE TABLE deleted (card_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, line BLOB NOT NULL);
+CREATE TABLE entities (collection TEXT NOT NULL, id TEXT NOT NULL, digest TEXT NOT NULL,
+                       PRIMARY KEY (collection, id));
+"""
+
+
+@dataclass(frozen=True)
+class PreviousArchive:
+    """What the chain records about PREVIOUS."""
+
+    path: Path
+    archive_id: str
+    fingerprint: str
+    created_at: str
+
+    def chain_entry(self) -> dict[str, str]:
+        return {"archive_id": self.archive_id, "fingerprint": self.fingerprint, "created_at": self.created_at}
+
+
+def check_previous(path: Path, *, api_base: str, company_id: object, scope: dict[str, Any]) -> PreviousArchive:
+    """Verify PREVIOUS completely and refuse it unless it is of this Kaiten URL, company and scope."""
+    label = f"--since {path}"
+    if not path.exists():
+        raise K2PError(f"{label}: no such archive; give the directory or .k2p.tar of the earlier export",
+                       exit_code=ExitCode.USAGE)
+    report = verify_archive(path, level="full")
+    if report.status == "incomplete":
+        raise ArchiveIncomplete(f"{label}: incomplete archive (its export did not finish); rerun that "
+                                f"export to complete it, or use another archive")
+    if report.status == "unsupported":
+        raise UnsupportedVersion(f"{label}: {report.problems[0].message if report.problems else 'unsupported'}")
+    if not report.ok:
+        first = report.problems[0] if report.problems else None
+        more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+        raise ArchiveInvalid(f"{label}: corrupt archive: {first}{more}; run `k2p verify {path}` and "
+                             f"use an intact copy")
+    with ArchiveReader(path) as reader:
+        manifest = reader.manifest
+        fingerprint = reader.fingerprint() or ""
+    source = manifest.source
+    if source.base_url != api_base:
+        raise Refused(f"{label}: exported from {source.base_url}, this export reads {api_base}; use the "
+                      f"same --kaiten-url as the earlier export, or export without --since")
+    if str(source.company_id) != str(company_id):
+        raise Refused(f"{label}: an archive of company {source.company_id}, the token belongs to company "
+                      f"{company_id}; use this company's earlier archive, or export without --since")
+    if manifest.scope != scope:
+        raise Refused(f"{label}: exported with scope {_scope_text(manifest.scope)}, this export asks for "
+                      f"{_scope_text(scope)}; use the same --space/--board/--no-files/--max-file-size "
+                      f"options, or export without --since")
+    return PreviousArchive(path, manifest.archive_id, fingerprint, manifest.created_at)
+
+
+def _scope_text(scope: dict[str, Any]) -> str:
+    return orjson.dumps(scope, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def record_digest(raw: Any) -> str:
+    try:
+        data = orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        data = jsoncodec.dumps(raw)
+    return hashlib.sha256(data).hexdigest()
+
+
+def embedded_users(value: Any, found: set[str]) -> None:
+    """Ids of user objects embedded anywhere in ``value`` (owner, members, authors, …)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "full_name" in item and item.get("id") is not None:
+                found.add(str(item["id"]))
+            stack.extend(child for child in item.values() if isinstance(child, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(child for child in item if isinstance(child, (dict, list)))
+
+
+class PreviousIndex:
+    """Per-card random access to PREVIOUS; thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open_or_build(cls, work_dir: Path, previous: Path) -> "PreviousIndex":
+        target = work_dir / INDEX_FILE
+        if not target.exists():
+            build_index(previous, target)
+        return cls(target)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _rows(self, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(query, params).fetchall()
+
+    # --- cards ----------------------------------------------------------------------------
+    def card_states(self) -> Iterator[tuple[str, str, str | None, dict[str, Any], list[str]]]:
+        """``(card id, board id, digest, signals, related card ids)`` of every card of PREVIOUS."""
+        for card_id, board_id, digest, signals, relations in self._rows(
+                "SELECT card_id, board_id, digest, signals, relations FROM cards ORDER BY seq"):
+            yield card_id, board_id, digest, jsoncodec.loads(signals), jsoncodec.loads(relations)
+
+    def card_record(self, card_id: str) -> dict[str, Any] | None:
+        rows = self._rows("SELECT line FROM cards WHERE card_id = ?", (card_id,))
+        return jsoncodec.loads(rows[0][0]) if rows else None
+
+    def sub_records(self, collection: str, card_id: str) -> list[dict[str, Any]]:
+        rows = self._rows("SELECT line FROM subs WHERE card_id = ? AND collection = ? ORDER BY seq",
+                          (card_id, collection))
+        return [jsoncodec.loads(line) for (line,) in rows]
+
+    def flagged(self) -> set[str]:
+        """Cards a ``missing`` entry of PREVIOUS names (read again: retry what failed)."""
+        return {row[0] for row in self._rows("SELECT card_id FROM flagged")}
+
+    def cards_referencing(self, kind: str, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        rows = self._rows("SELECT card_id, ref_id FROM refs WHERE kind = ?", (kind,))
+        return {card for card, ref in rows if ref in ids}
+
+    def entity_digests(self, collection: str) -> dict[str, str]:
+        return dict(self._rows("SELECT id, digest FROM entities WHERE collection = ?", (collection,)))  # type: ignore[arg-type]
+
+    # --- files and deleted cards --------------------------------------------------------
+    def stored_file(self, key: str) -> tuple[str | None, str | None, str, int] | None:
+        """``(url, declared size, sha256, blob size)`` of a file PREVIOUS stored under ``key``."""
+        rows = self._rows("SELECT url, size, sha256, blob_size FROM files WHERE file_key = ?", (key,))
+        return rows[0] if rows else None  # type: ignore[return-value]
+
+    def deleted_records(self) -> Iterator[dict[str, Any]]:
+        for (line,) in self._rows("SELECT line FROM deleted ORDER BY seq"):
+            yield jsoncodec.loads(line)
+
+
+def build_index(previous: Path, target: Path) -> None:
+    """Stream PREVIOUS into a new index file at ``target`` (temporary name, then renamed)."""
+    partial = target.with_name(target.name + ".part")
+    partial.unlink(missing_ok=True)
+    db = sqlite3.connect(partial)
+    try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.executescript(SCHEMA)
+        with ArchiveReader(previous) as reader:
+            _index(reader, db)
+        db.execute("CREATE INDEX subs_card ON subs (card_id, collection, seq)")
+        db.commit()
+    finally:
+        db.close()
+    os.replace(partial, target)
+
+
+def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
+    batch: list[tuple[Any, ...]] = []
+    refs: set[tuple[str, str, str]] = set()
+    if reader.has_collection(C.CARDS.name):
+        for seq, (line, record) in enumerate(reader.iter_parsed(C.CARDS.name)):
+            raw, card_id = record["raw"], record["id"]
+            board = str((record.get("ref") or {}).get("board_id", raw.get("board_id")))
+            relations = sorted({str(i) for key in RELATIONS for i in (raw.get(key) or []) if i is not None})
+            batch.append((card_id, seq, board, record.get("list_sha256"),
+                          jsoncodec.dumps(list_signals(raw)).decode(), jsoncodec.dumps(relations).decode(), line))
+            _note_users(refs, card_id, raw)
+            if len(batch) >= 2000:
+                db.executemany("INSERT OR IGNORE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+                batch.clear()
+        db.executemany("INSERT OR IGNORE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
+        batch.clear()
+    for collection in PER_CARD:
+        if not reader.has_collection(collection.name):
+            continue
+        for seq, (line, record) in enumerate(reader.iter_parsed(collection.name)):
+            card_id = str((record.get("ref") or {}).get("card_id"))
+            batch.append((collection.name, card_id, seq, line))
+            _note_users(refs, card_id, record["raw"])
+            if collection is C.TIME_LOGS and record["raw"].get("role_id") is not None:
+                refs.add((card_id, "role", str(record["raw"]["role_id"])))
+            if len(batch) >= 2000:
+                db.executemany("INSERT INTO subs VALUES (?, ?, ?, ?)", batch)
+                batch.clear()
+        db.executemany("INSERT INTO subs VALUES (?, ?, ?, ?)", batch)
+        batch.clear()
+    if reader.has_collection(C.FILES.name):
+        for record in reader.iter_records(C.FILES.name):
+            raw, blob = record["raw"], record.get("blob")
+            card_id = str((record.get("ref") or {}).get("card_id"))
+            _note_users(refs, card_id, raw)
+            if record.get("status") == "stored" and isinstance(blob, dict):
+                db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
+                           (file_key(raw), _text(raw.get("url")), _text(raw.get("size")),
+                            str(blob.get("sha256")), int(blob.get("size") or 0)))
+    db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", sorted(refs))
+    for entry in reader.iter_records("missing"):
+        ref = entry.get("ref") or {}
+        card = ref.get("card_id") if isinstance(ref, dict) else None
+        if card is None and entry.get("entity") == "card":
+            card = str(entry.get("id", "")).partition(":")[2]
+        if card:
+            db.execute("INSERT OR IGNORE INTO flagged VALUES (?)", (str(card),))
+    if reader.has_collection(C.DELETED_CARDS.name):
+        for seq, (line, record) in enumerate(reader.iter_parsed(C.DELETED_CARDS.name)):
+            db.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?, ?)", (record["id"], seq, line))
+    for collection in ENTITY_COLLECTIONS:
+        if reader.has_collection(collection.name):
+            db.executemany("INSERT OR IGNORE INTO entities VALUES (?, ?, ?)",
+                           [(collection.name, record["id"], record_digest(record["raw"]))
+                            for record in reader.iter_records(collection.name)])
+
+
+def _note_users(refs: set[tuple[str, str, str]], card_id: str, raw: Any) -> None:
+    found: set[str] = set()
+    embedded_users(raw, found)
+    refs.update((card_id, "user", user) for user in found)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
