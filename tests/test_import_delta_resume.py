@@ -15,7 +15,7 @@ from k2p.fileio import CRASH_AT_ENV
 from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
-from tests.helpers.delta import second_pass
+from tests.helpers.delta import assert_same, second_pass
 from tests.helpers.planka_state import import_cli, import_into, snapshot
 
 # share of the undisturbed delta import's mutating requests at which the importer is killed, and
@@ -91,32 +91,10 @@ def test_sigkill_during_delta_import_then_resume(clean: dict[str, Any], tmp_path
         resumed = import_cli(planka.url, done.week2, done.ledger, key)
         out, err = resumed.communicate(timeout=180)
         assert resumed.returncode == 0, out + err
-        _same(_seen(planka, key, kaiten), clean["snapshot"])
+        assert_same(_seen(planka, key, kaiten), clean["snapshot"])
     finally:
         kaiten.stop()
         planka.stop()
-
-
-def _same(got: Any, want: Any) -> None:
-    """Equal snapshots; on a difference, the first differing path and both values."""
-    def first(a: Any, b: Any, path: str) -> str | None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b), key=str):
-                if key not in a or key not in b:
-                    return f"{path}/{key}: only in {'resumed' if key in a else 'clean'}"
-                found = first(a[key], b[key], f"{path}/{key}")
-                if found:
-                    return found
-            return None
-        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            for index, (x, y) in enumerate(zip(a, b)):
-                found = first(x, y, f"{path}[{index}]")
-                if found:
-                    return found
-            return None
-        return None if a == b else f"{path}: resumed {a!r:.300} != clean {b!r:.300}"
-    difference = first(got, want, "")
-    assert difference is None, difference
 
 
 @pytest.mark.parametrize("step", ["delta:card-moved", "delta:child-handled"])
@@ -134,7 +112,7 @@ def test_crash_between_planka_and_ledger_resumes(clean: dict[str, Any], tmp_path
         out, err = resumed.communicate(timeout=180)
         assert resumed.returncode == 0, out + err
         assert planka.mutation_count() > before
-        _same(_seen(planka, key, kaiten), clean["snapshot"])
+        assert_same(_seen(planka, key, kaiten), clean["snapshot"])
     finally:
         kaiten.stop()
         planka.stop()

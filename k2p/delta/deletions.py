@@ -117,6 +117,7 @@ class Deletions:
         self.planned_cards: set[str] = set()
         self.planned_boards: set[str] = set()
         self.found: list[Deleted] = []
+        self._labels: dict[str, Result] = {}     # the board's "Deleted in Kaiten" label, by key
         self._lock = threading.Lock()
 
     def observe(self, plan: BoardPlan) -> None:
@@ -259,12 +260,15 @@ class Deletions:
         from k2p.planka.replay import guarded
         card_id = str(row.planka_id)
         label_key = f"label:{board.key.split(':', 1)[1]}:deleted_in_kaiten"
-        label = guarded(ctx, label_key, "label", lambda: ctx.syncer.ensure(
-            label_key, board.planka_id, {"name": LABEL_NAME, "color": LABEL_COLOR},
-            specs.label(ctx.client, board.planka_id, LABEL_NAME, LABEL_COLOR),  # type: ignore[arg-type]
-            create_extra={"position": LABEL_POSITION}))   # placed once; Planka may renumber it
+        label = self._labels.get(label_key)      # once per board and run (a dry run creates none)
         if label is None:
-            return
+            label = guarded(ctx, label_key, "label", lambda: ctx.syncer.ensure(
+                label_key, board.planka_id, {"name": LABEL_NAME, "color": LABEL_COLOR},
+                specs.label(ctx.client, board.planka_id, LABEL_NAME, LABEL_COLOR),  # type: ignore[arg-type]
+                create_extra={"position": LABEL_POSITION}))   # placed once; Planka may renumber it
+            if label is None:
+                return
+            self._labels[label_key] = label
         card_label_key = f"{row.key}:label:{label_key}"
         labelled = guarded(ctx, card_label_key, "card_label", lambda: ctx.syncer.ensure(
             card_label_key, card_id, {}, self._card_label_spec(ctx, card_id, label.planka_id),
@@ -307,5 +311,3 @@ class Deletions:
 
         return Spec("card_label", create=create, find=base.find, match=base.match)
 
-
-__all__ = ["ARCHIVE", "KEEP", "POLICIES", "TRASH", "Deleted", "Deletions", "Result", "planned_children"]

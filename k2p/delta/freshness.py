@@ -15,15 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from k2p.archive.format import MANIFEST
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import Refused
 from k2p.mapping.text import parse_time
 from k2p.planka.ledger import Ledger
-
-MAX_MANIFEST = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,22 +34,9 @@ class ArchiveStamp:
 
 
 def _chain_previous(reader: ArchiveReader) -> str | None:
-    """``chain.previous.archive_id`` of the manifest, read from its raw bytes (bounded; a
-    malformed chain counts as none)."""
-    chain = getattr(reader.manifest, "chain", None)
-    if chain is None:
-        raw = reader.container.read_bytes(MANIFEST)
-        if len(raw) > MAX_MANIFEST:
-            return None
-        try:
-            chain = orjson.loads(raw).get("chain")
-        except (orjson.JSONDecodeError, AttributeError):
-            return None
-    if hasattr(chain, "model_dump"):
-        chain = chain.model_dump()
-    previous = chain.get("previous") if isinstance(chain, dict) else None
-    found = previous.get("archive_id") if isinstance(previous, dict) else None
-    return str(found)[:200] if isinstance(found, (str, int)) and found != "" else None
+    """``chain.previous.archive_id`` of an incremental archive's manifest (None for a full one)."""
+    chain = reader.manifest.chain
+    return None if chain is None else str(chain.previous.archive_id)[:200]
 
 
 def stamp_of(reader: ArchiveReader, fingerprint: str | None) -> ArchiveStamp:

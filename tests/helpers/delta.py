@@ -43,9 +43,10 @@ class KaitenWeek:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def kaiten_week(company: KaitenCompany) -> KaitenWeek:
-    """Delete a card, a comment, a checklist item, a file and a link; rename a card."""
-    taken: set[int] = set()
+def kaiten_week(company: KaitenCompany, avoid: set[int] | None = None) -> KaitenWeek:
+    """Delete a card, a comment, a checklist item, a file and a link; rename cards, add a comment and
+    a card (on cards other than ``avoid``)."""
+    taken: set[int] = set(avoid or ())
 
     def live_comments(card_id: int) -> list[dict[str, Any]]:
         return [c for c in company.comments.get(card_id, []) if not c["deleted"]]
@@ -130,3 +131,27 @@ def second_pass(root: Any, kaiten: Any, planka: Any, key: str) -> SecondPass:
     writer.patch(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}", {"description": "Written in Planka"})
     export(kaiten, week2)
     return SecondPass(week1, week2, ledger, week, key)
+
+
+def first_difference(got: Any, want: Any, path: str = "") -> str | None:
+    """The first path where two snapshots differ, with both values (None when equal)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        for key in sorted(set(got) | set(want), key=str):
+            if key not in got or key not in want:
+                return f"{path}/{key}: only in {'the first' if key in got else 'the second'}"
+            found = first_difference(got[key], want[key], f"{path}/{key}")
+            if found:
+                return found
+        return None
+    if isinstance(got, (list, tuple)) and isinstance(want, (list, tuple)) and len(got) == len(want):
+        for index, (left, right) in enumerate(zip(got, want)):
+            found = first_difference(left, right, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return None if got == want else f"{path}: {got!r:.400} != {want!r:.400}"
+
+
+def assert_same(got: Any, want: Any) -> None:
+    difference = first_difference(got, want)
+    assert difference is None, difference
