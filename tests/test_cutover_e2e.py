@@ -17,9 +17,9 @@ from k2p.testing.kaiten_changes import evolve_company
 from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
-from tests.helpers.delta import PlankaWriter, assert_same, kaiten_week
+from tests.helpers.delta import PlankaWriter, assert_same, kaiten_week, planka_week
 from tests.helpers.export import export_args, run_cli, token_of
-from tests.helpers.planka_state import import_cli, ledger_ids, snapshot
+from tests.helpers.planka_state import import_cli, snapshot
 
 
 def _import(planka: PlankaSimulator, archive: Path, ledger: Path, key: str, *extra: str) -> dict[str, Any]:
@@ -107,10 +107,7 @@ def test_two_pass_cutover(tmp_path: Path) -> None:
         week = kaiten_week(company, avoid=log.changed_cards())
         retitled = {titles[card_id]: card["title"] for card_id, card in company.cards.items()
                     if card_id in titles and card["title"] != titles[card_id]}
-        cards = ledger_ids(ledger, "card")
-        writer = PlankaWriter(planka.url, key)
-        writer.patch(f"/api/cards/{cards[f'card:{week.renamed_both}']}", {"name": "Renamed in Planka"})
-        writer.patch(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}", {"description": "Written in Planka"})
+        planka_week(PlankaWriter(planka.url, key), ledger, week)
         kaiten_description = company.cards[week.touched_in_planka].get("description")
 
         delta = run_cli(export_args(kaiten, week2, "--since", str(week1)), token, timeout=300)

@@ -90,13 +90,16 @@ def kaiten_week(company: KaitenCompany, avoid: set[int] | None = None) -> Kaiten
 
 
 class PlankaWriter:
-    """PATCHes as a person working in Planka would (API key of the admin)."""
+    """PATCHes as a person working in Planka would (an API key, or a login token)."""
 
-    def __init__(self, url: str, api_key: str) -> None:
+    def __init__(self, url: str, api_key: str | None, *, token: str | None = None) -> None:
         self.url = url
         self.session = requests.Session()
         self.session.trust_env = False
-        self.session.headers["X-Api-Key"] = api_key
+        if token is not None:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        else:
+            self.session.headers["X-Api-Key"] = str(api_key)
 
     def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.session.patch(self.url + path, json=body, timeout=30)
@@ -115,20 +118,26 @@ class SecondPass:
     planka_key: str
 
 
+def planka_week(writer: PlankaWriter, ledger: Any, week: KaitenWeek) -> None:
+    """Somebody works in Planka: renames one card (Kaiten renames it too) and describes another."""
+    from tests.helpers.planka_state import ledger_ids
+
+    cards = ledger_ids(ledger, "card")
+    writer.patch(f"/api/cards/{cards[f'card:{week.renamed_both}']}", {"name": "Renamed in Planka"})
+    writer.patch(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}", {"description": "Written in Planka"})
+
+
 def second_pass(root: Any, kaiten: Any, planka: Any, key: str) -> SecondPass:
     """Export and import the company, change it in Kaiten and in Planka, export it again."""
     from tests.helpers.export import export
-    from tests.helpers.planka_state import import_into, ledger_ids
+    from tests.helpers.planka_state import import_into
 
     week1, week2, ledger = root / "week1.k2p", root / "week2.k2p", root / "ledger.sqlite"
     export(kaiten, week1)
     first = import_into(planka, week1, ledger, api_key=key)
     assert first.tally.failed == 0, first.report["failures"]
     week = kaiten_week(kaiten.company)
-    cards = ledger_ids(ledger, "card")
-    writer = PlankaWriter(planka.url, key)
-    writer.patch(f"/api/cards/{cards[f'card:{week.renamed_both}']}", {"name": "Renamed in Planka"})
-    writer.patch(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}", {"description": "Written in Planka"})
+    planka_week(PlankaWriter(planka.url, key), ledger, week)
     export(kaiten, week2)
     return SecondPass(week1, week2, ledger, week, key)
 
