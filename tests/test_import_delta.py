@@ -18,7 +18,7 @@ from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from tests.helpers.delta import PlankaWriter, second_pass
-from tests.helpers.export import run_cli
+from tests.helpers.export import export, run_cli
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids
 
 
@@ -212,3 +212,33 @@ def test_chain_decides_before_clocks(tmp_path: Path) -> None:
         assert freshness.older_than_applied(ledger, ArchiveStamp("D", "2030-01-02T12:00:00Z", "f4"))["archive_id"] == "C"
         assert freshness.older_than_applied(ledger, ArchiveStamp("C", "2030-01-03T00:00:00Z", "f3", "Z")) is None
         assert freshness.older_than_applied(ledger, ArchiveStamp("E", "2030-01-05T00:00:00Z", "f5")) is None
+
+
+@pytest.mark.parametrize("policy", ["archive", "trash"])
+def test_card_restored_in_kaiten_comes_back(tmp_path: Path, policy: str) -> None:
+    with KaitenSimulator(generate_company("tiny"), idle_timeout=300) as kaiten, \
+            PlankaSimulator(require_terms=False, idle_timeout=300) as planka:
+        key = planka.create_api_key(planka.admin_email)
+        done = second_pass(tmp_path, kaiten, planka, key)
+        reader = PlankaReader(planka.url, key)
+        card_id = ledger_ids(done.ledger, "card")[f"card:{done.week.deleted_card}"]
+        placed = reader.get(f"/api/cards/{card_id}")["item"]
+        assert import_into(planka, done.week2, done.ledger, api_key=key, on_deleted=policy).tally.failed == 0
+        assert reader.get(f"/api/cards/{card_id}")["item"]["listId"] != placed["listId"]
+        kaiten.company.cards[done.week.deleted_card]["condition"] = 1        # restored in Kaiten
+        week3 = tmp_path / "week3.k2p"
+        export(kaiten, week3)
+        plan = import_into(planka, week3, done.ledger, api_key=key, dry_run=True, on_deleted=policy)
+        real = import_into(planka, week3, done.ledger, api_key=key, on_deleted=policy)
+        assert real.tally.failed == 0, real.report["failures"]
+        assert _plan_counts(plan.report["counts"]) == _plan_counts(real.report["counts"])
+        assert real.report["counts"]["restored_card"]["updated"] == 1
+        back = reader.get(f"/api/cards/{card_id}")
+        assert (back["item"]["listId"], back["item"]["position"]) == (placed["listId"], placed["position"])
+        board = reader.get(f"/api/boards/{placed['boardId']}")["included"]
+        labels = {item["id"]: item["name"] for item in board["labels"]}
+        assert LABEL_NAME not in [labels[item["labelId"]] for item in back["included"]["cardLabels"]]
+        before = planka.mutation_count()
+        again = import_into(planka, week3, done.ledger, api_key=key, on_deleted=policy)
+        assert planka.mutation_count() == before
+        assert "restored_card" not in again.report["counts"]

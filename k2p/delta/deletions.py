@@ -26,7 +26,8 @@ board field value      cleared                                     cleared      
 =====================  ==========================================  =========================  =====
 
 Each handled object gets a ledger row ``deleted:<key>`` holding the action; a rerun with the same
-action writes nothing, another action applies the difference. Every deleted object is listed in
+action writes nothing, another action applies the difference. A card that comes back (restored
+in Kaiten) is moved back to its list and loses the label. Every deleted object is listed in
 the report (and the dry run) with what was, or would be, done.
 """
 
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 ARCHIVE, TRASH, KEEP = "archive", "trash", "keep"
 POLICIES = (ARCHIVE, TRASH, KEEP)
 LABEL_NAME = "Deleted in Kaiten"
+LABEL_KEY = "deleted_in_kaiten"  # label:<board>:deleted_in_kaiten
 LABEL_COLOR = "light-mud"
 LABEL_POSITION = 1_048_576.0     # after the labels the mapping plans
 NAME_PREFIX = "[Deleted in Kaiten] "
@@ -92,6 +94,16 @@ def planned_children(card: CardPlan) -> set[str]:
     keys.update(f"{card.key}:value:{field_key}" for field_key in card.custom_values)
     keys.update(f"{detail.key}:value" for detail in card.details)
     return keys
+
+
+def forget_card(ctx: "ImportContext", row: Row) -> None:
+    """Drop a card that is gone from Planka and everything under it from the ledger."""
+    def drop(parent: Row) -> None:
+        if parent.planka_id:
+            for child in ctx.syncer.ledger.children(parent.planka_id):
+                drop(child)
+        ctx.syncer.ledger.forget(parent.key)
+    drop(row)
 
 
 def _marked(name: str, limit: int) -> str:
@@ -147,7 +159,8 @@ class Deletions:
             return
         planned = planned_children(card)
         rows = [child for child in ctx.syncer.ledger.children(row.planka_id)
-                if child.kind in CHILD_KINDS and child.key != f"{card.key}:blocked"]
+                if child.kind in CHILD_KINDS and child.key != f"{card.key}:blocked"
+                and not child.key.endswith(f":{LABEL_KEY}")]      # k2p's own label: see restore()
         gone = [child for child in rows if child.key not in planned]
         for task_list in rows:            # tasks of the checklists that are still there
             if task_list.kind == "task_list" and task_list.key in planned and task_list.planka_id:
@@ -228,6 +241,48 @@ class Deletions:
         if marked != name:
             ctx.api.update(f"/api/{PATHS[child.kind]}/{child.planka_id}", {"name": marked})
 
+    # --- cards back in Kaiten ------------------------------------------------------------------
+    def restore(self, ctx: "ImportContext", card: CardPlan, list_id: str | None, archive_list_id: str | None) -> None:
+        """A card k2p archived or trashed as deleted that the newer archive has again (restored in
+        Kaiten): back to its list (or the archive list, when Kaiten archived it), label off."""
+        marker = ctx.syncer.row(f"deleted:{card.key}")
+        row = ctx.syncer.row(card.key)
+        if marker is None or not marker.done or row is None or row.planka_id is None:
+            return
+        card_id = row.planka_id
+        target = archive_list_id if card.archived else list_id
+        self._list(Deleted(card.key, "card", card_id, card.key, card.name, self.policy,
+                           "restored in Kaiten: moved back, label taken off"))
+        if ctx.syncer.dry_run:
+            ctx.tally.add("restored_card", "updated")
+            return
+        from k2p.planka.replay import guarded
+
+        def back() -> Result:
+            patch: dict[str, Any] = {"listId": target}
+            if not card.archived:
+                patch["position"] = row.position if row.position is not None else 65536.0
+            try:
+                ctx.syncer.saw(ctx.api.update(f"/api/cards/{card_id}", patch)["item"])
+            except PlankaError as error:
+                if error.status != 404:
+                    raise
+                forget_card(ctx, row)          # emptied from Planka's trash: the next run creates it anew
+            label_id = marker.state.get("label_id")
+            if label_id:
+                _gone(lambda: ctx.api.delete(f"/api/cards/{card_id}/card-labels/labelId:{label_id}"))
+            crash_point("delta:card-restored")
+            for key in (marker.state.get("label_key"), marker.key):
+                if key:
+                    ctx.syncer.ledger.forget(str(key))
+            ctx.tally.add("restored_card", "updated")
+            return Result(card_id, "updated")
+
+        if target is None:
+            ctx.tally.fail(card.key, "restored_card", f"the list of {card.key} is not in Planka; rerun the import")
+            return
+        guarded(ctx, card.key, "restored_card", back)
+
     # --- cards -----------------------------------------------------------------------------
     def cards(self, ctx: "ImportContext", archive_cards: set[str], archive_boards: set[str], whole_company: bool,
               snapshot_of: Callable[[Row], "BoardSnapshot | None"], seen: dict[str, tuple[str | None, str | None]]) -> None:
@@ -259,7 +314,7 @@ class Deletions:
             return
         from k2p.planka.replay import guarded
         card_id = str(row.planka_id)
-        label_key = f"label:{board.key.split(':', 1)[1]}:deleted_in_kaiten"
+        label_key = f"label:{board.key.split(':', 1)[1]}:{LABEL_KEY}"
         label = self._labels.get(label_key)      # once per board and run (a dry run creates none)
         if label is None:
             label = guarded(ctx, label_key, "label", lambda: ctx.syncer.ensure(
@@ -295,7 +350,8 @@ class Deletions:
 
         spec = Spec("deleted_card", create=move, update=lambda planka_id, changes: move())
         guarded(ctx, row.key, "deleted_card", lambda: ctx.syncer.ensure(
-            f"deleted:{row.key}", board.planka_id, {"action": self.policy}, spec))
+            f"deleted:{row.key}", board.planka_id, {"action": self.policy}, spec,
+            state={"label_key": card_label_key, "label_id": label.planka_id}))
 
     @staticmethod
     def _card_label_spec(ctx: "ImportContext", card_id: str, label_id: str | None) -> Spec:

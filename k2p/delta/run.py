@@ -44,9 +44,12 @@ class DeltaRun:
         self._board = self._load(row) if row is not None and row.done else None
         self.snapshots[plan.key] = self._board
 
-    def leave_board(self, plan: BoardPlan) -> None:
-        """After the board's cards: handle the children its cards no longer have."""
+    def leave_board(self, plan: BoardPlan, list_ids: dict[str, str | None], archive_list_id: str | None) -> None:
+        """After the board's cards: cards back in Kaiten, and the children cards no longer have."""
+        if archive_list_id is None and self._board is not None:
+            archive_list_id = self._board.archive_list_id
         for card in plan.cards:
+            self.deletions.restore(self.ctx, card, list_ids.get(card.list_key), archive_list_id)
             self.deletions.card_children(self.ctx, card, self._board)
         if self._board is not None:
             self._board.slim()

@@ -1,8 +1,11 @@
 """The import ledger: which Planka object stands for which Kaiten object, and in which state.
 
 One SQLite file per (source company, target server). Each row maps a plan key (``card:123``)
-to a Planka id, with per-field hashes of what was last sent so that a newer archive updates only
-what changed. A create is preceded by an ``intent`` row: if the process dies or the response is
+to a Planka id, with per-field hashes of what was last sent (``state["h"]``) so that a newer
+archive updates only what changed, and of the same fields as Planka answered them (``state["p"]``)
+so that an edit made in Planka since is seen as a conflict (:mod:`k2p.delta.conflicts`). Rows
+``deleted:<key>`` record what was done with objects deleted in Kaiten (:mod:`k2p.delta.deletions`);
+the meta entry ``archives`` lists every archive applied (:mod:`k2p.delta.freshness`). A create is preceded by an ``intent`` row: if the process dies or the response is
 lost, the next run finds the intent and reconciles it against Planka instead of creating again.
 
 WAL mode with ``synchronous=NORMAL`` survives a killed process (the case that matters here); after

@@ -156,7 +156,7 @@ def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, po
     _replay_fields(ctx, plan, state)
     _replay_cards(ctx, plan, state)
     if ctx.delta is not None:
-        ctx.delta.leave_board(plan)     # children its cards no longer have (deleted in Kaiten)
+        ctx.delta.leave_board(plan, state.list_ids, state.archive_list_id)   # deleted or restored in Kaiten
     for member in members:
         if member.user_id in ctx.own and member.role != "editor":
             _final_role(ctx, plan.key, member.user_id, member.fields())
