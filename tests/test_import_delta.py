@@ -17,7 +17,7 @@ from k2p.planka.ledger import Ledger
 from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
-from tests.helpers.delta import PlankaWriter, second_pass
+from tests.helpers.delta import second_pass
 from tests.helpers.export import export, run_cli
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from k2p.testing.kaiten_company import generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator
 from k2p.testing.planka_sim import PlankaSimulator
 from tests.helpers.delta import assert_same, second_pass
-from tests.helpers.planka_state import import_cli, import_into, snapshot
+from tests.helpers.planka_state import import_cli, import_into, kill_then_resume, snapshot
 
 # share of the undisturbed delta import's mutating requests at which the importer is killed, and
 # the phase ("committed": after Planka committed it, before the answer — the worst moment)
@@ -77,20 +75,7 @@ def test_sigkill_during_delta_import_then_resume(clean: dict[str, Any], tmp_path
     try:
         assert clean["mutations"] > 10
         target = base + max(1, int(share * clean["mutations"]))
-        proc = import_cli(planka.url, done.week2, done.ledger, key)
-        fired: list[int] = []
-
-        def kill(seq: int, method: str, path: str, when: str) -> None:
-            if seq == target and when == phase and not fired:
-                fired.append(seq)
-                os.kill(proc.pid, signal.SIGKILL)
-        planka.hooks.on_mutation = kill
-        proc.communicate(timeout=120)
-        assert fired and proc.returncode == -signal.SIGKILL
-        planka.hooks.clear()
-        resumed = import_cli(planka.url, done.week2, done.ledger, key)
-        out, err = resumed.communicate(timeout=180)
-        assert resumed.returncode == 0, out + err
+        kill_then_resume(planka, done.week2, done.ledger, key, target, phase)
         assert_same(_seen(planka, key, kaiten), clean["snapshot"])
     finally:
         kaiten.stop()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
 from k2p.testing.kaiten_company import KaitenCompany
 from tests.helpers.kaiten_changes import add_comment
+from tests.helpers.export import export
+from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids
 
 
 def live_cards(company: KaitenCompany) -> list[int]:
@@ -89,17 +89,8 @@ def kaiten_week(company: KaitenCompany, avoid: set[int] | None = None) -> Kaiten
                       link_card, link["id"], renamed, touched, edited, added_card, added_comment)
 
 
-class PlankaWriter:
+class PlankaWriter(PlankaReader):
     """PATCHes as a person working in Planka would (an API key, or a login token)."""
-
-    def __init__(self, url: str, api_key: str | None, *, token: str | None = None) -> None:
-        self.url = url
-        self.session = requests.Session()
-        self.session.trust_env = False
-        if token is not None:
-            self.session.headers["Authorization"] = f"Bearer {token}"
-        else:
-            self.session.headers["X-Api-Key"] = str(api_key)
 
     def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = self.session.patch(self.url + path, json=body, timeout=30)
@@ -120,8 +111,6 @@ class SecondPass:
 
 def planka_week(writer: PlankaWriter, ledger: Any, week: KaitenWeek) -> None:
     """Somebody works in Planka: renames one card (Kaiten renames it too) and describes another."""
-    from tests.helpers.planka_state import ledger_ids
-
     cards = ledger_ids(ledger, "card")
     writer.patch(f"/api/cards/{cards[f'card:{week.renamed_both}']}", {"name": "Renamed in Planka"})
     writer.patch(f"/api/cards/{cards[f'card:{week.touched_in_planka}']}", {"description": "Written in Planka"})
@@ -129,9 +118,6 @@ def planka_week(writer: PlankaWriter, ledger: Any, week: KaitenWeek) -> None:
 
 def second_pass(root: Any, kaiten: Any, planka: Any, key: str) -> SecondPass:
     """Export and import the company, change it in Kaiten and in Planka, export it again."""
-    from tests.helpers.export import export
-    from tests.helpers.planka_state import import_into
-
     week1, week2, ledger = root / "week1.k2p", root / "week2.k2p", root / "ledger.sqlite"
     export(kaiten, week1)
     first = import_into(planka, week1, ledger, api_key=key)
