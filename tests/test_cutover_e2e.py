@@ -120,7 +120,12 @@ def test_two_pass_cutover(tmp_path: Path) -> None:
 
         before = planka.mutation_count()
         plan = _import(planka, week2, ledger, key, "--dry-run")
-        assert planka.mutation_count() == before, "the dry run wrote to Planka"
+        text = import_cli(planka.url, week2, ledger, key, "--dry-run")
+        out, err = text.communicate(timeout=300)
+        assert text.returncode == 0, err
+        assert f"Deleted in Kaiten ({len(plan['deleted_in_kaiten']['items'])}; --on-deleted archive" in out
+        assert "Conflicts: changed in Planka since the last import" in out and "Renamed in Planka" in out
+        assert planka.mutation_count() == before, "the dry runs wrote to Planka"
         applied = _import(planka, week2, ledger, key)
         assert not applied["failures"], applied["failures"]
         assert {k: v for k, v in _counts(plan).items() if _counts(applied).get(k) != v} == \
