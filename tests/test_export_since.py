@@ -24,7 +24,8 @@ from k2p.kaiten.delta.previous import embedded_users
 from k2p.testing.kaiten_changes import ChangeLog, evolve_company
 from k2p.testing.kaiten_company import KaitenCompany, generate_company
 from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
-from tests.helpers.archives import rewrite_manifest
+from k2p.archive.records import RecordFileWriter
+from tests.helpers.archives import forge_record_file, rewrite_manifest
 from tests.helpers.export import (
     K2P, Recorder, api_path, assert_valid, by_id, cli_env, content, export, export_args, records, run_cli,
     start_cli, token_of,
@@ -206,6 +207,9 @@ def test_manifest_records_the_chain(chain: Chain) -> None:
     assert link.carried_over["blobs"] > 0
     report = (chain.delta / "reports" / "export-report.json").read_text()
     assert '"chain"' in report
+    shown = run_cli(["inspect", str(chain.delta)])
+    assert shown.returncode == 0 and f"Based on     {previous.archive_id}" in shown.stdout
+    assert "Based on" not in run_cli(["inspect", str(chain.before)]).stdout
 
 
 def test_blobs_are_hard_linked_from_a_directory(chain: Chain) -> None:
@@ -250,6 +254,26 @@ def test_a_second_delta_keeps_earlier_deletions(tmp_path: Path) -> None:
     assert link.previous.archive_id == manifest_of(tmp_path / "delta.k2p").archive_id
 
 
+def test_previous_without_list_digests(chain: Chain, tmp_path: Path) -> None:
+    """A format 1.0 PREVIOUS (no ``list_sha256``): every card payload is read again, but sub-lists
+    and blobs whose signals did not move are still carried over, and the result is the same."""
+    old = tmp_path / "old.k2p"
+    shutil.copytree(chain.before, old)
+    rel = "records/cards.jsonl.zst"
+    writer = RecordFileWriter(tmp_path / "cards.jsonl.zst", C.CARDS.name)
+    for row in records(chain.before, C.CARDS.name):
+        writer.write({key: value for key, value in row.items() if key != "list_sha256"})
+    writer.close()
+    forge_record_file(old, rel, (tmp_path / "cards.jsonl.zst").read_bytes())
+    out = tmp_path / "delta.k2p"
+    events = _recorded(chain.sim, lambda: export(chain.sim, out, since=old))
+    assert_same_records(chain.full, out)
+    assert len(fetched_cards(events)) == len(records(chain.full, C.CARDS.name))
+    comments = [e for e in events if (path := api_path(e)) and path.endswith("/comments")]
+    assert len(comments) < len([e for e in chain.full_requests if (p := api_path(e)) and p.endswith("/comments")]) / 2
+    assert manifest_of(out).chain.carried_over["blobs"] > 0
+
+
 # --- forcing re-reads -----------------------------------------------------------------------------
 def test_refresh_board_and_full_read_again(tmp_path: Path) -> None:
     """An edit Kaiten does not signal (a comment's text) is carried over stale by a plain delta and
@@ -286,9 +310,11 @@ def test_refresh_board_and_full_read_again(tmp_path: Path) -> None:
 
 
 # --- refusals -----------------------------------------------------------------------------------
-def _refused(sim: KaitenSimulator, out: Path, since: Path, *extra: str) -> tuple[int, str]:
+def _refused(sim: KaitenSimulator, out: Path, since: Path, *extra: str, untouched: bool = True) -> tuple[int, str]:
     result = run_cli(export_args(sim, out, "--since", str(since), *extra), token_of(sim))
-    assert not out.exists() or not any(out.iterdir()), "a refused --since must leave --out untouched"
+    if untouched:
+        assert not out.exists() or not any(out.iterdir()), "a refused --since must leave --out untouched"
+    assert not (out / MANIFEST).exists() and not (out / "records" / "cards.jsonl.zst").exists()
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return result.returncode, lines[0]
@@ -326,8 +352,15 @@ def test_unusable_previous_archives_are_refused(chain: Chain, tmp_path: Path) ->
     data = bytearray(blob.read_bytes())
     data[0] ^= 0xFF
     blob.write_bytes(bytes(data))
-    code, line = _refused(sim, tmp_path / "o5", corrupt)
+    # found by the full verification that runs alongside the first requests, before any card
+    code, line = _refused(sim, tmp_path / "o5", corrupt, untouched=False)
     assert code == ExitCode.ARCHIVE_INVALID and "corrupt" in line and "k2p verify" in line
+
+    truncated = copy("truncated.k2p")  # a size the manifest contradicts: refused before --out exists
+    blob = next(iter(sorted((truncated / BLOBS_DIR).glob("*/*"))))
+    blob.write_bytes(blob.read_bytes()[:-1])
+    code, line = _refused(sim, tmp_path / "o8", truncated)
+    assert code == ExitCode.ARCHIVE_INVALID and "corrupt" in line
 
     code, line = _refused(sim, tmp_path / "o6", tmp_path / "nothing-here.k2p")
     assert code == ExitCode.USAGE and "no such archive" in line

@@ -31,4 +31,5 @@ def describe_archive(path: Path) -> dict[str, Any]:
             "missing": {"count": manifest.missing.count, "by_reason": manifest.missing.by_reason},
             "reports": manifest.reports,
             "fingerprint": reader.fingerprint(),
+            **({"chain": manifest.chain.model_dump()} if manifest.chain is not None else {}),
         }

@@ -11,7 +11,7 @@ from k2p.archive.container import Container, open_container
 from k2p.archive.format import (
     CHECKSUMS, MANIFEST, MISSING_COLLECTION, Manifest, blob_path, load_manifest, record_path,
 )
-from k2p.archive.records import declared_content_size, iter_parsed
+from k2p.archive.records import check_header, declared_content_size, iter_lines, iter_parsed
 from k2p.errors import ArchiveIncomplete, ArchiveInvalid, K2PError
 
 
@@ -103,17 +103,38 @@ class ArchiveReader:
         envelope), and the file is hashed in the same pass: a file that does not match the
         manifest's hash or record count fails once fully read.
         """
+        def parsed(handle: BinaryIO, name: str, size: int, feed: Any) -> Iterator[tuple[bytes, dict[str, Any]]]:
+            for _, line, record in iter_parsed(handle, name=name, collection=collection,
+                                               compressed_size=size, on_compressed=feed):
+                yield line, record
+        yield from self._hashed(collection, parsed)
+
+    def iter_unparsed_lines(self, collection: str) -> Iterator[bytes]:
+        """Stream the record lines of ``collection`` without parsing them (the header is checked,
+        the file hashed and counted as in :meth:`iter_parsed`). For callers that verified the
+        archive in full first and parse only what they need."""
+        def unparsed(handle: BinaryIO, name: str, size: int, feed: Any) -> Iterator[bytes]:
+            lines = iter_lines(handle, name=name, compressed_size=size, on_compressed=feed)
+            first = next(lines, None)
+            if first is None:
+                raise ArchiveInvalid(f"{name}: empty record file (no header line)")
+            check_header(first[1], name=name, collection=collection)
+            for _, line in lines:
+                yield line
+        yield from self._hashed(collection, unparsed)
+
+    def _hashed(self, collection: str, read: Any) -> Iterator[Any]:
+        """Items of ``read(handle, name, compressed size, feed)`` over ``collection``'s record file,
+        hashed and counted against the manifest once fully read."""
         rel, count, sha256 = self._record_file(collection)
         name = f"{self.label}/{rel}"
         check_record_file(self.container, rel, name=name)
         digest = hashlib.sha256()
         seen = 0
         with self.container.open(rel) as handle:
-            for _, line, record in iter_parsed(handle, name=name, collection=collection,
-                                               compressed_size=self.container.members[rel].size,
-                                               on_compressed=digest.update):
+            for item in read(handle, name, self.container.members[rel].size, digest.update):
                 seen += 1
-                yield line, record
+                yield item
         if digest.hexdigest() != sha256 or seen != count:
             raise ArchiveInvalid(f"{name}: does not match the manifest (hash or record count "
                                  f"differs); the file is damaged, run `k2p verify {self.label}`")

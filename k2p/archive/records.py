@@ -84,6 +84,7 @@ class RecordFileWriter:
                                                     write_content_size=True)
         self._buffer: list[bytes] = []
         self._buffered = 0
+        self._unsynced = True  # a new or truncated file: the first checkpoint syncs it
         path.parent.mkdir(parents=True, exist_ok=True)
         if resume_at is not None and path.exists():
             self._handle: BinaryIO = open(path, "r+b")
@@ -123,12 +124,16 @@ class RecordFileWriter:
         self._handle.write(self._compressor.compress(b"".join(self._buffer)))
         self._buffer.clear()
         self._buffered = 0
+        self._unsynced = True
 
     def checkpoint(self) -> FilePosition:
-        """End the current frame and make everything written so far durable."""
+        """End the current frame and make everything written so far durable (a file nothing was
+        written to since its last checkpoint is not synced again)."""
         self.flush_frame()
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        if self._unsynced:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._unsynced = False
         return FilePosition(self._handle.tell(), self.records)
 
     def close(self) -> FilePosition:

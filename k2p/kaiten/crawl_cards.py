@@ -82,6 +82,8 @@ class CardBatchExporter:
         for result in self.pool.map(self._fetch, card_ids):
             self._write(out, result)
             self.ctx.on_progress("card", 1)
+        if self.carrier is not None:
+            self.carrier.sync()
 
     # --- worker side -----------------------------------------------------------------------
     def _fetch(self, card_id: str) -> CardResult:

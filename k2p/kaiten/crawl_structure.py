@@ -149,8 +149,7 @@ def export_board(ctx: CrawlContext, out: UnitOutput, board_id: int) -> None:
         ctx.write(C.LANES, lane_id, lanes[lane_id], ref=ref)
     if ctx.options.lists_company_wide:
         # A full-scope delta listed every card once (export_company_listing): no second listing.
-        listed = {card for card, (board, _, _) in ctx.journal.card_listing().items() if board == str(board_id)}
-        ordered = sorted(listed, key=id_order)
+        ordered = sorted(ctx.journal.listed_cards(str(board_id)), key=id_order)
     else:
         card_ids: dict[str, None] = {}
         for condition in CARD_CONDITIONS:
@@ -189,7 +188,7 @@ def export_card_sweep(ctx: CrawlContext, out: UnitOutput) -> None:
     known = ctx.journal.all_card_ids()
     extra: dict[str, None] = {}
     if ctx.options.lists_company_wide:
-        for card_id in ctx.journal.card_listing():
+        for card_id in ctx.journal.listed_cards():
             if card_id not in known:
                 extra.setdefault(card_id, None)
     else:

@@ -223,6 +223,7 @@ def _run_units(ctx: CrawlContext, runner: UnitRunner, identity: dict[str, Any], 
 
     if delta is not None:
         runner.run("delta_plan", lambda out: delta.plan(ctx, out))
+        runner.run("delta_blobs", lambda out: delta.place_blobs(ctx, out))
     _export_cards(ctx, runner, options, [str(board) for board in board_ids] + ["sweep"], progress,
                   delta.carrier(ctx) if delta is not None else None)
     if delta is not None:

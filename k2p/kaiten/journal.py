@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS stored_files (file_key TEXT PRIMARY KEY, sha256 TEXT 
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS card_listing (card_id TEXT PRIMARY KEY, board_id TEXT NOT NULL,
                                          digest TEXT NOT NULL, signals TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS card_listing_board ON card_listing (board_id);
 """
 
 
@@ -111,6 +112,13 @@ class ExportJournal:
     def card_digests(self) -> dict[str, str]:
         """``{card id: list digest}`` of every card list item seen by committed units."""
         return dict(self._db.execute("SELECT card_id, digest FROM card_listing"))
+
+    def listed_cards(self, board_id: str | None = None) -> list[str]:
+        """Ids of the listed cards (of one board when ``board_id`` is given)."""
+        if board_id is None:
+            return [row[0] for row in self._db.execute("SELECT card_id FROM card_listing")]
+        rows = self._db.execute("SELECT card_id FROM card_listing WHERE board_id = ?", (board_id,))
+        return [row[0] for row in rows]
 
     def card_listing(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
         """``{card id: (board id, list digest, list signals)}`` of every listed card."""

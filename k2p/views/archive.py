@@ -46,7 +46,21 @@ def show_inspect(info: dict[str, Any]) -> None:
     missing = info["missing"]
     reasons = ", ".join(f"{reason}: {count}" for reason, count in missing["by_reason"].items())
     say(f"Missing      {missing['count']}" + (f" ({reasons})" if reasons else ""))
+    if info.get("chain"):
+        say(chain_line(info["chain"], "Based on    "))
     say(f"Fingerprint  {info['fingerprint']}")
+
+
+def chain_line(chain: dict[str, Any], label: str) -> str:
+    """One line naming the archive an incremental export was based on and what it re-read."""
+    previous = chain["previous"]
+    extra = "; --full" if chain.get("full") else ""
+    if chain.get("refreshed_boards"):
+        extra += "; refreshed boards " + ", ".join(map(str, chain["refreshed_boards"]))
+    return (f"{label} {previous['archive_id']} of {previous['created_at']} (fingerprint "
+            f"{previous['fingerprint'][:16]}…): cards carried over "
+            f"{chain['carried_over'].get('cards', 0)}, read again {chain['reread'].get('cards', 0)}, "
+            f"blobs carried over {chain['carried_over'].get('blobs', 0)}{extra}")
 
 
 def _scope_value(value: Any) -> str:

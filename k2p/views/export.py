@@ -7,6 +7,7 @@ from typing import Any
 from k2p.console import ProgressEvents, human_bytes, say, table
 from k2p.kaiten.client import MAX_RETRY_WAIT
 from k2p.kaiten.export import ExportOutcome
+from k2p.views.archive import chain_line
 
 
 class ExportProgress(ProgressEvents):
@@ -49,4 +50,6 @@ def show_export(outcome: ExportOutcome) -> None:
         ("file bytes", human_bytes(requests["file_bytes"])),
         ("active time (s)", report["active_seconds"]),
     ])
+    if report.get("chain"):
+        say(chain_line(report["chain"], "Based on"))
     say(f"Fingerprint: {outcome.sealed.fingerprint}")

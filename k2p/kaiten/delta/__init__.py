@@ -4,8 +4,9 @@ The delta export produces a complete archive, never a patch. It runs the ordinar
 (:mod:`k2p.kaiten.export`) and plugs in here at four points:
 
 1. :mod:`.previous` opens PREVIOUS through :class:`~k2p.archive.reader.ArchiveReader`, refuses one
-   of another company, Kaiten URL or scope, an incomplete or a corrupt one (full verification),
-   and streams it once into a per-card SQLite index in the new archive's scratch directory
+   of another company, Kaiten URL or scope, an incomplete or a damaged one, and — in a background
+   thread of :mod:`.session`, while the structure units wait on the rate limit — verifies it in
+   full and streams it once into a per-card SQLite index in the new archive's scratch directory
    (rebuilt after a crash: it is derived data).
 2. :mod:`.signals` reduces each item of the card list (``GET /cards``) to a digest and a few named
    signals; every export stores the digest in the card record (``list_sha256``), the next delta

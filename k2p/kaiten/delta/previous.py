@@ -1,12 +1,14 @@
 """PREVIOUS: checked before anything is carried over, then indexed per card.
 
 :func:`check_previous` refuses an archive that cannot be a base for this export — another Kaiten
-URL or company, another scope, an incomplete or a corrupt one — with one line and the exit code of
-the problem (8 refused, 4 incomplete, 3 corrupt, 5 unsupported). PREVIOUS is fully verified first
-(every record file and blob hashed), because what is carried over is never read from Kaiten again.
+URL or company, another scope, an incomplete or a damaged one — with one line and the exit code of
+the problem (8 refused, 4 incomplete, 3 damaged, 5 unsupported), from the fast verification and
+the manifest. :func:`verify_contents` then hashes every record file and blob (what is carried over
+is never read from Kaiten again); the export runs it alongside its first requests.
 
-:class:`PreviousIndex` streams PREVIOUS once (through :class:`~k2p.archive.reader.ArchiveReader`,
-with the reader's checks) into a SQLite file in the new archive's scratch directory: per card its
+:class:`PreviousIndex` streams PREVIOUS once (through :class:`~k2p.archive.reader.ArchiveReader`:
+headers, hashes and counts checked; lines parsed with orjson, since the full verification already
+parsed them strictly) into a SQLite file in the new archive's scratch directory: per card its
 record lines, list digest, signals and relations, the users embedded in any of its records, the
 stored file blobs by file key, the cards a ``missing`` entry names, and the digests of the user
 and role records. The file is derived data: written under a temporary name and renamed, rebuilt
@@ -68,12 +70,20 @@ class PreviousArchive:
 
 
 def check_previous(path: Path, *, api_base: str, company_id: object, scope: dict[str, Any]) -> PreviousArchive:
-    """Verify PREVIOUS completely and refuse it unless it is of this Kaiten URL, company and scope."""
+    """Refuse PREVIOUS unless it is complete and intact as far as the fast verification sees
+    (presence, sizes, counts, the manifest's hash) and of this Kaiten URL, company and scope.
+    Every hash is checked by :func:`verify_contents`, which the export runs alongside its first
+    requests."""
     label = f"--since {path}"
     if not path.exists():
         raise K2PError(f"{label}: no such archive; give the directory or .k2p.tar of the earlier export",
                        exit_code=ExitCode.USAGE)
-    report = verify_archive(path, level="full")
+    _refuse_problems(path, verify_archive(path, level="fast"))
+    return _check_identity(path, api_base=api_base, company_id=company_id, scope=scope)
+
+
+def _refuse_problems(path: Path, report: Any) -> None:
+    label = f"--since {path}"
     if report.status == "incomplete":
         raise ArchiveIncomplete(f"{label}: incomplete archive (its export did not finish); rerun that "
                                 f"export to complete it, or use another archive")
@@ -84,6 +94,16 @@ def check_previous(path: Path, *, api_base: str, company_id: object, scope: dict
         more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
         raise ArchiveInvalid(f"{label}: corrupt archive: {first}{more}; run `k2p verify {path}` and "
                              f"use an intact copy")
+
+
+def verify_contents(path: Path) -> None:
+    """Full verification of PREVIOUS (every record file and blob hashed): nothing carried over is
+    ever read from Kaiten again, so a damaged PREVIOUS must stop the export (exit 3)."""
+    _refuse_problems(path, verify_archive(path, level="full"))
+
+
+def _check_identity(path: Path, *, api_base: str, company_id: object, scope: dict[str, Any]) -> PreviousArchive:
+    label = f"--since {path}"
     with ArchiveReader(path) as reader:
         manifest = reader.manifest
         fingerprint = reader.fingerprint() or ""
@@ -103,6 +123,26 @@ def check_previous(path: Path, *, api_base: str, company_id: object, scope: dict
 
 def _scope_text(scope: dict[str, Any]) -> str:
     return orjson.dumps(scope, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
+_LONG_RUN = b"9" * 19
+
+
+def fast_loads(line: bytes) -> Any:
+    """Parse a record line of a verified archive: orjson, unless a 19-digit run could be an integer
+    orjson would round (then, or when orjson refuses the line, :func:`k2p.jsoncodec.loads`)."""
+    if _LONG_RUN not in line.translate(_NINES):
+        try:
+            return orjson.loads(line)
+        except orjson.JSONDecodeError:
+            pass
+    return jsoncodec.loads(line)
+
+
+def _lines(reader: ArchiveReader, collection: str) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
+    for seq, line in enumerate(reader.iter_unparsed_lines(collection)):
+        yield seq, line, fast_loads(line)
 
 
 def record_digest(raw: Any) -> str:
@@ -156,12 +196,12 @@ class PreviousIndex:
 
     def card_record(self, card_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT line FROM cards WHERE card_id = ?", (card_id,))
-        return jsoncodec.loads(rows[0][0]) if rows else None
+        return fast_loads(rows[0][0]) if rows else None
 
     def sub_records(self, collection: str, card_id: str) -> list[dict[str, Any]]:
         rows = self._rows("SELECT line FROM subs WHERE card_id = ? AND collection = ? ORDER BY seq",
                           (card_id, collection))
-        return [jsoncodec.loads(line) for (line,) in rows]
+        return [fast_loads(line) for (line,) in rows]
 
     def flagged(self) -> set[str]:
         """Cards a ``missing`` entry of PREVIOUS names (read again: retry what failed)."""
@@ -182,9 +222,13 @@ class PreviousIndex:
         rows = self._rows("SELECT url, size, sha256, blob_size FROM files WHERE file_key = ?", (key,))
         return rows[0] if rows else None  # type: ignore[return-value]
 
+    def stored_blobs(self) -> list[str]:
+        """Every blob a ``stored`` file record of PREVIOUS names (sorted)."""
+        return [row[0] for row in self._rows("SELECT DISTINCT sha256 FROM files ORDER BY sha256")]
+
     def deleted_records(self) -> Iterator[dict[str, Any]]:
         for (line,) in self._rows("SELECT line FROM deleted ORDER BY seq"):
-            yield jsoncodec.loads(line)
+            yield fast_loads(line)
 
 
 def build_index(previous: Path, target: Path) -> None:
@@ -209,7 +253,7 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
     batch: list[tuple[Any, ...]] = []
     refs: set[tuple[str, str, str]] = set()
     if reader.has_collection(C.CARDS.name):
-        for seq, (line, record) in enumerate(reader.iter_parsed(C.CARDS.name)):
+        for seq, line, record in _lines(reader, C.CARDS.name):
             raw, card_id = record["raw"], record["id"]
             board = str((record.get("ref") or {}).get("board_id", raw.get("board_id")))
             relations = sorted({str(i) for key in RELATIONS for i in (raw.get(key) or []) if i is not None})
@@ -224,7 +268,7 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
     for collection in PER_CARD:
         if not reader.has_collection(collection.name):
             continue
-        for seq, (line, record) in enumerate(reader.iter_parsed(collection.name)):
+        for seq, line, record in _lines(reader, collection.name):
             card_id = str((record.get("ref") or {}).get("card_id"))
             batch.append((collection.name, card_id, seq, line))
             _note_users(refs, card_id, record["raw"])
@@ -236,7 +280,7 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
         db.executemany("INSERT INTO subs VALUES (?, ?, ?, ?)", batch)
         batch.clear()
     if reader.has_collection(C.FILES.name):
-        for record in reader.iter_records(C.FILES.name):
+        for _, _, record in _lines(reader, C.FILES.name):
             raw, blob = record["raw"], record.get("blob")
             card_id = str((record.get("ref") or {}).get("card_id"))
             _note_users(refs, card_id, raw)
@@ -245,7 +289,7 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
                            (file_key(raw), _text(raw.get("url")), _text(raw.get("size")),
                             str(blob.get("sha256")), int(blob.get("size") or 0)))
     db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", sorted(refs))
-    for entry in reader.iter_records("missing"):
+    for _, _, entry in _lines(reader, "missing"):
         ref = entry.get("ref") or {}
         card = ref.get("card_id") if isinstance(ref, dict) else None
         if card is None and entry.get("entity") == "card":
@@ -253,13 +297,13 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
         if card:
             db.execute("INSERT OR IGNORE INTO flagged VALUES (?)", (str(card),))
     if reader.has_collection(C.DELETED_CARDS.name):
-        for seq, (line, record) in enumerate(reader.iter_parsed(C.DELETED_CARDS.name)):
+        for seq, line, record in _lines(reader, C.DELETED_CARDS.name):
             db.execute("INSERT OR IGNORE INTO deleted VALUES (?, ?, ?)", (record["id"], seq, line))
     for collection in ENTITY_COLLECTIONS:
         if reader.has_collection(collection.name):
             db.executemany("INSERT OR IGNORE INTO entities VALUES (?, ?, ?)",
                            [(collection.name, record["id"], record_digest(record["raw"]))
-                            for record in reader.iter_records(collection.name)])
+                            for _, _, record in _lines(reader, collection.name)])
 
 
 def _note_users(refs: set[tuple[str, str, str]], card_id: str, raw: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from k2p.errors import Refused
 from k2p.kaiten.context import CrawlContext, UnitOutput, id_order
 from k2p.kaiten.delta.carry import CardCarrier
 from k2p.kaiten.delta.plan import changed_entities, plan_rereads
-from k2p.kaiten.delta.previous import ENTITY_COLLECTIONS, PreviousArchive, PreviousIndex
+from k2p.kaiten.delta.previous import ENTITY_COLLECTIONS, PreviousArchive, PreviousIndex, verify_contents
 from k2p.kaiten.journal import ExportJournal
 from k2p.kaiten.options import ExportOptions
 
@@ -19,7 +20,12 @@ PLAN_KEY = "delta_plan"
 
 
 class DeltaExport:
-    """State of ``--since`` for one run; :meth:`start` checks PREVIOUS before anything is fetched."""
+    """State of ``--since`` for one run.
+
+    PREVIOUS's full verification and its per-card index are prepared in a background thread while
+    the company and structure units wait on Kaiten's rate limit; the plan unit waits for them (and
+    stops the export with PREVIOUS's problem, exit 3, when the verification failed).
+    """
 
     def __init__(self, options: ExportOptions, previous: PreviousArchive, work_dir: Path) -> None:
         self.options = options
@@ -27,6 +33,16 @@ class DeltaExport:
         self.work_dir = work_dir
         self._index: PreviousIndex | None = None
         self._carrier: CardCarrier | None = None
+        self._error: BaseException | None = None
+        self._preparing = threading.Thread(target=self._prepare, name="since-index", daemon=True)
+        self._preparing.start()
+
+    def _prepare(self) -> None:
+        try:
+            verify_contents(self.previous.path)
+            self._index = PreviousIndex.open_or_build(self.work_dir, self.previous.path)
+        except BaseException as error:  # re-raised in the orchestrating thread by ``index``
+            self._error = error
 
     @classmethod
     def start(cls, options: ExportOptions, previous: PreviousArchive, journal: ExportJournal,
@@ -43,6 +59,7 @@ class DeltaExport:
         return cls(options, previous, work_dir)
 
     def close(self) -> None:
+        self._preparing.join()
         if self._carrier is not None:
             self._carrier.close()
         if self._index is not None:
@@ -50,8 +67,10 @@ class DeltaExport:
 
     @property
     def index(self) -> PreviousIndex:
-        if self._index is None:
-            self._index = PreviousIndex.open_or_build(self.work_dir, self.previous.path)
+        self._preparing.join()
+        if self._error is not None:
+            raise self._error
+        assert self._index is not None
         return self._index
 
     # --- units ----------------------------------------------------------------------------
@@ -72,6 +91,10 @@ class DeltaExport:
             self._carrier = CardCarrier(self.previous.path, self.index, ctx.writer.blobs,
                                         ctx.journal.get(PLAN_KEY) or {})
         return self._carrier
+
+    def place_blobs(self, ctx: CrawlContext, out: UnitOutput) -> None:
+        """Hard-link (or copy) PREVIOUS's blobs into the new archive before the card batches."""
+        self.carrier(ctx).place_all()
 
     def export_deleted_cards(self, ctx: CrawlContext, out: UnitOutput) -> None:
         """``deleted_cards``: cards of PREVIOUS the listing no longer shows, and those PREVIOUS
