@@ -34,8 +34,8 @@ def _counts(report: dict[str, Any]) -> dict[str, tuple[int, int, int, int]]:
             for kind, row in report["counts"].items()}
 
 
-def _expected_differences(view: dict[str, Any], renamed: tuple[str, str], described: tuple[str, str],
-                          retitled: dict[str, str]) -> dict[str, int]:
+def _expected_differences(view: dict[str, Any], fresh: dict[str, Any], renamed: tuple[str, str],
+                          described: tuple[str, str], retitled: dict[str, str]) -> dict[str, int]:
     """Undo, in the second pass's snapshot, what it must do unlike a fresh import; count each.
 
     ``retitled`` maps old to new titles of cards renamed in Kaiten: a task linked to such a card
@@ -43,7 +43,7 @@ def _expected_differences(view: dict[str, Any], renamed: tuple[str, str], descri
     task; its web UI shows the linked card's current name instead).
     """
     seen = {"deleted_cards": 0, "marked": 0, "conflict_kept": 0, "planka_edit_kept": 0, "label": 0,
-            "linked_task_names": 0}
+            "linked_task_names": 0, "unused_labels": 0}
 
     def task(item: list[Any]) -> list[Any]:
         if item[0] in retitled:
@@ -53,9 +53,10 @@ def _expected_differences(view: dict[str, Any], renamed: tuple[str, str], descri
 
     def card(item: dict[str, Any]) -> dict[str, Any]:
         marked = [c for c in item["comments"] if c.startswith(COMMENT_MARK)]
-        tasks = [(name, [task(t) for t in items if not t[0].startswith(NAME_PREFIX)])
-                 for name, items in item["tasks"]]
-        marked_tasks = sum(len(items) for _, items in item["tasks"]) - sum(len(items) for _, items in tasks)
+        kept_lists = [(name, items) for name, items in item["tasks"] if not name.startswith(NAME_PREFIX)]
+        seen["marked"] += len(item["tasks"]) - len(kept_lists)
+        tasks = [(name, [task(t) for t in items if not t[0].startswith(NAME_PREFIX)]) for name, items in kept_lists]
+        marked_tasks = sum(len(items) for _, items in kept_lists) - sum(len(items) for _, items in tasks)
         attachments = [a for a in item["attachments"] if not a[0].startswith(NAME_PREFIX)]
         seen["marked"] += len(marked) + marked_tasks + len(item["attachments"]) - len(attachments)
         item = {**item, "comments": [c for c in item["comments"] if not c.startswith(COMMENT_MARK)],
@@ -68,13 +69,22 @@ def _expected_differences(view: dict[str, Any], renamed: tuple[str, str], descri
             item["description"] = described[1]
         return item
 
-    for project in view.values():
+    for project_name, project in view.items():
         for name, board in project.items():
             if name == "#boards":
                 continue
             if [LABEL_NAME, LABEL_COLOR] in board["labels"]:
                 seen["label"] += 1
                 board["labels"].remove([LABEL_NAME, LABEL_COLOR])
+            # a tag taken off the last card that had it (or only on deleted cards) leaves its board
+            # label unused (not deleted)
+            used = {label for cards in board["cards"].values() for item in cards for label in item["labels"]}
+            used |= {label for item in board["archived"] for label in item["labels"] if LABEL_NAME not in item["labels"]}
+            wanted = fresh[project_name][name]["labels"]
+            for label in [label for label in board["labels"] if label not in wanted]:
+                assert label[0] not in used, label
+                seen["unused_labels"] += 1
+                board["labels"].remove(label)
             kept = [item for item in board["archived"] if LABEL_NAME not in item["labels"]]
             seen["deleted_cards"] += len(board["archived"]) - len(kept)
             board["archived"] = sorted((card(item) for item in kept), key=lambda v: json.dumps(v, sort_keys=True))
@@ -145,11 +155,12 @@ def test_two_pass_cutover(tmp_path: Path) -> None:
         assert not fresh_report["failures"]
         want = _tuples(snapshot(fresh_planka.url, fresh_key))
         got = _tuples(snapshot(planka.url, key))
-        seen = _expected_differences(got, ("Renamed in Planka", "Renamed in Kaiten"),
+        seen = _expected_differences(got, want, ("Renamed in Planka", "Renamed in Kaiten"),
                                      ("Written in Planka", kaiten_description), retitled)
         boards_with_deletions = {company.cards[int(key.split(":")[1])]["board_id"] for key in listed_cards}
-        assert seen == {"deleted_cards": len(deleted_ids), "marked": 4, "conflict_kept": 1, "planka_edit_kept": 1,
-                        "label": len(boards_with_deletions), "linked_task_names": seen["linked_task_names"]}
+        assert seen == {"deleted_cards": len(deleted_ids), "marked": 5, "conflict_kept": 1, "planka_edit_kept": 1,
+                        "label": len(boards_with_deletions), "linked_task_names": seen["linked_task_names"],
+                        "unused_labels": seen["unused_labels"]}
         assert_same(got, want)
 
         # And the cutover is over: the first archive can no longer be applied by mistake.

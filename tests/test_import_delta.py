@@ -74,7 +74,11 @@ def test_delta_dry_run_equals_real_run_and_rerun_writes_nothing(world: Any) -> N
     assert listed[f"attachment:{week.link_card}:link:{week.deleted_link}"]["kind"] == "attachment"
     task_keys = [key_ for key_ in listed if key_.startswith(f"task:{week.task_card}:")]
     assert task_keys == [f"task:{week.task_card}:item:{week.deleted_item}"]
-    assert real.report["deleted_in_kaiten"]["counts"] == {"attachment": 2, "card": 1, "comment": 1, "task": 1}
+    assert listed[f"tasklist:{week.checklist_card}:checklist:{week.deleted_checklist}"]["kind"] == "task_list"
+    tag_key = f"card:{week.tag_card}:label:label:{world['company'].cards[week.tag_card]['board_id']}:tag:{week.removed_tag}"
+    assert listed[tag_key]["done"] == "taken off the card"
+    assert real.report["deleted_in_kaiten"]["counts"] == {"attachment": 2, "card": 1, "card_label": 1, "comment": 1,
+                                                          "task": 1, "task_list": 1}
     assert _conflicts(real.report) == [(f"card:{week.renamed_both}", "name", "Renamed in Planka",
                                         "Renamed in Kaiten", "kept-planka")]
 
@@ -92,6 +96,11 @@ def test_delta_dry_run_equals_real_run_and_rerun_writes_nothing(world: Any) -> N
     assert sum(text.startswith(COMMENT_MARK) for text in texts.values()) == 1
     task = reader.get(f"/api/cards/{cards[f'card:{week.task_card}']}")["included"]["tasks"]
     assert [t["name"].startswith(NAME_PREFIX) for t in task].count(True) == 1
+    checklists = reader.get(f"/api/cards/{cards[f'card:{week.checklist_card}']}")["included"]["taskLists"]
+    assert [t["name"].startswith(NAME_PREFIX) for t in checklists].count(True) == 1
+    tagged = reader.get(f"/api/cards/{cards[f'card:{week.tag_card}']}")["included"]["cardLabels"]
+    tag_label = ledger_ids(ledger, "label")[tag_key.split(":label:", 1)[1]]
+    assert tag_label not in [item["labelId"] for item in tagged]
     for card_key, key_ in ((f"card:{week.file_card}", f"attachment:{week.file_card}:file:{week.deleted_file}"),
                            (f"card:{week.link_card}", f"attachment:{week.link_card}:link:{week.deleted_link}")):
         attachments = {a["id"]: a["name"] for a in reader.get(f"/api/cards/{cards[card_key]}")["included"]["attachments"]}
@@ -106,11 +115,11 @@ def test_delta_dry_run_equals_real_run_and_rerun_writes_nothing(world: Any) -> N
     texts = [comment["text"] for comment in reader.comments(cards[f"card:{week.renamed}"])]
     assert texts[-1].endswith("Written in Kaiten after the first import")
 
-
     before = planka.mutation_count()
     again = import_into(planka, world["week2"], ledger, api_key=key)
     assert planka.mutation_count() == before, "a rerun of the same delta wrote to Planka"
-    assert _listed(again.report) == _listed(real.report)
+    # what was taken off (a tag) has left Planka and the ledger; the rest is listed again, unchanged
+    assert _listed(again.report) == [entry for entry in _listed(real.report) if entry[2] != "taken off the card"]
     assert _conflicts(again.report) == _conflicts(real.report)
     assert all(row["created"] == row["updated"] == 0 for row in again.report["counts"].values()), \
         again.report["counts"]
@@ -169,7 +178,7 @@ def test_on_deleted_trash_then_rerun(world: Any) -> None:
         assert not any(name.startswith(NAME_PREFIX) for name in names)
     counts = real.report["counts"]
     assert (counts["deleted_comment"]["updated"], counts["deleted_task"]["updated"],
-            counts["deleted_attachment"]["updated"]) == (1, 1, 2)
+            counts["deleted_attachment"]["updated"], counts["deleted_task_list"]["updated"]) == (1, 1, 2, 1)
     before = planka.mutation_count()
     again = import_into(planka, world["week2"], ledger, api_key=key, on_deleted="trash")
     assert planka.mutation_count() == before

@@ -442,7 +442,8 @@ def test_delta_with_deletions_and_a_conflict_like_the_simulator(live: Live, peop
     for report in (plan.report, sim_plan.report, sim_run.report):
         assert report["conflicts"]["items"] == conflicts
         assert report["deleted_in_kaiten"]["counts"] == second.report["deleted_in_kaiten"]["counts"]
-    assert second.report["deleted_in_kaiten"]["counts"] == {"attachment": 2, "card": 1, "comment": 1, "task": 1}
+    assert second.report["deleted_in_kaiten"]["counts"] == {"attachment": 2, "card": 1, "card_label": 1, "comment": 1,
+                                                            "task": 1, "task_list": 1}
     assert plan.report["counts"] == second.report["counts"] == sim_run.report["counts"]
     projects = set(ledger_ids(tmp_path / "live.sqlite", "project").values())
     assert live.snapshot(projects) == expected

@@ -37,6 +37,10 @@ class KaitenWeek:
     deleted_link: int
     renamed_both: int          # renamed in Kaiten and in Planka: a conflict
     touched_in_planka: int     # edited in Planka only: no conflict, Planka's edit stays
+    checklist_card: int = 0    # lost a whole checklist
+    deleted_checklist: int = 0
+    tag_card: int = 0          # lost a tag
+    removed_tag: int = 0
     renamed: int = 0           # renamed in Kaiten only: updated
     added_card: int = 0        # new in Kaiten
     added_comment: int = 0     # new on ``renamed``
@@ -44,8 +48,8 @@ class KaitenWeek:
 
 
 def kaiten_week(company: KaitenCompany, avoid: set[int] | None = None) -> KaitenWeek:
-    """Delete a card, a comment, a checklist item, a file and a link; rename cards, add a comment and
-    a card (on cards other than ``avoid``)."""
+    """Delete a card, a comment, a checklist, a checklist item, a file and a link, take a tag off a
+    card; rename cards, add a comment and a card (on cards other than ``avoid``)."""
     taken: set[int] = set(avoid or ())
 
     def live_comments(card_id: int) -> list[dict[str, Any]]:
@@ -63,6 +67,8 @@ def kaiten_week(company: KaitenCompany, avoid: set[int] | None = None) -> Kaiten
     comment_card = _pick(company, taken, lambda cid: len(live_comments(cid)) >= 2)
     task_card = _pick(company, taken, lambda cid: len(live_items(cid)) >= 2)
     file_card = _pick(company, taken, lambda cid: len(stored_files(cid)) >= 1)
+    checklist_card = _pick(company, taken, lambda cid: len(company.card_checklists.get(cid, [])) >= 1)
+    tag_card = _pick(company, taken, lambda cid: len(company.cards[cid].get("tag_ids") or []) >= 1)
     deleted_card = _pick(company, taken, lambda cid: True)
     renamed = _pick(company, taken, lambda cid: True)
     touched = _pick(company, taken, lambda cid: True)
@@ -79,14 +85,18 @@ def kaiten_week(company: KaitenCompany, avoid: set[int] | None = None) -> Kaiten
     gone_file = stored_files(file_card)[0]
     gone_file["deleted"] = True
     link = company.external_links[link_card].pop(0)
+    checklist = company.card_checklists[checklist_card].pop(0)
+    removed_tag = company.cards[tag_card]["tag_ids"].pop(0)
     company.cards[renamed]["title"] = "Renamed in Kaiten"
     company.cards[edited]["title"] = "Edited in Kaiten only"
     added_comment = add_comment(company, edited, "Written in Kaiten after the first import")
     added_card = company.add_card(company.cards[edited]["board_id"], like=edited, title="Added in Kaiten")
-    for card_id in (deleted_card, comment_card, task_card, file_card, link_card, renamed, edited):
+    for card_id in (deleted_card, comment_card, task_card, file_card, link_card, renamed, edited, checklist_card,
+                    tag_card):
         company.cards[card_id]["updated"] = "2030-02-01T10:00:00.000Z"
     return KaitenWeek(deleted_card, comment_card, comment["id"], task_card, item["id"], file_card, gone_file["id"],
-                      link_card, link["id"], renamed, touched, edited, added_card, added_comment)
+                      link_card, link["id"], renamed, touched, checklist_card, checklist, tag_card, removed_tag,
+                      edited, added_card, added_comment)
 
 
 class PlankaWriter(PlankaReader):
