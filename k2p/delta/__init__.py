@@ -19,8 +19,9 @@ ledger, three things matter beyond creating and updating (which :mod:`k2p.planka
 
 Data flow: ``importer`` builds one :class:`~k2p.delta.run.DeltaRun` per import; ``replay_board``
 calls :meth:`~k2p.delta.run.DeltaRun.enter_board` before a board (snapshot) and
-:meth:`~k2p.delta.run.DeltaRun.leave_board` after its cards (deleted card children); once every
-board is replayed, :meth:`~k2p.delta.run.DeltaRun.finish` handles deleted cards. Every write goes
+:meth:`~k2p.delta.run.DeltaRun.leave_board` after its cards (cards restored in Kaiten come back,
+children no longer planned are handled); once every board is replayed,
+:meth:`~k2p.delta.run.DeltaRun.finish` handles deleted cards. Every write goes
 through the :class:`~k2p.planka.sync.Syncer` with a ledger row of its own (``deleted:<key>``), so a
 dry run counts exactly what the real run does and a rerun writes nothing.
 """
