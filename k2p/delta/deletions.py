@@ -160,7 +160,8 @@ class Deletions:
         planned = planned_children(card)
         rows = [child for child in ctx.syncer.ledger.children(row.planka_id)
                 if child.kind in CHILD_KINDS and child.key != f"{card.key}:blocked"
-                and not child.key.endswith(f":{LABEL_KEY}")]      # k2p's own label: see restore()
+                and not child.key.endswith(f":{LABEL_KEY}")       # k2p's own label: see restore()
+                and not child.key.startswith(f"{card.key}:detail:")]   # the card's details drop their own
         gone = [child for child in rows if child.key not in planned]
         for task_list in rows:            # tasks of the checklists that are still there
             if task_list.kind == "task_list" and task_list.key in planned and task_list.planka_id:
