@@ -326,12 +326,21 @@ def _planka_credentials() -> "Credentials":
               "created accounts; refused if it exists.")
 @click.option("--sso", is_flag=True, help="Created accounts log in through single sign-on: no password "
               "is kept; the first OIDC login by e-mail takes the account over.")
+@click.option("--on-deleted", type=click.Choice(["archive", "trash", "keep"]), default="archive", show_default=True,
+              help="What a re-import does with what was deleted in Kaiten since: archive (archive list and "
+              "a 'Deleted in Kaiten' label; children marked), trash (trash list; children deleted) or keep.")
+@click.option("--on-conflict", type=click.Choice(["keep-planka", "take-kaiten"]), default="keep-planka",
+              show_default=True, help="A field changed both in Planka since the last import and in Kaiten: "
+              "keep Planka's value or take the archive's (either way it is listed).")
+@click.option("--allow-older", is_flag=True, help="Import an archive older than the last one applied with "
+              "this ledger (refused by default: it would revert newer edits).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: bool, state: Path | None,
             users: Path | None, mapping: Path | None, concurrency: int, spaces: tuple[int, ...],
             boards: tuple[int, ...], ca_bundle: str | None, accept_terms: bool, report: Path | None,
-            create_users: bool, credentials_out: Path | None, sso: bool, as_json: bool) -> None:
+            create_users: bool, credentials_out: Path | None, sso: bool, on_deleted: str, on_conflict: str,
+            allow_older: bool, as_json: bool) -> None:
     """Replay an archive into Planka (idempotent and resumable: rerun to continue).
 
     Credentials come from K2P_PLANKA_API_KEY, or K2P_PLANKA_USER and K2P_PLANKA_PASSWORD.
@@ -342,7 +351,8 @@ def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: 
     options = ImportOptions(archive=archive, planka_url=planka_url, dry_run=dry_run, state=state,
                             users=users, mapping=mapping, concurrency=concurrency, spaces=spaces,
                             boards=boards, ca_bundle=ca_bundle, accept_terms=accept_terms, report=report,
-                            create_users=create_users, credentials_out=credentials_out, sso=sso)
+                            create_users=create_users, credentials_out=credentials_out, sso=sso,
+                            on_deleted=on_deleted, on_conflict=on_conflict, allow_older=allow_older)
     with progress(not as_json) as bar:
         outcome = run_import(options, _planka_credentials(), on_progress=ImportProgress(bar))
     if as_json:

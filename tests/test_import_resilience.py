@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -11,7 +9,7 @@ import pytest
 
 from k2p.testing.planka.sim import PlankaFaultPlan, PlankaSimulator
 from tests.helpers.export import export_company
-from tests.helpers.planka_state import import_cli, import_into, snapshot
+from tests.helpers.planka_state import import_into, kill_then_resume, snapshot
 
 # (share of the clean import's mutating requests, phase): the importer is killed at that request,
 # "received": before the server commits it, "committed": after the commit but before the response
@@ -49,20 +47,7 @@ def test_sigkill_then_resume_equals_clean_import(archive: Path, clean: dict[str,
     with PlankaSimulator(require_terms=False, idle_timeout=300) as planka:
         key = planka.create_api_key(planka.admin_email)
         state = tmp_path / "ledger.sqlite"
-        proc = import_cli(planka.url, archive, state, key)
-        fired: list[int] = []
-
-        def kill(seq: int, method: str, path: str, when: str) -> None:
-            if seq == target and when == phase and not fired:
-                fired.append(seq)
-                os.kill(proc.pid, signal.SIGKILL)
-        planka.hooks.on_mutation = kill
-        proc.communicate(timeout=120)
-        assert fired and proc.returncode == -signal.SIGKILL
-        planka.hooks.clear()
-        resumed = import_cli(planka.url, archive, state, key)
-        out, err = resumed.communicate(timeout=180)
-        assert resumed.returncode == 0, out + err
+        kill_then_resume(planka, archive, state, key, target, phase)
         assert snapshot(planka.url, key) == clean["snapshot"]
 
 

@@ -36,6 +36,7 @@ from k2p.testing.kaiten.company import KaitenCompany, generate_company
 from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
+from tests.helpers.delta import PlankaWriter, kaiten_week, planka_week
 from tests.helpers.kaiten_changes import add_comment
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, snapshot
 
@@ -415,3 +416,46 @@ def test_newer_archive_updates_like_the_simulator(live: Live, people: list[dict[
     assert second["card"]["updated"] >= 3 and second["card_placement"]["updated"] >= 1
     projects = set(ledger_ids(tmp_path / "live.sqlite", "project").values())
     assert live.snapshot(projects) == expected
+
+
+def test_delta_with_deletions_and_a_conflict_like_the_simulator(live: Live, people: list[dict[str, Any]],
+                                                                tmp_path: Path) -> None:
+    """A second pass on a real Planka: what its board read returns shows the edit made in Planka
+    (a conflict, kept), and deletions are archived, labelled and marked as in the simulator."""
+    company = generate_company(SCALE)
+    weeks = [tmp_path / "week1.k2p", tmp_path / "week2.k2p"]
+    with KaitenSimulator(company, idle_timeout=300) as kaiten:
+        export(kaiten, weeks[0])
+        changed = kaiten_week(company)
+        export(kaiten, weeks[1])
+    users = write_users_csv(tmp_path / "users.csv", people)
+    with mirror_simulator(live, people) as sim:
+        key = sim.create_api_key(sim.admin_email)
+        assert import_into(sim, weeks[0], tmp_path / "sim.sqlite", users=users, api_key=key).tally.failed == 0
+        planka_week(PlankaWriter(sim.url, key), tmp_path / "sim.sqlite", changed)
+        sim_plan = import_into(sim, weeks[1], tmp_path / "sim.sqlite", users=users, api_key=key, dry_run=True)
+        sim_run = import_into(sim, weeks[1], tmp_path / "sim.sqlite", users=users, api_key=key)
+        expected = snapshot(sim.url, key)
+    first, _ = live_import(live, weeks[0], tmp_path / "live.sqlite", users, tmp_path / "live-0.json")
+    assert first.tally.failed == 0, first.report["failures"][:5]
+    planka_week(PlankaWriter(live.url, live.credentials.api_key, token=live.token), tmp_path / "live.sqlite", changed)
+    options = ImportOptions(archive=weeks[1], planka_url=live.url, state=tmp_path / "live.sqlite", users=users,
+                            accept_terms=True, report=tmp_path / "live-plan.json", dry_run=True)
+    plan = run_import(options, live.credentials)
+    second, calls = live_import(live, weeks[1], tmp_path / "live.sqlite", users, tmp_path / "live-1.json")
+    assert second.tally.failed == 0, second.report["failures"][:5]
+    assert refused(calls) == []
+    conflicts = second.report["conflicts"]["items"]
+    assert [(item["key"], item["field"], item["planka"], item["kaiten"], item["resolution"]) for item in conflicts] == [
+        (f"card:{changed.renamed_both}", "name", "Renamed in Planka", "Renamed in Kaiten", "kept-planka")]
+    for report in (plan.report, sim_plan.report, sim_run.report):
+        assert report["conflicts"]["items"] == conflicts
+        assert report["deleted_in_kaiten"]["counts"] == second.report["deleted_in_kaiten"]["counts"]
+    assert second.report["deleted_in_kaiten"]["counts"] == {"attachment": 2, "card": 1, "card_label": 1, "comment": 1,
+                                                            "task": 1, "task_list": 1}
+    assert plan.report["counts"] == second.report["counts"] == sim_run.report["counts"]
+    projects = set(ledger_ids(tmp_path / "live.sqlite", "project").values())
+    assert live.snapshot(projects) == expected
+    again, calls = live_import(live, weeks[1], tmp_path / "live.sqlite", users, tmp_path / "live-2.json")
+    assert [call for call in calls if call[0] != "GET" and not call[1].startswith("/api/access-tokens")] == []
+    assert again.report["conflicts"]["items"] == conflicts

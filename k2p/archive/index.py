@@ -169,6 +169,11 @@ class ArchiveIndex:
                                (str(card_id), C.CARDS.name)).fetchone()
         return None if row is None else jsoncodec.loads(row[0])["raw"]
 
+    def card_ids(self) -> set[str]:
+        """The source id of every card record in the archive (live and archived)."""
+        return {card for (card,) in self._db.execute("SELECT card FROM rows WHERE collection = ?",
+                                                     (C.CARDS.name,))}
+
     def board(self, board_id: str) -> BoardRecords:
         """Everything card-level that belongs to ``board_id``, in archive order."""
         records = BoardRecords(str(board_id))

@@ -24,6 +24,10 @@ from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.archive.writer import utc_now
+from k2p.delta import freshness
+from k2p.delta.conflicts import KEEP_PLANKA, POLICIES as CONFLICT_POLICIES
+from k2p.delta.deletions import ARCHIVE, POLICIES as DELETION_POLICIES
+from k2p.delta.run import DeltaRun
 from k2p.errors import ExitCode, K2PError
 from k2p.fileio import atomic_write_bytes
 from k2p.redaction import redact_bytes
@@ -68,6 +72,9 @@ class ImportOptions(BaseModel):
     create_users: bool = False
     credentials_out: Path | None = None
     sso: bool = False
+    on_deleted: str = Field(ARCHIVE, pattern="^(" + "|".join(DELETION_POLICIES) + ")$")
+    on_conflict: str = Field(KEEP_PLANKA, pattern="^(" + "|".join(CONFLICT_POLICIES) + ")$")
+    allow_older: bool = False
 
 
 @dataclass
@@ -204,11 +211,19 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         ledger = _open_ledger(options, source, target if client else None, Path(scratch))
         syncer = Syncer(ledger, tally, dry_run=options.dry_run)
         run = {"started_at": started, "finished_at": None, "completed": False, "server_high_water": None}
+        stamp = freshness.stamp_of(reader, fingerprint)
+        try:
+            freshness.guard(ledger, stamp, allow_older=options.allow_older, archive=str(options.archive))
+        except K2PError:
+            ledger.close()
+            raise
         try:
             if not options.dry_run:
                 ledger.record_run(run)
+                freshness.record(ledger, stamp, applied_at=started, completed=False)
             ctx = ImportContext(client, syncer, tally, reader, me["id"] if me else None,
                                 options.concurrency, progress)
+            ctx.delta = DeltaRun(ctx, on_deleted=options.on_deleted, on_conflict=options.on_conflict)
             ctx.quiet = QuietAccount(client, ledger, me, dry_run=options.dry_run)
             progress("phase", "people")
             users, people = start_people(ctx, index.company, rules, users, creating, planka_users or [], fidelity,
@@ -224,6 +239,8 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                     _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
                 progress("phase", "relations")
                 replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
+                progress("phase", "deleted in Kaiten")
+                ctx.delta.finish(reader, index, selected=bool(options.spaces or options.boards))
                 finish(ctx, people.plans, people.people, people.actors,
                        whole_archive=not options.spaces and not options.boards, fidelity=fidelity)
             finally:
@@ -234,10 +251,13 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         finally:
             if not options.dry_run:
                 ledger.record_run({**run, "finished_at": utc_now(), "server_high_water": syncer.high_water})
+                freshness.record(ledger, stamp, applied_at=started, completed=bool(run["completed"]) and not tally.failed)
             ledger.close()
     report = _report(options, reader, fingerprint, client, started, tally, fidelity, users,
                      ledger_path if not options.dry_run or options.state else None)
     report["people"] = people_report
+    report["archive_stamp"] = stamp.as_record()
+    report.update(ctx.delta.report())
     report["notifications"] = {"caused": sum(ctx.notified.values()), "accounts": len(ctx.notified),
                                "note": "to pre-existing accounts (card memberships added by the importing "
                                        "account); accounts k2p created are never notified"}

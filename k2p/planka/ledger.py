@@ -1,8 +1,11 @@
 """The import ledger: which Planka object stands for which Kaiten object, and in which state.
 
 One SQLite file per (source company, target server). Each row maps a plan key (``card:123``)
-to a Planka id, with per-field hashes of what was last sent so that a newer archive updates only
-what changed. A create is preceded by an ``intent`` row: if the process dies or the response is
+to a Planka id, with per-field hashes of what was last sent (``state["h"]``) so that a newer
+archive updates only what changed, and of the same fields as Planka answered them (``state["p"]``)
+so that an edit made in Planka since is seen as a conflict (:mod:`k2p.delta.conflicts`). Rows
+``deleted:<key>`` record what was done with objects deleted in Kaiten (:mod:`k2p.delta.deletions`);
+the meta entry ``archives`` lists every archive applied (:mod:`k2p.delta.freshness`). A create is preceded by an ``intent`` row: if the process dies or the response is
 lost, the next run finds the intent and reconciles it against Planka instead of creating again.
 
 WAL mode with ``synchronous=NORMAL`` survives a killed process (the case that matters here); after
@@ -30,6 +33,8 @@ CREATE TABLE IF NOT EXISTS objects (
     parent_id TEXT, position REAL, state TEXT NOT NULL DEFAULT '{}', intent_at REAL,
     updated_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS objects_planka_id ON objects (planka_id);
+CREATE INDEX IF NOT EXISTS objects_parent_id ON objects (parent_id);
+CREATE INDEX IF NOT EXISTS objects_kind ON objects (kind);
 """
 
 
@@ -68,6 +73,13 @@ class Row:
     @property
     def done(self) -> bool:
         return self.status == "done"
+
+
+_COLUMNS = "key, kind, status, planka_id, parent_id, position, state, intent_at"
+
+
+def _row(found: tuple[Any, ...]) -> Row:
+    return Row(found[0], found[1], found[2], found[3], found[4], found[5], jsoncodec.loads(found[6]), found[7])
 
 
 class Ledger:
@@ -144,12 +156,29 @@ class Ledger:
 
     # --- rows ------------------------------------------------------------------------------
     def get(self, key: str) -> Row | None:
-        found = self._execute("SELECT key, kind, status, planka_id, parent_id, position, state, "
-                              "intent_at FROM objects WHERE key = ?", (key,)).fetchone()
-        if found is None:
-            return None
-        return Row(found[0], found[1], found[2], found[3], found[4], found[5], jsoncodec.loads(found[6]),
-                   found[7])
+        found = self._execute(f"SELECT {_COLUMNS} FROM objects WHERE key = ?", (key,)).fetchone()
+        return None if found is None else _row(found)
+
+    def of_kind(self, kind: str) -> list[Row]:
+        """Every finished row of one kind, in key order."""
+        return [_row(found) for found in self._execute(
+            f"SELECT {_COLUMNS} FROM objects WHERE kind = ? AND status = 'done' ORDER BY key", (kind,)).fetchall()]
+
+    def children(self, parent_id: str) -> list[Row]:
+        """Every finished row whose Planka parent is ``parent_id``, in key order."""
+        return [_row(found) for found in self._execute(
+            f"SELECT {_COLUMNS} FROM objects WHERE parent_id = ? AND status = 'done' ORDER BY key",
+            (parent_id,)).fetchall()]
+
+    # --- applied archives ------------------------------------------------------------------
+    def archives(self) -> list[dict[str, Any]]:
+        """Every archive an import started to apply with this ledger, in the order applied."""
+        return list(self._meta("archives") or [])
+
+    def record_archive(self, stamp: dict[str, Any]) -> None:
+        """Add or replace (by ``archive_id``) one applied archive."""
+        kept = [saved for saved in self.archives() if saved.get("archive_id") != stamp.get("archive_id")]
+        self._put_meta("archives", kept + [stamp])
 
     def rows(self, kind: str) -> list[Row]:
         """Every settled row of one kind (``k2p check`` reads the people this way)."""

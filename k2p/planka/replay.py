@@ -55,6 +55,7 @@ class ImportContext:
     skipped_deactivated: int = 0                        # board memberships left out for them
     notified: Counter[str] = field(default_factory=Counter)   # user id → notifications caused
     quiet: QuietAccount | None = None                   # the importing account's subscribing settings
+    delta: Any = None                                   # k2p.delta.run.DeltaRun: re-import checks
 
     @property
     def api(self) -> PlankaClient:
@@ -127,6 +128,8 @@ def replay_ordered(ctx: ImportContext, parent_id: str | None, kind: str, items: 
 
 def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, position: float) -> None:
     client = ctx.client
+    if ctx.delta is not None:
+        ctx.delta.enter_board(plan)     # what Planka holds of the board now (conflicts, deletions)
     result = guarded(ctx, plan.key, "board", lambda: ctx.syncer.ensure(
         plan.key, project_id, plan.fields(), specs.board(client, project_id, plan.name),  # type: ignore[arg-type]
         position=position))
@@ -152,6 +155,8 @@ def replay_board(ctx: ImportContext, project_id: str | None, plan: BoardPlan, po
         client, state.board_id, item.name, item.type))  # type: ignore[arg-type]
     _replay_fields(ctx, plan, state)
     _replay_cards(ctx, plan, state)
+    if ctx.delta is not None:
+        ctx.delta.leave_board(plan, state.list_ids, state.archive_list_id)   # deleted or restored in Kaiten
     for member in members:
         if member.user_id in ctx.own and member.role != "editor":
             _final_role(ctx, plan.key, member.user_id, member.fields())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from k2p.errors import RemoteError
 from k2p.mapping.text import parse_time
@@ -85,6 +85,28 @@ def _seen_times(item: dict[str, Any], before: dict[str, Any] | None = None) -> d
     return {"at": [created, item.get("updatedAt")]}
 
 
+# Plan pseudo-fields and the Planka attribute that shows them (a card's list_key is its listId).
+PLANKA_ATTRIBUTE = {"list_key": "listId"}
+
+
+def seen_hashes(names: Any, item: dict[str, Any] | None) -> dict[str, str]:
+    """Hashes of what Planka answered for the plan fields ``names`` (keyed by plan field name):
+    what k2p last set, as the server stores it, so that a later edit in Planka can be told apart."""
+    if not item:
+        return {}
+    shown = {name: item[PLANKA_ATTRIBUTE.get(name, name)] for name in names
+             if PLANKA_ATTRIBUTE.get(name, name) in item}
+    return field_hashes(shown)
+
+
+class FieldGuard(Protocol):
+    """Decides which changed fields of an existing object are sent (see :mod:`k2p.delta.conflicts`)."""
+
+    def review(self, row: Row, kind: str, changes: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """The part of ``changes`` to send; names left out are kept as Planka has them."""
+        ...
+
+
 def _created_at(item: dict[str, Any]) -> float:
     moment = parse_time(item.get("createdAt"))
     return moment.timestamp() if moment else 0.0
@@ -98,6 +120,7 @@ class Syncer:
         self.tally = tally
         self.dry_run = dry_run
         self.high_water: str | None = None   # newest server timestamp seen in an answer
+        self.guard: FieldGuard | None = None  # conflict check of changed fields (re-imports)
         self._lock = threading.Lock()
 
     def saw(self, item: dict[str, Any] | None) -> None:
@@ -127,7 +150,8 @@ class Syncer:
         item, adopted = self._create(key, parent_id, payload, spec, row)
         self.saw(item)
         self.ledger.done(key, spec.kind, str(item["id"]), parent_id, position=item.get("position"),
-                         state={**(state or {}), "h": field_hashes(fields), **_seen_times(item)})
+                         state={**(state or {}), "h": field_hashes(fields), "p": seen_hashes(fields, item),
+                                **_seen_times(item)})
         self.tally.add(spec.kind, "created")
         if adopted:
             self.tally.add(spec.kind, "adopted")
@@ -140,6 +164,10 @@ class Syncer:
         changes = {name: value for name, value in fields.items() if hashes[name] != old.get(name)}
         if position is not None and position != row.position:
             changes["position"] = position
+        wanted = set(changes)
+        if changes and spec.update is not None and self.guard is not None:
+            changes = self.guard.review(row, spec.kind, changes, fields)
+        kept = wanted - set(changes)     # changed in Planka since: left as Planka has them
         if not changes or spec.update is None:
             self.tally.add(spec.kind, "unchanged")
             return Result(row.planka_id, "unchanged")
@@ -150,8 +178,11 @@ class Syncer:
         item = spec.update(row.planka_id, changes)
         self.saw(item)
         new_position = item.get("position", row.position) if "position" in changes else row.position
+        sent = {**{name: value for name, value in hashes.items() if name not in kept},
+                **{name: old[name] for name in kept if name in old}}
+        seen = {**row.state.get("p", {}), **seen_hashes([name for name in changes if name in fields], item)}
         self.ledger.done(row.key, spec.kind, row.planka_id, parent_id, position=new_position,
-                         state={**row.state, **(state or {}), "h": hashes, **_seen_times(item, row.state)})
+                         state={**row.state, **(state or {}), "h": sent, "p": seen, **_seen_times(item, row.state)})
         self.tally.add(spec.kind, "updated")
         return Result(row.planka_id, "updated", item)
 

@@ -47,6 +47,7 @@ def show_import(outcome: ImportOutcome) -> None:
               [(item["category"], item["field"], item["count"], (item["examples"] or [""])[0][:90])
                for item in report["fidelity"]])
     _show_people(report, outcome.dry_run)
+    _show_delta(report, outcome.dry_run)
     for failure in report["failures"][:10]:
         say(f"  FAILED {failure['key']}: {failure['message']}")
     if len(report["failures"]) > 10:
@@ -55,6 +56,29 @@ def show_import(outcome: ImportOutcome) -> None:
         say(f"Ledger: {report['ledger']}")
     say(f"Report: {outcome.report_path}")
     say(f"Archive fingerprint: {report['fingerprint']}")
+
+
+def _show_delta(report: dict[str, Any], dry_run: bool) -> None:
+    """Deleted in Kaiten and conflicts: each listed (the first 20 here, all in the report)."""
+    deleted = report.get("deleted_in_kaiten") or {}
+    items = deleted.get("items") or []
+    if items:
+        table(f"Deleted in Kaiten ({len(items)}; --on-deleted {deleted['policy']}"
+              f"{', what the import would do' if dry_run else ''})", ("kind", "key", "title", "done"),
+              [(item["kind"], item["key"], (item["title"] or "")[:50], item["done"]) for item in items[:20]])
+        if len(items) > 20:
+            say(f"  … {len(items) - 20} more in the report")
+    conflicts = report.get("conflicts") or {}
+    if not conflicts.get("checked", True):
+        say("Conflicts: not checked (offline dry run; give --planka-url to compare with Planka)")
+    found = conflicts.get("items") or []
+    if found:
+        table(f"Conflicts: changed in Planka since the last import, changed in Kaiten too ({len(found)}; "
+              f"--on-conflict {conflicts['policy']})", ("key", "field", "Planka", "Kaiten", "resolution"),
+              [(item["key"], item["field"], str(item["planka"])[:40], str(item["kaiten"])[:40], item["resolution"])
+               for item in found[:20]])
+        if len(found) > 20:
+            say(f"  … {len(found) - 20} more in the report")
 
 
 def _show_people(report: dict[str, Any], dry_run: bool) -> None:

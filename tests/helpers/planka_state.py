@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -211,3 +212,23 @@ def import_cli(url: str, archive: Path, state: Path, api_key: str, *extra: str) 
     return subprocess.Popen([sys.executable, "-m", "k2p.cli", "import", str(archive), "--planka-url", url,
                              "--state", str(state), "--report", str(state.with_suffix(".report.json")), *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def kill_then_resume(planka: PlankaSimulator, archive: Path, state: Path, api_key: str, target: int,
+                     phase: str) -> None:
+    """Run ``k2p import`` as a subprocess, SIGKILL it at mutating request ``target`` (``phase``
+    "received" or "committed"), then run it again to completion (asserting exit 0)."""
+    proc = import_cli(planka.url, archive, state, api_key)
+    fired: list[int] = []
+
+    def kill(seq: int, method: str, path: str, when: str) -> None:
+        if seq == target and when == phase and not fired:
+            fired.append(seq)
+            os.kill(proc.pid, signal.SIGKILL)
+    planka.hooks.on_mutation = kill
+    proc.communicate(timeout=120)
+    assert fired and proc.returncode == -signal.SIGKILL
+    planka.hooks.clear()
+    resumed = import_cli(planka.url, archive, state, api_key)
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, out + err
