@@ -20,11 +20,11 @@ from k2p.kaiten.export import run_export
 from k2p.kaiten.options import ExportOptions
 from k2p.planka.client import Credentials
 from k2p.planka.importer import ImportOptions, run_import
-from k2p.testing.kaiten_changes import evolve_company
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.changes import evolve_company
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.loopback import FaultPlan
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from k2p.delta.deletions import COMMENT_MARK, LABEL_COLOR, LABEL_NAME, NAME_PREFIX
-from k2p.testing.kaiten_changes import evolve_company
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.changes import evolve_company
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.delta import PlankaWriter, assert_same, kaiten_week, planka_week
 from tests.helpers.export import export_args, run_cli, token_of
 from tests.helpers.planka_state import import_cli, snapshot

@@ -14,9 +14,9 @@ from k2p.delta.deletions import COMMENT_MARK, LABEL_NAME, NAME_PREFIX
 from k2p.delta.freshness import ArchiveStamp
 from k2p.errors import ExitCode, K2PError
 from k2p.planka.ledger import Ledger
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.delta import second_pass
 from tests.helpers.export import export, run_cli
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from k2p.fileio import CRASH_AT_ENV
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.delta import assert_same, second_pass
 from tests.helpers.planka_state import import_cli, import_into, kill_then_resume, snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from k2p.testing.kaiten_company import KaitenCompany
+from k2p.testing.kaiten.company import KaitenCompany
 from tests.helpers.kaiten_changes import add_comment
 from tests.helpers.export import export
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids
