@@ -231,14 +231,9 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                                          sso=options.sso, users_file=options.users)
             try:
                 progress("boards_total", sum(len(project.boards) for project in projects))
-                relations: list[CardRelations] = []
-                planned: set[str] = set()
                 linked = linked_cards(ctx, index.company.card_boards,
                                       {ref.board_id for project in projects for ref in project.boards})
-                for project in projects:
-                    _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
-                progress("phase", "relations")
-                replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
+                replay_projects(ctx, projects, index, rules, users, fidelity, linked)
                 progress("phase", "deleted in Kaiten")
                 ctx.delta.finish(reader, index, selected=bool(options.spaces or options.boards))
                 finish(ctx, people.plans, people.people, people.actors,
@@ -269,13 +264,14 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
 
 def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: ArchiveIndex, rules: Any,
                     users: UserMap, fidelity: Fidelity, linked: Callable[[str], bool]) -> None:
-    """The import's own project, board and relation steps for ``projects`` with a ready context
-    (``k2p check --repair`` re-runs them for the objects it invalidated in the ledger)."""
+    """The project, board and relation steps of an import for ``projects`` with a ready context
+    (the import runs them once; ``k2p check --repair`` again for what it invalidated in the ledger)."""
     relations: list[CardRelations] = []
     planned: set[str] = set()
     for project in projects:
         _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
-    replay_relations(ctx, relations, planned, fidelity)
+    ctx.on_progress("phase", "relations")
+    replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
 
 
 def restore_settings(ctx: ImportContext) -> None:
