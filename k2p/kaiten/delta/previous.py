@@ -125,24 +125,9 @@ def _scope_text(scope: dict[str, Any]) -> str:
     return orjson.dumps(scope, option=orjson.OPT_SORT_KEYS).decode()
 
 
-_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
-_LONG_RUN = b"9" * 19
-
-
-def fast_loads(line: bytes) -> Any:
-    """Parse a record line of a verified archive: orjson, unless a 19-digit run could be an integer
-    orjson would round (then, or when orjson refuses the line, :func:`k2p.jsoncodec.loads`)."""
-    if _LONG_RUN not in line.translate(_NINES):
-        try:
-            return orjson.loads(line)
-        except orjson.JSONDecodeError:
-            pass
-    return jsoncodec.loads(line)
-
-
 def _lines(reader: ArchiveReader, collection: str) -> Iterator[tuple[int, bytes, dict[str, Any]]]:
     for seq, line in enumerate(reader.iter_unparsed_lines(collection)):
-        yield seq, line, fast_loads(line)
+        yield seq, line, jsoncodec.loads(line)
 
 
 def record_digest(raw: Any) -> str:
@@ -196,12 +181,12 @@ class PreviousIndex:
 
     def card_record(self, card_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT line FROM cards WHERE card_id = ?", (card_id,))
-        return fast_loads(rows[0][0]) if rows else None
+        return jsoncodec.loads(rows[0][0]) if rows else None
 
     def sub_records(self, collection: str, card_id: str) -> list[dict[str, Any]]:
         rows = self._rows("SELECT line FROM subs WHERE card_id = ? AND collection = ? ORDER BY seq",
                           (card_id, collection))
-        return [fast_loads(line) for (line,) in rows]
+        return [jsoncodec.loads(line) for (line,) in rows]
 
     def flagged(self) -> set[str]:
         """Cards a ``missing`` entry of PREVIOUS names (read again: retry what failed)."""
@@ -228,7 +213,7 @@ class PreviousIndex:
 
     def deleted_records(self) -> Iterator[dict[str, Any]]:
         for (line,) in self._rows("SELECT line FROM deleted ORDER BY seq"):
-            yield fast_loads(line)
+            yield jsoncodec.loads(line)
 
 
 def build_index(previous: Path, target: Path) -> None:
