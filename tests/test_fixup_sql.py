@@ -29,7 +29,7 @@ import pytest
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import Refused
 from k2p.fixup import check_fixup, write_fixup
-from k2p.mapping.text import parse_time
+from k2p.timestamps import parse_time
 from k2p.planka.client import Credentials
 from k2p.planka.users_template import write_users_template
 from k2p.testing.planka.sim import PlankaSimulator

@@ -9,8 +9,9 @@ import pytest
 
 from k2p.mapping.footer import duration
 from k2p.mapping.html_markdown import html_to_markdown
-from k2p.mapping.text import (ELLIPSIS, planka_markdown, TEXT_MAX, clean, cut_units, fit_text, human_utc, iso_utc, js_len,
-                              json_size, md_escape, parse_time, shorten, shorten_filename)
+from k2p.mapping.text import (ELLIPSIS, planka_markdown, TEXT_MAX, clean, cut_units, fit_text, js_len, json_size,
+                              md_escape, shorten, shorten_filename)
+from k2p.timestamps import human_utc, iso_utc, parse_time
 
 MARKER = "\n\n… [cut]"
 TAG = re.compile(r"<\s*/?\s*[A-Za-z!?]")

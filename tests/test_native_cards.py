@@ -12,7 +12,7 @@ import pytest
 
 from k2p.mapping.footer import duration
 from k2p.mapping.rules import MappingRules
-from k2p.mapping.text import human_utc
+from k2p.timestamps import human_utc
 from k2p.mapping.wording import WORDS
 from k2p.testing.kaiten.company import KaitenCompany, generate_company
 from k2p.testing.kaiten.sim import KaitenSimulator

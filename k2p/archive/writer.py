@@ -15,7 +15,6 @@ import shutil
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,13 +30,9 @@ from k2p.archive.records import FilePosition, RecordFileWriter, iter_parsed
 from k2p.errors import ArchiveInvalid, Refused
 from k2p.fileio import atomic_write_bytes, crash_point
 from k2p.redaction import redact_bytes
+from k2p.timestamps import utc_now
 
 HASH_CHUNK = 1 << 20
-
-
-def utc_now() -> str:
-    """Current time as ISO 8601 UTC with seconds precision and a ``Z``."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def sha256_file(path: Path) -> str:

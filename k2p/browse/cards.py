@@ -19,8 +19,8 @@ from k2p.mapping.ordering import id_order, position, time_order
 from k2p.mapping.properties import PropertyFormatter, property_name
 from k2p.mapping.relations import related_ids
 from k2p.mapping.rules import MappingRules, localized
-from k2p.mapping.text import parse_time
 from k2p.mapping.users import UserMap, display_name
+from k2p.timestamps import human_utc, parse_time
 
 Record = dict[str, Any]
 
@@ -52,17 +52,12 @@ def palette_css() -> str:
 
 def when(value: object) -> str:
     """``2022-11-14 09:41 UTC`` for a Kaiten timestamp; the text as is when it does not parse."""
-    moment = parse_time(value)
-    if moment is None:
-        return value if isinstance(value, str) else ""
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+    return day(value)
 
 
 def day(value: object, with_time: object = True) -> str:
-    moment = parse_time(value)
-    if moment is None:
-        return value if isinstance(value, str) else ""
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if with_time else moment.strftime("%Y-%m-%d")
+    """:func:`~k2p.timestamps.human_utc`, or the text as is when it does not parse."""
+    return human_utc(value, with_time=bool(with_time)) or (value if isinstance(value, str) else "")
 
 
 def minutes(value: object) -> str:

@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterable, Sequence
 from k2p.check.found import BoardFound, Item
 from k2p.check.verdict import Difference, Verdict
 from k2p.mapping.model import BoardPlan, CardPlan
-from k2p.mapping.text import parse_time
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import longest_increasing
+from k2p.timestamps import parse_time
 
 SHOWN_CHARS = 60
 

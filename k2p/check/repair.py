@@ -36,7 +36,7 @@ from k2p.planka.importer import replay_projects, restore_settings
 from k2p.planka.quiet import QuietAccount
 from k2p.planka.replay import ImportContext
 from k2p.planka.sync import Syncer, Tally
-from k2p.archive.writer import utc_now
+from k2p.timestamps import utc_now
 
 if TYPE_CHECKING:
     from k2p.check.run import Session

@@ -21,7 +21,6 @@ from k2p import __version__
 from k2p.archive.index import ArchiveIndex
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
-from k2p.archive.writer import utc_now
 from k2p.check.compare import BoardCheck, FileRead, People, file_chooser
 from k2p.check.found import BoardFound, get_or_none, read_board
 from k2p.check.verdict import Difference, Verdict
@@ -37,6 +36,7 @@ from k2p.planka.importer import default_ledger_path
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import longest_increasing
 from k2p.redaction import redact_bytes
+from k2p.timestamps import utc_now
 
 DEFAULT_CONCURRENCY = 4            # below the import's 8: a check should not load the server as much
 DEFAULT_BYTE_BUDGET = 2 << 30      # files hashed by default: all of them, up to 2 GiB per run

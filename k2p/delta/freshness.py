@@ -17,8 +17,8 @@ from typing import Any
 
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import Refused
-from k2p.mapping.text import parse_time
 from k2p.planka.ledger import Ledger
+from k2p.timestamps import parse_time
 
 
 @dataclass(frozen=True)

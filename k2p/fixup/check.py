@@ -15,8 +15,8 @@ from pathlib import Path
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import ExitCode, RemoteError
 from k2p.fixup.source import Target, collect_targets, read_ledger
-from k2p.mapping.text import parse_time
 from k2p.planka.client import Credentials, PlankaClient, PlankaError
+from k2p.timestamps import parse_time
 
 TOLERANCE_SECONDS = 1.0
 SHOWN = 10

@@ -19,7 +19,7 @@ from k2p import jsoncodec
 from k2p.archive import collections as C
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import ExitCode, K2PError, Refused
-from k2p.mapping.text import parse_time
+from k2p.timestamps import parse_time
 
 # Planka bumps a card's updated_at while k2p adds its comments and attachments, and the ledger's
 # high-water mark is the newest time Planka answered: rows up to this much later still count as

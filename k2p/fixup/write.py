@@ -11,11 +11,11 @@ from pathlib import Path
 from k2p import __version__
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
-from k2p.archive.writer import utc_now
 from k2p.errors import ExitCode, K2PError, Refused
 from k2p.fileio import atomic_writer
 from k2p.fixup.source import SLACK_SECONDS, LedgerView, collect_targets, read_ledger
 from k2p.fixup.sql import TABLES, fixup_script, undo_script
+from k2p.timestamps import utc_now
 
 APPLY = "psql -v ON_ERROR_STOP=1 -1 -f {script} <connection options or URL of the Planka database>"
 

@@ -22,7 +22,7 @@ import requests
 from k2p import __version__, jsoncodec
 from k2p.archive.format import MANIFEST, REPORTS_DIR, WORK_DIR, SourceInfo
 from k2p.archive.reader import ArchiveReader
-from k2p.archive.writer import ArchiveWriter, SealedArchive, utc_now
+from k2p.archive.writer import ArchiveWriter, SealedArchive
 from k2p.errors import ExitCode, K2PError, Refused, RemoteError, local_io_error
 from k2p.fileio import crash_point, fsync_dir
 from k2p.kaiten.client import KaitenClient, KaitenHTTPError
@@ -37,6 +37,7 @@ from k2p.kaiten.filehosts import FileHostPolicy
 from k2p.kaiten.files import FileFetcher
 from k2p.kaiten.journal import ExportJournal
 from k2p.kaiten.options import ExportOptions
+from k2p.timestamps import utc_now
 
 JOURNAL = "export.sqlite"
 REPORT = "export-report.json"

@@ -10,8 +10,8 @@ from k2p.mapping.context import BoardContext
 from k2p.mapping.footer import card_details, type_label
 from k2p.mapping.model import AttachmentPlan, CardPlan, DetailPlan, TaskListPlan, TaskPlan
 from k2p.mapping.ordering import id_order, position
-from k2p.mapping.text import (FIELD_VALUE_MAX, LONG_NAME_MAX, NAME_MAX, clean, iso_utc, js_len, parse_time,
-                              md_escape, plain_name, planka_markdown, shorten)
+from k2p.mapping.text import (FIELD_VALUE_MAX, LONG_NAME_MAX, NAME_MAX, clean, js_len, md_escape, plain_name, planka_markdown, shorten)
+from k2p.timestamps import iso_utc, parse_time
 
 RESPONSIBLE = 2
 TEXT_TITLE_MAX = 10_000   # a title shortened for the name is kept whole up to this in the description

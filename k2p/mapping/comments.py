@@ -8,7 +8,8 @@ from k2p.mapping.context import BoardContext
 from k2p.mapping.html_markdown import html_to_markdown
 from k2p.mapping.model import CommentPlan
 from k2p.mapping.ordering import id_order, time_order
-from k2p.mapping.text import human_utc, md_escape, planka_markdown
+from k2p.mapping.text import md_escape, planka_markdown
+from k2p.timestamps import human_utc
 
 HTML = 2
 

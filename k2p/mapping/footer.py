@@ -33,7 +33,8 @@ from typing import Any, Callable, Iterable
 from k2p.mapping.context import BoardContext
 from k2p.mapping.relations import related_ids
 from k2p.mapping.rules import MappingRules
-from k2p.mapping.text import human_utc, shorten
+from k2p.mapping.text import shorten
+from k2p.timestamps import human_utc
 
 _ENGLISH = MappingRules(language="en")
 MAX_ITEMS = 20          # names or cards listed per field; the rest is counted

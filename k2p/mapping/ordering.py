@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 
-from k2p.mapping.text import parse_time
+from k2p.timestamps import parse_time
 
 _LAST = 1 << 62
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)

@@ -9,7 +9,6 @@ All cuts fall on code-point boundaries.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
 
 import orjson
 
@@ -24,7 +23,6 @@ _LINE_BREAKS = re.compile("[\t\n\v\f\r\x85\u2028\u2029]+")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]])")
 _ENTITY_LIKE = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
-_FRACTION = re.compile(r"(?<=:\d\d)\.(\d+)")
 _BREAK_WINDOW = 2000    # a cut moves back to a line break found within this many characters
 
 
@@ -120,39 +118,6 @@ def md_escape(text: str) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = _ENTITY_LIKE.sub("&amp;", text)
     return text.replace("<", "&lt;").replace(">", "&gt;")
-
-
-def parse_time(value: object) -> datetime | None:
-    """A Kaiten ISO 8601 timestamp as an aware UTC datetime (``None`` when absent or invalid)."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    # Python 3.10 parses only 3 or 6 fraction digits.
-    text = _FRACTION.sub(lambda match: "." + (match.group(1) + "000000")[:6], text, count=1)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
-def iso_utc(moment: datetime) -> str:
-    """``2026-08-01T09:15:00.000Z``: the form Planka itself returns."""
-    return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:{moment.minute:02d}:"
-            f"{moment.second:02d}.{moment.microsecond // 1000:03d}Z")
-
-
-def human_utc(value: object, *, with_time: bool = True) -> str | None:
-    """``2026-08-01 09:15 UTC`` (or ``2026-08-01``) for footers and attribution lines."""
-    moment = parse_time(value)
-    if moment is None:
-        return None
-    day = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
-    return f"{day} {moment.hour:02d}:{moment.minute:02d} UTC" if with_time else day
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -23,7 +23,7 @@ from k2p.archive.index import ArchiveIndex
 from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
-from k2p.archive.writer import utc_now
+from k2p.timestamps import utc_now
 from k2p.delta import freshness
 from k2p.delta.conflicts import KEEP_PLANKA, POLICIES as CONFLICT_POLICIES
 from k2p.delta.deletions import ARCHIVE, POLICIES as DELETION_POLICIES

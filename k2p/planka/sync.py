@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from k2p.errors import RemoteError
-from k2p.mapping.text import parse_time
+from k2p.timestamps import parse_time
 from k2p.planka.client import AmbiguousWrite
 from k2p.planka.ledger import Ledger, Row, field_hashes
 
