@@ -176,13 +176,17 @@ def unpack(tar_file: Path, output: Path) -> None:
               "to trust for TLS.")
 @click.option("--allow-file-host", "allow_file_hosts", multiple=True, metavar="HOST",
               help="Also download files from HOST (your own file storage; repeatable).")
+@click.option("--with-activity", is_flag=True, help="Also export every card's activity feed "
+              "(about one more request per card).")
+@click.option("--with-baselines", is_flag=True, help="Also export every card's baselines (one more "
+              "request per card).")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_token_file: bool,
            rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
-           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], restart: bool,
-           as_json: bool) -> None:
+           ca_bundle: str | None, allow_file_hosts: tuple[str, ...], with_activity: bool,
+           with_baselines: bool, restart: bool, as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
     from k2p.kaiten.export import run_export
     from k2p.kaiten.options import ExportOptions
@@ -193,7 +197,8 @@ def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_t
     options = ExportOptions(kaiten_url=kaiten_url, out=out, rps=rps, concurrency=concurrency,
                             spaces=spaces, boards=boards, files=not no_files,
                             max_file_size=max_file_size, ca_bundle=ca_bundle,
-                            allow_file_hosts=allow_file_hosts)
+                            allow_file_hosts=allow_file_hosts, with_activity=with_activity,
+                            with_baselines=with_baselines)
     with progress(not as_json) as bar:
         outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
     if as_json:

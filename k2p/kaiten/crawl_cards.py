@@ -16,6 +16,8 @@ from k2p.archive import collections as C
 from k2p.archive.blobs import BlobRef
 from k2p.kaiten.client import KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, missing_from_error
+from k2p.kaiten.extras import counts
+from k2p.kaiten.extras.card_lists import card_lists
 from k2p.kaiten.files import FileFetcher, FileOutcome, file_key
 
 
@@ -31,6 +33,9 @@ class SubList:
         if counter is not None:
             return card.get(counter) != 0   # absent counter: fetch to be safe
         return card.get("last_moved_at", "unknown") is not None  # never moved: no history
+
+    def fetch(self, client: Any, card_id: str) -> Any:
+        return client.get_json(f"/cards/{card_id}/{self.route}")
 
 
 SUB_LISTS = (SubList(C.COMMENTS, "comments"), SubList(C.TIME_LOGS, "time-logs"),
@@ -60,13 +65,15 @@ class CardBatchExporter:
         self.downloads = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="file")
         # Files stored by earlier units (also of an interrupted run) are never downloaded again.
         self.known_files: dict[str, tuple[str, int]] = ctx.journal.stored_files()
+        self.sub_lists = SUB_LISTS + card_lists(ctx.options)   # extras: SLA, --with-activity, …
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.downloads.shutdown(wait=False, cancel_futures=True)
 
     def export_batch(self, out: UnitOutput, card_ids: list[str]) -> None:
-        for collection in (C.CARDS, C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY, C.FILES):
+        for collection in (C.CARDS, C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY, C.FILES,
+                           *(sub.collection for sub in self.sub_lists)):
             self.ctx.open(collection)
         for result in self.pool.map(self._fetch, card_ids):
             self._write(out, result)
@@ -82,7 +89,7 @@ class CardBatchExporter:
                                                      detail_prefix="listed on its board, but "))
             return result
         result.card = card
-        for sub in SUB_LISTS:
+        for sub in self.sub_lists:
             if sub.needed(card):
                 result.lists[sub.collection.name] = self._sub_list(result, card_id, sub)
         for file in card.get("files") or []:
@@ -93,7 +100,7 @@ class CardBatchExporter:
         if self.ctx.route_disabled(sub.route):
             return []
         try:
-            items = self.ctx.client.get_json(f"/cards/{card_id}/{sub.route}")
+            items = sub.fetch(self.ctx.client, card_id)
         except KaitenHTTPError as error:
             if error.status in (402, 403, 405):
                 # A tariff or permission limit applies to every card: report it once.
@@ -121,10 +128,11 @@ class CardBatchExporter:
         if card is None:
             return
         self.ctx.write(C.CARDS, result.card_id, card, ref={"board_id": str(card.get("board_id"))})
-        for sub in SUB_LISTS:
+        for sub in self.sub_lists:
             for item in result.lists.get(sub.collection.name, []):
                 self.ctx.write(sub.collection, item.get("id"), item, ref=card_ref(result))
         self._check_comment_count(card, result)
+        counts.check_card(self.ctx, out, result.card_id, card, result.lists)
         for tag in card.get("tags") or []:
             tag_id = tag.get("tag_id", tag.get("id"))
             if tag_id is not None:

@@ -30,6 +30,7 @@ from k2p.kaiten.context import CrawlContext, UnitOutput
 from k2p.kaiten import crawl_company, crawl_structure
 from k2p.kaiten.crawl_cards import CardBatchExporter
 from k2p.kaiten.endpoint import KaitenEndpoint, parse_kaiten_url
+from k2p.kaiten.extras import units as extras
 from k2p.kaiten.filehosts import FileHostPolicy
 from k2p.kaiten.files import FileFetcher
 from k2p.kaiten.journal import ExportJournal
@@ -200,6 +201,7 @@ def _run(options: ExportOptions, client: KaitenClient, identity: dict[str, Any],
 
     _export_cards(ctx, runner, options, [str(board) for board in board_ids] + ["sweep"], progress)
     runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
+    extras.run_units(ctx, runner, progress)
 
     progress("phase", "sealing")
     crash_point("seal:start")
@@ -281,7 +283,8 @@ def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool) -> ExportO
     counters = journal.counters()
     referenced = {sha for sha, _ in journal.stored_files().values()}
     writer.prune_blobs(keep=referenced)
-    expected = {"cards": counters.get("cards_listed", 0)}
+    expected = {"cards": counters.get("cards_listed", 0), **extras.expected(counters)}
+    coverage = extras.collection_coverage(ctx, expected)
     missing = writer.missing_reasons()
     endpoint = ctx.client.endpoint
     source = SourceInfo(base_url=endpoint.api_base, api_version=endpoint.api_version,
@@ -302,10 +305,11 @@ def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool) -> ExportO
         "collections": writer.record_counts(),
         "expected": expected,
         "missing": {"count": sum(missing.values()), "by_reason": missing},
+        "coverage": {name: entry.model_dump(exclude_none=True) for name, entry in coverage.items()},
     }
     writer.write_report(REPORT, report)
     sealed = writer.finalize(source=source, exporter_version=__version__,
                              created_at=journal.get("created_at"), scope=options.scope(),
-                             expected=expected)
+                             expected=expected, coverage=coverage)
     return ExportOutcome(sealed, report, resumed)
 

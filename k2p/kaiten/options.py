@@ -24,6 +24,8 @@ class ExportOptions(BaseModel):
     ca_bundle: str | None = None
     allow_file_hosts: tuple[str, ...] = ()
     batch_size: int = Field(50, ge=1, le=1000)
+    with_activity: bool = False     # GET /cards/{id}/activity for every card (k2p.kaiten.extras)
+    with_baselines: bool = False    # GET /cards/{id}/baselines for every card
 
     @property
     def full_scope(self) -> bool:
@@ -35,9 +37,13 @@ class ExportOptions(BaseModel):
                 "files": self.files, "max_file_size": self.max_file_size,
                 "batch_size": self.batch_size,
                 # only when given, so that exports interrupted before the option existed resume
-                **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {})}
+                **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {}),
+                **({"with_activity": True} if self.with_activity else {}),
+                **({"with_baselines": True} if self.with_baselines else {})}
 
     def scope(self) -> dict[str, Any]:
         """The scope as recorded in the manifest."""
         return {"spaces": sorted(self.spaces), "boards": sorted(self.boards), "files": self.files,
-                "max_file_size": self.max_file_size}
+                "max_file_size": self.max_file_size,
+                **({"with_activity": True} if self.with_activity else {}),
+                **({"with_baselines": True} if self.with_baselines else {})}

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from k2p.testing import kaiten_routes, kaiten_views
+from k2p.testing import kaiten_documents, kaiten_routes, kaiten_space_config, kaiten_views
 from k2p.testing.kaiten_cards import CardBuilder, new_live_card
 from k2p.testing.kaiten_files import FileBlob, FileRef
 from k2p.testing.kaiten_formats import DEFAULT_FILES_ORIGIN
@@ -76,6 +76,7 @@ class KaitenCompany:
     blockers: dict[int, list[Record]] = field(default_factory=dict)
     external_links: dict[int, list[Record]] = field(default_factory=dict)
     audit_logs: list[Record] = field(default_factory=list)
+    configuration: dict[str, Any] = field(default_factory=dict)  # kaiten_space_config, documents_v1
     landmarks: dict[str, Any] = field(default_factory=dict)
     files_origin: str = DEFAULT_FILES_ORIGIN
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
@@ -218,6 +219,7 @@ class KaitenCompany:
             "cards": sorted(set(self.served_card_ids()) - visible_cards),
             "deleted_cards": sorted(cid for cid, card in self.cards.items() if card["condition"] == 3),
             "files": files,
+            "collections": kaiten_expected_collections(self, info),
         }
 
     # --- mutation (drift tests) ----------------------------------------------------------------
@@ -235,6 +237,14 @@ class KaitenCompany:
                                  lane_id=lane_id, title=title, like=like)
 
 
+def kaiten_expected_collections(co: KaitenCompany, info: TokenInfo) -> dict[str, int]:
+    """Collections of the newer export units a token cannot read as a whole → HTTP status."""
+    refused = {"iterations": 402, "company_groups": 402}
+    if not info.is_admin:
+        refused.update({"audit_logs": 403, "service_desk_services": 403})
+    return refused
+
+
 def generate_company(scale: str = "small", seed: int = 0) -> KaitenCompany:
     """Generate a deterministic company: ``"tiny"`` (unit tests), ``"small"`` (default), ``"large"``."""
     if scale not in SCALES:
@@ -245,4 +255,6 @@ def generate_company(scale: str = "small", seed: int = 0) -> KaitenCompany:
     StructureBuilder(company, SCALES[scale], rng, ids).run()
     CardBuilder(company, SCALES[scale], rng, ids).run()
     finish_company(company, SCALES[scale], rng, ids)
+    kaiten_space_config.build(company)
+    kaiten_documents.build(company)
     return company
