@@ -238,10 +238,10 @@ class KaitenCompany:
 
 
 def kaiten_expected_collections(co: KaitenCompany, info: TokenInfo) -> dict[str, int]:
-    """Collections of the newer export units a token cannot read as a whole → HTTP status."""
+    """Collections a correct export with ``info`` cannot read as a whole → the HTTP status."""
     refused = {"iterations": 402, "company_groups": 402}
     if not info.is_admin:
-        refused.update({"audit_logs": 403, "service_desk_services": 403})
+        refused.update({"company_users": 403, "sprints": 403, "audit_logs": 403, "service_desk_services": 403})
     return refused
 
 
