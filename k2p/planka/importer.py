@@ -35,6 +35,7 @@ from k2p.mapping.ordering import id_order
 from k2p.mapping.users import UserMap, UserRow, parse_user_csv, resolve_user_map
 from k2p.people.provision import finish, start_people
 from k2p.planka import specs
+from k2p.planka.documents import replay_documents
 from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaError, normalize_url
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import plan_positions
@@ -219,6 +220,9 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                     _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
                 progress("phase", "relations")
                 replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
+                if rules.documents == "board" and not options.boards:   # k2p.planka.documents
+                    progress("phase", "documents")
+                    replay_documents(ctx, index, rules, users, fidelity, projects, planned, spaces=options.spaces)
                 finish(ctx, people.plans, people.people, people.actors,
                        whole_archive=not options.spaces and not options.boards, fidelity=fidelity)
             finally:
