@@ -27,7 +27,7 @@ SPACE_FAMILY = {"automations", "webhooks", "external_webhooks", "template_checkl
 def _out_of_scope(known: Known, options: Any) -> str | None:
     if options.full_scope:
         return None
-    if known.name in DOCUMENT_FAMILY - {"tree_entities"} | SPACE_FAMILY and not options.spaces:
+    if known.name in DOCUMENT_FAMILY | SPACE_FAMILY and not options.spaces:
         return "a --board export holds no documents or space settings (use --space or a full export)"
     return None
 

@@ -134,6 +134,8 @@ class DocumentExporter:
         ctx = self.ctx
         for collection in (C.TREE_ENTITIES, C.DOCUMENT_GROUPS, C.DOCUMENTS, C.DOCUMENT_FILES):
             ctx.open(collection)
+        if not ctx.options.full_scope and not ctx.options.spaces:
+            return   # a --board export holds no documents (coverage: out_of_scope)
         tree = self._tree(out)
         keep = self._in_scope(tree)
         groups = self.listing(C.DOCUMENT_GROUPS, "/document-groups", out)
