@@ -13,6 +13,8 @@ rest of the company stays exactly as generated):
 * ``sla[card_id]`` — ``GET /cards/{id}/sla-rules-measurements``: 400 for a card that is not a
   service-desk request or is archived (research §4.22).
 * ``baselines[card_id]`` — ``GET /cards/{id}/baselines`` (unpaged; ``[]`` for most cards).
+* ``activity_extra[card_id]`` — events appended to one card's ``GET /cards/{id}/activity`` feed so
+  that it runs over more than one page of 100.
 """
 
 from __future__ import annotations
@@ -66,7 +68,14 @@ def build(co: "KaitenCompany") -> None:
                             "status": "completed", "planned_at": at(-5 * DAY), "completed_at": at(-5 * DAY - 30)}]
     cfg["baselines"] = {cid: [{"id": rng_uuid(rng), "card_id": cid, "name": "Plan v1", "planned_start": at(-30 * DAY),
                                "planned_end": at(-10 * DAY), "created": at(-31 * DAY)}] for cid in live[:3]}
-    co.landmarks.update(service_desk_cards=requests, baseline_cards=live[:3])
+    busy = live[0]   # a long activity feed: more than one page of 100 events
+    card = co.cards[busy]
+    cfg["activity_extra"] = {busy: [
+        {"id": str(busy * 1000 + 500 + n), "created": at(-20 * DAY + n), "action": "card_change",
+         "author_id": card["owner_id"], "card_id": busy, "board_id": card["board_id"],
+         "column_id": card["column_id"], "lane_id": card["lane_id"], "card_version": card["version"],
+         "data": {"changes": {"size": [n, n + 1]}}} for n in range(130)]}
+    co.landmarks.update(service_desk_cards=requests, baseline_cards=live[:3], busy_activity_card=busy)
 
 
 @route("/spaces/{space_id:int}/automations")
