@@ -34,8 +34,8 @@ from typing import Any
 
 import requests
 
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator, SimEvent
 
 K2P = str(Path(sys.executable).with_name("k2p"))
 PER_CARD = ("", "/comments", "/time-logs", "/location-history", "/members", "/tags", "/children",

@@ -17,8 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
 
 HERE = Path(__file__).resolve().parent
 TARGET = HERE / "acme-tiny.k2p"

@@ -12,8 +12,8 @@ from k2p.archive.pack import pack_archive
 from k2p.cli import main
 from k2p.diff.records import field_changes
 from k2p.errors import ExitCode
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
 from tests.helpers.archives import rewrite_manifest, sample_content, write_archive
 from tests.helpers.export import by_id, export
 from tests.helpers.kaiten_changes import add_comment

@@ -11,10 +11,10 @@ import pytest
 
 from k2p.kaiten.extras.documents import references
 from k2p.mapping.prosemirror import prosemirror_to_markdown
-from k2p.testing import kaiten_documents
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten import documents as kaiten_documents
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, snapshot
 

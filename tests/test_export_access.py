@@ -11,7 +11,7 @@ import pytest
 
 from k2p.archive.records import iter_decompressed
 from k2p.errors import ExitCode
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.loopback import LoggedRequest
 from tests.helpers.export import assert_valid, by_id, export_args, records, run_cli, sim_fixture, token_of
 from tests.helpers.ground_truth import CHECKS

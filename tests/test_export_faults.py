@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
+from k2p.testing.kaiten.sim import KaitenSimulator, SimEvent
 from k2p.testing.loopback import FaultPlan
 from tests.helpers.export import Recorder, api_path, assert_valid, content, export, export_into, sim_fixture
 

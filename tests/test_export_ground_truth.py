@@ -9,9 +9,9 @@ import orjson
 import pytest
 
 from k2p.archive.reader import ArchiveReader
-from k2p.testing import kaiten_documents
+from k2p.testing.kaiten import documents as kaiten_documents
 from k2p.kaiten.export import REPORT
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.loopback import LoggedRequest
 from tests.helpers.export import assert_valid, export_into, records, sim_fixture
 from tests.helpers.ground_truth import CHECKS

@@ -21,8 +21,8 @@ from k2p.archive.verify import verify_archive
 from k2p.errors import ExitCode
 from k2p.kaiten.export import JOURNAL
 from k2p.kaiten.options import ExportOptions
-from k2p.testing.kaiten_company import KaitenCompany
-from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
+from k2p.testing.kaiten.company import KaitenCompany
+from k2p.testing.kaiten.sim import KaitenSimulator, SimEvent
 from tests.helpers.export import (
     Recorder, api_path, assert_valid, content, export_args, export_into, run_cli, sim_fixture, start_cli,
     token_of,

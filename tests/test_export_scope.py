@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from k2p.archive.reader import ArchiveReader
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.sim import KaitenSimulator
 from tests.helpers.export import (
     assert_valid, by_id, export, export_args, export_into, raws, records, run_cli, sim_fixture, simulator,
     token_of,

@@ -32,7 +32,7 @@ from k2p.fixup import check_fixup, write_fixup
 from k2p.mapping.text import parse_time
 from k2p.planka.client import Credentials
 from k2p.planka.users_template import write_users_template
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export_company
 from tests.helpers.planka_state import import_into, ledger_ids
 

@@ -34,7 +34,7 @@ from k2p.kaiten import export as export_module
 from k2p.kaiten.export import JOURNAL
 from k2p.kaiten.filehosts import FileHostPolicy, HostRefused
 from k2p.kaiten.files import SIZE_TOLERANCE
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.loopback import FaultPlan, SimHandler
 from tests.helpers.export import (
     K2P, assert_valid, by_id, cli_env, content, export, export_args, export_into, records, run_cli, sim_fixture,

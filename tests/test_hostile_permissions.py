@@ -15,7 +15,7 @@ from k2p.archive.writer import ArchiveWriter
 from k2p.cli import main
 from k2p.errors import ExitCode
 from k2p.planka import ledger as ledger_module
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.archives import write_archive
 from tests.helpers.export import FAST, simulator, token_of
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner, Result
 
 from k2p.cli import main
 from k2p.errors import ExitCode
-from k2p.testing.planka_sim import PlankaFaultPlan, PlankaSimulator
+from k2p.testing.planka.sim import PlankaFaultPlan, PlankaSimulator
 from tests.helpers.export import export_company
 from tests.helpers.planka_state import import_into, snapshot
 from tests.helpers.stubs import Stub

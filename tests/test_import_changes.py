@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from k2p.cli import main
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.kaiten_changes import add_comment
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, ledger_keys

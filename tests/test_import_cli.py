@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from k2p.cli import main
 from k2p.errors import ExitCode
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export_company
 
 PASSWORD = "Importer-Password-2026!"

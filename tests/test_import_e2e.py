@@ -12,9 +12,9 @@ import pytest
 from k2p.mapping.footer import duration
 from k2p.mapping.text import planka_markdown
 from k2p.planka.users_template import write_users_template
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import PlankaReader, card_fields, import_into, ledger_ids
 
@@ -43,7 +43,9 @@ def imported(exported: tuple[KaitenCompany, Path], tmp_path_factory: pytest.Temp
         from k2p.planka.client import Credentials
         write_users_template(archive, work / "users.csv", planka_url=planka.url,
                              credentials=Credentials(api_key=key))
-        outcome = import_into(planka, archive, work / "ledger.sqlite", users=work / "users.csv", api_key=key)
+        (work / "mapping.toml").write_text('language = "en"\n', encoding="utf-8")
+        outcome = import_into(planka, archive, work / "ledger.sqlite", users=work / "users.csv", api_key=key,
+                              mapping=work / "mapping.toml")
         yield {"planka": planka, "key": key, "outcome": outcome, "ledger": work / "ledger.sqlite",
                "company": company, "archive": archive, "work": work, "people": people}
 
@@ -223,7 +225,7 @@ def test_rerun_sends_no_mutating_request(imported: dict[str, Any]) -> None:
     planka: PlankaSimulator = imported["planka"]
     before = planka.mutation_count()
     outcome = import_into(planka, imported["archive"], imported["ledger"], users=imported["work"] / "users.csv",
-                          api_key=imported["key"])
+                          api_key=imported["key"], mapping=imported["work"] / "mapping.toml")
     assert planka.mutation_count() == before
     counts = outcome.report["counts"]
     assert all(row["created"] == row["updated"] == row["failed"] == 0 for row in counts.values())
@@ -234,7 +236,7 @@ def test_dry_run_of_a_complete_import_plans_nothing(imported: dict[str, Any]) ->
     planka: PlankaSimulator = imported["planka"]
     before = planka.mutation_count()
     outcome = import_into(planka, imported["archive"], imported["ledger"], users=imported["work"] / "users.csv",
-                          api_key=imported["key"], dry_run=True)
+                          api_key=imported["key"], dry_run=True, mapping=imported["work"] / "mapping.toml")
     assert planka.mutation_count() == before
     assert all(row["created"] == row["updated"] == 0 for row in outcome.report["counts"].values())
 

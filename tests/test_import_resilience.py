@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from k2p.testing.planka_sim import PlankaFaultPlan, PlankaSimulator
+from k2p.testing.planka.sim import PlankaFaultPlan, PlankaSimulator
 from tests.helpers.export import export_company
 from tests.helpers.planka_state import import_cli, import_into, snapshot
 

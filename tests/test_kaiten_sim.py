@@ -11,8 +11,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import TOO_MANY, KaitenSimulator, main
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import TOO_MANY, KaitenSimulator, main
 from k2p.testing.loopback import FaultPlan
 
 RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")

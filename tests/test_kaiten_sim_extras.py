@@ -8,7 +8,7 @@ import orjson
 import pytest
 import requests
 
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.sim import KaitenSimulator
 from tests.helpers.export import simulator
 
 

@@ -29,8 +29,8 @@ import pytest
 from k2p.fixup import check_fixup, write_fixup
 from k2p.planka.importer import ImportOptions, run_import
 from k2p.planka.users_template import write_users_template
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import ledger_ids
 from tests.test_live_planka import LIVE_URL, SCALE, Live, live_credentials

@@ -29,11 +29,12 @@ from typing import Any, Iterator
 
 import pytest
 
+from k2p.mapping.wording import WORDS
 from k2p.planka.client import Credentials, PlankaClient, PlankaError
 from k2p.planka.importer import ImportOptions, ImportOutcome, run_import
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.kaiten_changes import add_comment
 from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, snapshot
@@ -241,16 +242,21 @@ def test_first_import_is_clean(live: Live, imported: dict[str, Any]) -> None:
     assert all(row["adopted"] == 0 for row in counts.values())
 
 
+RELATION_TEXT = {words[f"detail.{kind}"] for words in WORDS.values() for kind in ("parents", "children")}
+
+
 def test_live_board_reads_like_a_native_one(live: Live, imported: dict[str, Any]) -> None:
     """Issue 14 read back from the real server: no k2p metadata in descriptions, no empty field on
     a card, relations resolve to imported cards, no default-lane label, no admin subscription."""
     reader = live.reader()
     cards = set(ledger_ids(imported["ledger"], "card").values())
+    kaiten_ids = {key.split(":")[1] for key in ledger_ids(imported["ledger"], "card")}
     checked_fields = linked = 0
     for board_id in ledger_ids(imported["ledger"], "board").values():
         board = reader.get(f"/api/boards/{board_id}")
         labels = {label["id"]: label["name"] or "" for label in board["included"]["labels"]}
-        assert not [name for name in labels.values() if name.startswith("Lane: Default")]
+        assert not [name for name in labels.values()
+                    if name.startswith(tuple(words["lane_label_prefix"] + "Default" for words in WORDS.values()))]
         for card in board["included"]["cards"]:
             assert "Kaiten card " not in (card.get("description") or ""), card["id"]
             assert not card.get("isSubscribed"), f"the importing account is subscribed to card {card['id']}"
@@ -261,6 +267,9 @@ def test_live_board_reads_like_a_native_one(live: Live, imported: dict[str, Any]
             for field in included["customFields"]:
                 if field["customFieldGroupId"] in own:
                     checked_fields += 1
+                    if field["name"] in RELATION_TEXT:   # text only for cards outside the import
+                        text = values.get((field["customFieldGroupId"], field["id"])) or ""
+                        assert not set(re.findall(r"#(\d+)", text)) & kaiten_ids, (card["id"], text)
                     assert (values.get((field["customFieldGroupId"], field["id"])) or "").strip(), field
             for task in included["tasks"]:
                 if task.get("linkedCardId"):

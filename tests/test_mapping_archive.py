@@ -21,11 +21,11 @@ from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import MappingRules
 from k2p.mapping.text import js_len, md_escape
 from k2p.mapping.users import UserMap, archive_names
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing import planka_routes  # noqa: F401  (importing it registers every route)
-from k2p.testing.planka_http import ROUTES
-from k2p.testing.planka_validation import validate
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka import routes as planka_routes  # noqa: F401  (importing it registers every route)
+from k2p.testing.planka.http import ROUTES
+from k2p.testing.planka.validation import validate
 
 BODY_LIMIT = 1_048_576
 TAG = re.compile(r"<\s*/?\s*[A-Za-z!?]")

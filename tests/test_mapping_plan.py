@@ -281,9 +281,10 @@ def test_card_details_and_switch(board: tuple[CompanyRecords, BoardRecords]) -> 
     _, _, cards = plan(board, MappingRules(card_url="https://acme.kaiten.ru/space/{space_id}/card/{card_id}"))
     card = cards["card:3"]
     assert card.description is None and card.details_group == "Details"
-    assert [(item.key, item.name, item.content) for item in card.details[:2]] == [
+    assert [(item.key, item.name, item.content) for item in card.details[:3]] == [
         ("card:3:detail:kaiten_card", "Kaiten card", "3"),
-        ("card:3:detail:created", "Created", "2026-01-02 03:04 UTC by Ann")]
+        ("card:3:detail:created", "Created", "2026-01-02 03:04 UTC"),
+        ("card:3:detail:owner", "Owner", "Ann")]
     assert all(item.content and "\n" not in item.content for plan_ in cards.values() for item in plan_.details)
     link = card.attachments[-1]
     assert (link.key, link.type, link.name, link.url) == (

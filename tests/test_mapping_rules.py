@@ -9,7 +9,7 @@ import pytest
 from k2p.errors import ExitCode, K2PError
 from k2p.mapping.colors import DEFAULT_COLOR, LABEL_COLORS, PALETTE, label_color
 from k2p.mapping.rules import MappingRules, load_rules
-from k2p.testing.planka_boards import LABEL_COLORS as SIMULATOR_COLORS
+from k2p.testing.planka.boards import LABEL_COLORS as SIMULATOR_COLORS
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -25,7 +25,7 @@ def test_defaults_without_a_file() -> None:
                                                                                           "project")
     assert rules.details == "fields" and rules.comment_attribution and rules.custom_fields
     assert (rules.time_spent, rules.name_display_max, rules.board_field_share) == ("field", 256, 0.5)
-    assert rules.long_title_in_description and rules.planka_markdown and rules.details_group_name == "Details"
+    assert rules.long_title_in_description and rules.planka_markdown and rules.word("details_group") == "Details"
     assert rules.text_budget_bytes == 1_000_000 and rules.card_url is None
 
 

@@ -175,6 +175,31 @@ def test_planka_markdown(markdown: str, expected: str) -> None:
     assert planka_markdown(markdown) == expected
 
 
+@pytest.mark.parametrize("markdown, expected", [
+    # Planka's 8 colour names stay; other colours become the nearest of them, white or unknown ones plain
+    ("{red}(a) {Blue}(b) {#e53935}(c) {#0f0}(d) {rgb(0, 70, 190)}(e) {purple}(f)",
+     "{red}(a) {blue}(b) {red}(c) {green}(d) {blue}(e) {violet}(f)"),
+    ("{#ffffff}(white) {sparkle}(odd) {color: #ff8800}(g)", "white odd {orange}(g)"),
+    ("{color:red}Jira red{color} and {color:#04b}blue{color}", "{red}(Jira red) and {blue}(blue)"),
+    ('<span style="color: rgb(229, 57, 53)">x</span> <span style="font-weight:bold;color:#080">y</span>',
+     "{red}(x) {green}(y)"),
+    ('<span style="background-color: yellow">bg</span>', "bg"),
+    # inline HTML (Planka shows tags as text) becomes the Markdown it renders alike
+    ("<u>u</u> <ins>i</ins> <mark>m</mark> <s>s</s> <del>d</del> <b>b</b> <strong>st</strong> <i>i</i> <em>e</em>",
+     "++u++ ++i++ ==m== ~~s~~ ~~d~~ **b** **st** *i* *e*"),
+    ("H<sub>2</sub>O, x<sup>2</sup>, <code>a`b</code>, <b><i>both</i></b>, <B>caps</B>, <b></b>",
+     "H~2~O, x^2^, ``a`b``, ***both***, **caps**, "),
+    ("<u>a == b</u> and <details>kept</details>", "++a \\=\\= b++ and <details>kept</details>"),
+    # footnotes: a mark whose note is defined becomes superscript; others stay escaped text
+    ("Kaiten[^1] and [^x] regex\n[^1]: the note", "Kaiten^1^ and [\\^x] regex\n^1^ the note"),
+    # code is left alone
+    ("`{#e53935}(c) <u>u</u>` and\n```\n<b>x</b> [^1]\n```\n[^1]: n", "`{#e53935}(c) <u>u</u>` and\n```\n<b>x</b> [^1]\n```\n^1^ n"),
+    ("\\{red}(escaped)", "\\{red}(escaped)"),
+])
+def test_planka_markdown_colours_html_footnotes(markdown: str, expected: str) -> None:
+    assert planka_markdown(markdown) == expected
+
+
 @pytest.mark.parametrize("seconds, text", [(12_000, "3 h 20 min"), (2_700, "45 min"), (7_200, "2 h"),
                                            (30, "< 1 min"), (90_000, "25 h")])
 def test_duration(seconds: int, text: str) -> None:

@@ -9,12 +9,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_generator import SPACE_ROLE_ADMIN
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.generator import SPACE_ROLE_ADMIN
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
-from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids
+from tests.helpers.planka_state import PlankaReader, card_fields, import_into, ledger_ids
 
 PASSWORD = "Sim-Password-2026!"
 MAPPED = 3        # people with a Planka account of their own: the importer posts their comments
@@ -36,7 +36,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         rows += [f"{user['id']},,,{'map' if user in mapped else 'create'},{user['email'] if user in mapped else ''}"
                  for user in people]
         (work / "users.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-        (work / "mapping.toml").write_text(f'space_roles = {{ "{SPACE_ROLE_ADMIN}" = "admin" }}\n', encoding="utf-8")
+        (work / "mapping.toml").write_text(f'language = "en"\nspace_roles = {{ "{SPACE_ROLE_ADMIN}" = "admin" }}\n',
+                                           encoding="utf-8")
         key = planka.create_api_key(planka.admin_email)
         options = dict(api_key=key, users=work / "users.csv", create_users=True,
                        credentials_out=work / "credentials.csv", mapping=work / "mapping.toml")
@@ -181,9 +182,9 @@ def test_rerun_writes_nothing_and_a_new_relation_adds_linked_tasks(imported: dic
     export(imported["kaiten"], work / "second.k2p")
     second = import_into(planka, work / "second.k2p", imported["ledger"], **imported["options"])
     created = {kind: counts["created"] for kind, counts in second.report["counts"].items() if counts["created"]}
-    # One linked task on each side of the relation, and the relation's text in each card's details
-    # (it also names cards outside the import, which cannot be linked).
-    assert created == {"linked_task": 2, "task_list": 2, "custom_field": 2, "custom_value": 2}, created
+    # One linked task on each side of the relation, and no text repeating it in the cards' details
+    # (text is only for cards outside the import, which cannot be linked).
+    assert created == {"linked_task": 2, "task_list": 2}, created
     cards = ledger_ids(imported["ledger"], "card")
     reader = PlankaReader(planka.url, imported["key"])
     assert _linked(reader, cards[f"card:{parent}"]) == {"Subtasks": [cards[f"card:{child}"]]}
@@ -210,16 +211,26 @@ def test_a_card_imported_later_is_linked_by_the_next_run_of_its_board(tmp_path: 
         export(kaiten, tmp_path / "a.k2p")
         key = planka.create_api_key(planka.admin_email)
         reader = PlankaReader(planka.url, key)
-        first = import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, boards=(first_board,))
+        english = tmp_path / "en.toml"
+        english.write_text('language = "en"\n', encoding="utf-8")
+        first = import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, boards=(first_board,), mapping=english)
         cards = ledger_ids(ledger, "card")
         assert f"card:{child}" not in cards and child not in _linked(reader, cards[f"card:{parent}"])["Subtasks"]
+
+        def children_text() -> str | None:
+            return card_fields(reader.get(f"/api/cards/{cards[f'card:{parent}']}"))[1].get("Children")
+
+        # not in Planka yet: the relation stays text, with the Kaiten title
+        assert children_text() == f"#{child} {company.cards[child]['title']}"
         assert (f"card:{parent}", "relations") in {(n["entity"], n["field"]) for n in first.report["fidelity_notes"]}
-        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, boards=(company.cards[child]["board_id"],))
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, boards=(company.cards[child]["board_id"],),
+                    mapping=english)
         cards = ledger_ids(ledger, "card")
         assert _linked(reader, cards[f"card:{child}"]) == {"Parents": [cards[f"card:{parent}"]]}
         assert cards[f"card:{child}"] not in _linked(reader, cards[f"card:{parent}"])["Subtasks"]
-        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key)   # the whole archive again
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, mapping=english)   # the whole archive again
         assert _linked(reader, cards[f"card:{parent}"])["Subtasks"][-1] == cards[f"card:{child}"]
+        assert children_text() is None      # linked now: no longer repeated as text
         before = planka.mutation_count()
-        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key)
+        import_into(planka, tmp_path / "a.k2p", ledger, api_key=key, mapping=english)
         assert planka.mutation_count() == before

@@ -19,9 +19,9 @@ import pytest
 from k2p.mapping.users import parse_user_csv
 from k2p.planka.client import Credentials
 from k2p.planka.users_template import write_users_template
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
 from tests.helpers.planka_state import import_into, ledger_ids
 
@@ -290,7 +290,7 @@ def test_a_board_by_board_import_stays_quiet_until_the_whole_archive(company_arc
 
 def test_space_roles_give_board_roles_and_project_managers(company_archive: tuple[KaitenCompany, Path],
                                                            tmp_path: Path) -> None:
-    from k2p.testing.kaiten_generator import SPACE_ROLE_ADMIN, SPACE_ROLE_READER, SPACE_ROLE_WRITER
+    from k2p.testing.kaiten.generator import SPACE_ROLE_ADMIN, SPACE_ROLE_READER, SPACE_ROLE_WRITER
 
     company, archive = company_archive
     (tmp_path / "mapping.toml").write_text(

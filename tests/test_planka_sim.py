@@ -8,8 +8,8 @@ import struct
 import pytest
 import requests
 
-from k2p.testing.planka_attachments import text_encoding
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.attachments import text_encoding
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.planka_state import PlankaReader
 from tests.test_planka_sim_support import (STRONG_PASSWORD, Api, admin, bearer, error, jpeg_header,  # noqa: F401
                                            make_board, make_card, png_bytes, sim)

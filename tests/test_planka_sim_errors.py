@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from k2p.testing.planka_sim import PlankaSimulator
-from k2p.testing.planka_validation import is_url
+from k2p.testing.planka.sim import PlankaSimulator
+from k2p.testing.planka.validation import is_url
 from tests.test_planka_sim_support import (STRONG_PASSWORD, Api, Board, admin, bearer, error,  # noqa: F401
                                            make_board, make_card, png_bytes, sim)
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from k2p.testing.loopback import FaultPlan
-from k2p.testing.planka_sim import PlankaFaultPlan, PlankaSimulator
+from k2p.testing.planka.sim import PlankaFaultPlan, PlankaSimulator
 from tests.test_planka_sim_support import Api, Board, bearer, make_board, make_card
 
 
@@ -156,7 +156,7 @@ def test_v1_mode_is_detectable() -> None:
 
 
 def test_standalone_entry_point_prints_url_and_stops_when_idle(capsys: pytest.CaptureFixture[str]) -> None:
-    from k2p.testing.planka_sim import main
+    from k2p.testing.planka.sim import main
 
     assert main(["--idle-timeout", "0.3", "--no-terms"]) == 0
     out = capsys.readouterr().out

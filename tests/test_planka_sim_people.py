@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from tests.test_planka_sim_support import (STRONG_PASSWORD, Api, Board, api_key, bearer, error, make_board,
                                            make_card)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from k2p.testing.planka_positions import GAP, MAX_POSITION, insert_to_positionables
+from k2p.testing.planka.positions import GAP, MAX_POSITION, insert_to_positionables
 
 # requested p | existing siblings | stored p | repositioned siblings (research §3, verbatim)
 RESEARCH_TABLE = [

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 
 STRONG_PASSWORD = "Correct-Horse-Battery-9"
 

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import requests
 
-from k2p.testing import kaiten_sim, planka_sim
-from k2p.testing.kaiten_company import generate_company
+from k2p.testing.kaiten import sim as kaiten_sim
+from k2p.testing.planka import sim as planka_sim
+from k2p.testing.kaiten.company import generate_company
 from k2p.testing.loopback import SimulatorBug
 
 

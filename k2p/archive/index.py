@@ -51,6 +51,7 @@ class CompanyRecords:
     card_counts: dict[str, int] = field(default_factory=dict)              # board id → cards
     # Only card payloads say which space is a board's primary (board.spaces[].primary_path).
     primary_spaces: dict[str, str] = field(default_factory=dict)           # board id → space id
+    card_boards: dict[str, str] = field(default_factory=dict)              # card id → board id
 
     def user(self, user_id: object) -> Record | None:
         """A user's raw payload from either user collection."""
@@ -124,7 +125,7 @@ class ArchiveIndex:
         return company
 
     def _index_cards(self) -> None:
-        card_board: dict[str, str] = {}
+        card_board = self.company.card_boards
         batch: list[tuple[str, str, str, int, bytes]] = []
 
         def insert(row: tuple[str, str, str, int, bytes] | None = None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.mapping.cards import plan_card
@@ -38,13 +38,15 @@ class _Lane:
 
 
 def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, rules: MappingRules,
-               users: UserMap, fidelity: Fidelity) -> BoardPlan:
-    """The whole board: lists in column order, lane then tag labels, fields, cards grouped by list."""
+               users: UserMap, fidelity: Fidelity, *, linked: Callable[[str], bool] | None = None) -> BoardPlan:
+    """The whole board: lists in column order, lane then tag labels, fields, cards grouped by list.
+    ``linked(card id)``: whether a related card will be in Planka (its relation a linked task, not
+    text in the details); None: no related card is."""
     board_id = str(board_id)
     found = bindings(company, board_id)
     primary = primary_binding(company, board_id, found)
     ctx = BoardContext(board_id, company, records, rules, users, fidelity,
-                       space_id=primary["space"] if primary else None)
+                       space_id=primary["space"] if primary else None, linked=linked)
     unique: dict[str, dict[str, Any]] = {}
     for card in records.cards:
         unique.setdefault(str(card.get("id")), card)
@@ -86,7 +88,7 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
     for user_id, name in ctx.unmapped.items():
         fidelity.add("unmapped_user", f"board:{board_id}", "members",
                      f"Kaiten user {user_id} ({name}) has no Planka user; named in card details and texts only")
-    blocked = [LabelPlan(f"label:{board_id}:blocked", rules.blocked_label, rules.blocked_label_color)] \
+    blocked = [LabelPlan(f"label:{board_id}:blocked", rules.word("blocked_label"), rules.blocked_label_color)] \
         if any(card.blocked for card in plans) else []
     board_raw = (company.boards.get(board_id) or {}).get("raw") or {}
     title = board_raw.get("title") or next((_summary(card, "board").get("title") for card in cards), None)
@@ -133,13 +135,13 @@ def _plan_lists(ctx: BoardContext, cards: list[dict[str, Any]]) -> tuple[list[_S
         if column_id not in by_column:
             unknown.setdefault(column_id, []).append(str(card.get("id")))
             if "unknown" not in by_column:
-                add(f"list:{board}:column:unknown", "unknown", ctx.rules.unknown_column_name, None)
+                add(f"list:{board}:column:unknown", "unknown", ctx.rules.word("unknown_column"), None)
             column_id = "unknown"
         slot_of[str(card.get("id"))] = by_column[column_id]
     for column_id, card_ids in unknown.items():
         ctx.fidelity.add("lossy", f"board:{board}", "column",
                          f"{len(card_ids)} card(s) in column {column_id}, which is not in the archive, "
-                         f"placed in {ctx.rules.unknown_column_name!r} (e.g. card {card_ids[0]})")
+                         f"placed in {ctx.rules.word('unknown_column')!r} (e.g. card {card_ids[0]})")
     return slots, slot_of
 
 
@@ -161,8 +163,8 @@ def _columns(ctx: BoardContext) -> tuple[list[dict[str, Any]], dict[str, list[di
 def _title(ctx: BoardContext, value: Any, entity: str) -> str:
     text = clean(value).strip() if isinstance(value, str) else ""
     if not text:
-        ctx.fidelity.add("renamed", entity, "name", f"empty → {ctx.rules.placeholder_name!r}")
-    return text or ctx.rules.placeholder_name
+        ctx.fidelity.add("renamed", entity, "name", f"empty → {ctx.rules.word('placeholder_name')!r}")
+    return text or ctx.rules.word("placeholder_name")
 
 
 # --- labels ----------------------------------------------------------------------------------
@@ -198,7 +200,8 @@ def _lane_labels(ctx: BoardContext, cards: list[dict[str, Any]], lanes: dict[str
             continue
         key = f"label:{ctx.board_id}:lane:{lane_id}"
         title = _title(ctx, lanes.get(lane_id, unknown).title, key)
-        labels[key] = LabelPlan(key=key, name=ctx.name(ctx.rules.lane_label_prefix + title, NAME_MAX, key, "name"),
+        name = ctx.rules.word("lane_label_prefix") + title
+        labels[key] = LabelPlan(key=key, name=ctx.name(name, NAME_MAX, key, "name"),
                                 color=lane_color(rank[lane_id], ctx.rules.lane_label_color))
     return labels
 

@@ -37,7 +37,7 @@ def plan_card(ctx: BoardContext, card: dict[str, Any], *, list_key: str, in_done
     url = ctx.card_url(card_id)
     if url and ctx.rules.details == "fields":
         files.attachments.append(AttachmentPlan(key=f"attachment:{card_id}:kaiten", type="link",
-                                                name=f"Kaiten card {card_id}", url=url))
+                                                name=ctx.rules.word("kaiten_link", id=card_id), url=url))
     due_date = _due_date(ctx, card, entity)
     done = card.get("state") == DONE_STATE or in_done_list
     name, long_title = _name(ctx, card, entity)
@@ -60,7 +60,7 @@ def plan_card(ctx: BoardContext, card: dict[str, Any], *, list_key: str, in_done
         cover_key=files.cover_key,
         custom_values=custom_values,
         details=_details(ctx, card_id, facts + (property_details or [])),
-        details_group=ctx.rules.details_group_name,
+        details_group=ctx.rules.word("details_group"),
     )
 
 

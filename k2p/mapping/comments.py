@@ -31,7 +31,7 @@ def plan_comments(ctx: BoardContext, card_id: str,
         names = list(dict(files).values())
         suffix = ""
         if names:
-            suffix = "\n\n*" + md_escape("Attached to the card: " + ", ".join(names)) + "*"
+            suffix = "\n\n*" + md_escape(ctx.rules.word("attached_to_card", names=", ".join(names))) + "*"
         author = ctx.users.get(str(raw.get("author_id"))) if raw.get("author_id") is not None else None
         text = ctx.long_text(body, f"comment:{comment_id}", "text", prefix=_attribution(ctx, raw, author),
                              suffix=suffix)
@@ -50,6 +50,6 @@ def _attribution(ctx: BoardContext, raw: dict[str, Any], author: str | None) -> 
     if when:
         parts.append(when)
     if raw.get("edited"):
-        parts.append("edited")
+        parts.append(ctx.rules.word("edited"))
     return " · ".join(parts) + "\n\n"
 

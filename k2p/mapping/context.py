@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.mapping.model import Fidelity
@@ -24,6 +24,13 @@ class BoardContext:
     fidelity: Fidelity
     space_id: str | None = None                   # the project's space (for card links)
     unmapped: dict[str, str] = field(default_factory=dict)   # Kaiten user id → name, noted once
+    # Kaiten card id → whether that card is (or this run makes it) a Planka card that relations
+    # link to; None: no card is (every relation stays text)
+    linked: Callable[[str], bool] | None = None
+
+    def is_linked(self, card_id: object) -> bool:
+        """Whether a relation to ``card_id`` becomes a linked task (so the details leave it out)."""
+        return self.rules.relations == "tasks" and self.linked is not None and self.linked(str(card_id))
 
     def name(self, value: object, limit: int, entity: str, field_name: str, *, filename: bool = False) -> str:
         """A non-empty name within ``limit`` UTF-16 units; placeholders and cuts are noted."""
@@ -32,8 +39,8 @@ class BoardContext:
             text = plain_name(text)
             self.fidelity.add("renamed", entity, field_name, "control characters removed")
         if not text.strip():
-            self.fidelity.add("renamed", entity, field_name, f"empty → {self.rules.placeholder_name!r}")
-            return self.rules.placeholder_name
+            self.fidelity.add("renamed", entity, field_name, f"empty → {self.rules.word('placeholder_name')!r}")
+            return self.rules.word("placeholder_name")
         short = shorten_filename(text, limit) if filename else shorten(text, limit)
         if short != text:
             self.fidelity.add("truncated", entity, field_name,
@@ -49,7 +56,7 @@ class BoardContext:
     def long_text(self, body: str, entity: str, field_name: str, *, prefix: str = "", suffix: str = "") -> str:
         """``prefix + body + suffix`` within the JSON byte budget; a cut body is marked and noted."""
         prefix, body, suffix = clean(prefix), clean(body), clean(suffix)
-        text, cut = fit_text(body, budget=self.rules.text_budget_bytes, marker=self.rules.truncation_marker,
+        text, cut = fit_text(body, budget=self.rules.text_budget_bytes, marker=self.rules.word("truncation_marker"),
                              prefix=prefix, suffix=suffix)
         if cut:
             self.fidelity.add("truncated", entity, field_name,

@@ -106,7 +106,7 @@ class _Planner:
 
     def group_title(self, uid: str) -> str:
         raw = (self.docs.groups.get(uid) or {}).get("raw") or self.docs.tree.get(uid) or {}
-        return plain_name(clean(str(raw.get("title") or ""))).strip() or self.rules.placeholder_name
+        return plain_name(clean(str(raw.get("title") or ""))).strip() or self.rules.word("placeholder_name")
 
     def plan(self) -> list[DocumentsBoard]:
         placed: dict[str | None, list[tuple[list[str], Record]]] = {}
@@ -133,7 +133,7 @@ class _Planner:
                 raws = [(self.docs.groups.get(uid) or {}).get("raw") or self.docs.tree.get(uid) or {} for uid in groups]
                 order: tuple[Any, ...] = (1, *[_position(raw.get("sort_order")) for raw in raws])
             else:
-                key, name, order = f"list:documents:{where}:root", rules.documents_root_list, (0,)
+                key, name, order = f"list:documents:{where}:root", rules.word("documents_list"), (0,)
             lists.setdefault(key, ListPlan(key, name, "active"))
             orders[key] = order
             raw = record.get("raw") or {}
@@ -146,9 +146,9 @@ class _Planner:
                        project_type(space_raw, rules))
         else:
             roles = {str(user_id): "reader" for user_id in {**self.company.company_users, **self.company.users}}
-            project = ("project:documents", rules.documents_project_name, "shared")
+            project = ("project:documents", rules.word("documents_project"), "shared")
         members: list[MemberPlan] = board_members(roles, self.planka_ids, [])
-        plan = BoardPlan(key=board_key, name=rules.documents_board_name, members=members,
+        plan = BoardPlan(key=board_key, name=rules.word("documents_board"), members=members,
                          lists=[lists[key] for key in sorted(lists, key=lambda key: (orders[key], key))],
                          cards=[card for _, card in sorted(cards, key=lambda item: item[0])])
         return DocumentsBoard(*project, space_id=space_id, board=plan)
@@ -159,14 +159,14 @@ class _Planner:
         entity = f"document:{uid}"
         title = plain_name(clean(str(raw.get("title") or ""))).strip()
         if not title:
-            self.fidelity.add("renamed", entity, "title", f"empty → {self.rules.placeholder_name!r}")
-        name = shorten(title or self.rules.placeholder_name, CARD_NAME_MAX)
+            self.fidelity.add("renamed", entity, "title", f"empty → {self.rules.word("placeholder_name")!r}")
+        name = shorten(title or self.rules.word("placeholder_name"), CARD_NAME_MAX)
         converted = prosemirror_to_markdown(raw.get("data"), card_link=self.card_link,
                                             image_link=lambda attrs: None, file_link=lambda attrs: None)
         for kind, count in sorted(converted.unknown.items()):
             self.fidelity.add("lossy", entity, "data", f"{kind} ×{count} kept as plain text")
         body, cut = fit_text(clean(converted.markdown), budget=self.rules.text_budget_bytes,
-                             marker=self.rules.truncation_marker)
+                             marker=self.rules.word("truncation_marker"))
         if cut:
             self.fidelity.add("truncated", entity, "description", "the document's Markdown was shortened")
         attachments, cover = self.attachments(uid, entity)

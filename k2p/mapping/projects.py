@@ -93,8 +93,8 @@ def project_name(company: CompanyRecords, space_id: str, rules: MappingRules, fi
     chain = _chain(company, space_id, by_uid if by_uid is not None else _space_uids(company))
     titles = [plain_name(clean(_title(company, ancestor))).strip() for ancestor in chain]
     if not titles[-1]:
-        fidelity.add("renamed", f"space:{space_id}", "name", f"empty title → {rules.placeholder_name!r}")
-    titles = [title or rules.placeholder_name for title in titles]
+        fidelity.add("renamed", f"space:{space_id}", "name", f"empty title → {rules.word('placeholder_name')!r}")
+    titles = [title or rules.word("placeholder_name") for title in titles]
     name = rules.nested_separator.join(titles) if rules.nested_naming == "path" else titles[-1]
     short = shorten(name, NAME_MAX)
     if short != name:

@@ -58,7 +58,7 @@ class PropertyFormatter:
             return None
         kind = self.type_of(property_id)
         if isinstance(value, bool):
-            return "yes" if value else "no"
+            return self.ctx.rules.word("yes" if value else "no")
         if isinstance(value, dict) and isinstance(value.get("date"), str):
             time = value.get("time")
             return value["date"] + (f" {time[:5]}" if isinstance(time, str) and time else "")
@@ -109,7 +109,7 @@ def property_details(ctx: BoardContext, card_values: dict[str, str]) -> list[tup
 
 def property_name(ctx: BoardContext, property_id: str) -> str:
     record = ctx.company.custom_properties.get(property_id) or {}
-    return (record.get("raw") or {}).get("name") or f"Property {property_id}"
+    return (record.get("raw") or {}).get("name") or ctx.rules.word("property", id=property_id)
 
 
 def plan_custom_fields(ctx: BoardContext, used: set[str]) -> list[CustomFieldPlan]:

@@ -53,8 +53,8 @@ def _listed(card: dict[str, Any], key: str) -> list[Any]:
 
 
 def list_name(rules: MappingRules, kind: str) -> str:
-    return {"children": rules.subtasks_list_name, "parents": rules.parents_list_name,
-            "blocked_by": rules.blocked_by_list_name, "blocks": rules.blocks_list_name}[kind]
+    return rules.word({"children": "subtasks_list", "parents": "parents_list", "blocked_by": "blocked_by_list",
+                       "blocks": "blocks_list"}[kind])
 
 
 def plan_relations(card: dict[str, Any], rules: MappingRules) -> list[RelationListPlan]:
@@ -72,7 +72,7 @@ def plan_relations(card: dict[str, Any], rules: MappingRules) -> list[RelationLi
 
 def is_blocked(card: dict[str, Any], rules: MappingRules) -> bool:
     """Whether the card carries the ``Blocked`` label: its Kaiten block is active."""
-    return bool(rules.blocked_label) and card.get("blocked") is True
+    return bool(rules.word("blocked_label")) and card.get("blocked") is True
 
 
 def resolve(lists: list[RelationListPlan], known: dict[str, str | None]) -> list[RelationListPlan]:

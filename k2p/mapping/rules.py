@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from k2p.errors import ExitCode, K2PError
 from k2p.mapping.colors import BLOCKED_COLOR, LABEL_COLORS
+from k2p.mapping.wording import DEFAULT_LANGUAGE, MAY_BE_EMPTY, NAMED_KEYS, WORDS, archive_language, word
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,19 +35,20 @@ class MappingRules(BaseModel):
     # columns → lists
     subcolumn_separator: str = Field(" / ", min_length=1, max_length=16)
     done_list_type: Literal["closed", "active"] = "closed"
-    unknown_column_name: str = Field("(unknown column)", min_length=1, max_length=128)
+    unknown_column_name: str | None = Field(None, min_length=1, max_length=128)
     # lanes → labels
     lanes: Literal["label", "ignore"] = "label"
-    lane_label_prefix: str = Field("Lane: ", max_length=64)
+    lane_label_prefix: str | None = Field(None, max_length=64)
     lane_label_color: str | None = None     # one colour for every lane; unset: distinct colours
     lane_label_default: bool = False        # also label the cards of the default (first live) lane
     # relations → linked tasks (docs/MAPPING.md "Relations")
     relations: Literal["tasks", "text"] = "tasks"
-    subtasks_list_name: str = Field("Subtasks", min_length=1, max_length=128)
-    parents_list_name: str = Field("Parents", min_length=1, max_length=128)
-    blocked_by_list_name: str = Field("Blocked by", min_length=1, max_length=128)
-    blocks_list_name: str = Field("Blocks", min_length=1, max_length=128)
-    blocked_label: str = Field("Blocked", max_length=128)   # "" = no label for blocked cards
+    # the names below left unset (None) are the language's words (k2p/mapping/wording.py)
+    subtasks_list_name: str | None = Field(None, min_length=1, max_length=128)
+    parents_list_name: str | None = Field(None, min_length=1, max_length=128)
+    blocked_by_list_name: str | None = Field(None, min_length=1, max_length=128)
+    blocks_list_name: str | None = Field(None, min_length=1, max_length=128)
+    blocked_label: str | None = Field(None, max_length=128)   # "" = no label for blocked cards
     blocked_label_color: str = BLOCKED_COLOR
     # tags → labels: Kaiten palette index → Planka colour, over the built-in table
     tag_colors: dict[int, str] = Field(default_factory=dict)
@@ -54,7 +57,7 @@ class MappingRules(BaseModel):
     card_types: dict[str, CardType] = Field(default_factory=dict)   # Kaiten type id or name → type
     # Kaiten facts Planka has no place for: "fields" (the card's own field group) or "off"
     details: Literal["fields", "off"] = "fields"
-    details_group_name: str = Field("Details", min_length=1, max_length=128)
+    details_group_name: str | None = Field(None, min_length=1, max_length=128)
     # a custom property gets a board-wide field when at least this share of the board's cards has
     # a value; the others become fields of the cards that have one
     board_field_share: float = Field(0.5, ge=0.0, le=1.0)
@@ -70,12 +73,13 @@ class MappingRules(BaseModel):
     # "always": every comment starts with its author and date; "unmapped" (default): only comments
     # not posted under their author's own account; "never". true/false (k2p 0.1) = always/never.
     comment_attribution: Literal["always", "unmapped", "never"] = "unmapped"
-    placeholder_name: str = Field("(untitled)", min_length=1, max_length=64)
-    # documents (wiki): "archive" (kept in the archive only) or "board" (a Documents board per space)
+    placeholder_name: str | None = Field(None, min_length=1, max_length=64)
+    # documents (wiki): "archive" (kept in the archive only) or "board" (a Documents board per space);
+    # the names left unset are the language's words (documents_board, documents_project, documents_list)
     documents: Literal["archive", "board"] = "archive"
-    documents_board_name: str = Field("Documents", min_length=1, max_length=128)
-    documents_project_name: str = Field("Documents", min_length=1, max_length=128)   # outside spaces
-    documents_root_list: str = Field("Documents", min_length=1, max_length=128)      # not in a group
+    documents_board_name: str | None = Field(None, min_length=1, max_length=128)
+    documents_project_name: str | None = Field(None, min_length=1, max_length=128)   # outside spaces
+    documents_root_list: str | None = Field(None, min_length=1, max_length=128)      # not in a group
     # people (k2p import --create-users; docs/MAPPING.md §8)
     new_user_role: PlankaRole = "boardUser"
     space_admin_user_role: PlankaRole = "projectOwner"   # lets a space admin be project manager
@@ -86,8 +90,11 @@ class MappingRules(BaseModel):
     invite_spaces: Literal["private", "shared"] = "private"   # projects of invite-only spaces
     # long texts (descriptions, comments)
     text_budget_bytes: int = Field(1_000_000, ge=10_000, le=MAX_TEXT_BUDGET)
-    truncation_marker: str = Field("\n\n… [truncated by k2p; the full text is in the archive]",
-                                   min_length=1, max_length=256)
+    truncation_marker: str | None = Field(None, min_length=1, max_length=256)
+    # the words k2p writes (field, list and label names, units): "auto" = the language most of the
+    # archive's people use in Kaiten; texts overrides single messages by id (wording.WORDS)
+    language: Literal["auto", "en", "ru"] = "auto"
+    texts: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -133,8 +140,8 @@ class MappingRules(BaseModel):
                      "blocked_by_list_name", "blocks_list_name", "details_group_name", "documents_board_name",
                      "documents_project_name", "documents_root_list")
     @classmethod
-    def _visible(cls, value: str) -> str:
-        if not value.strip():
+    def _visible(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError("must contain a visible character")
         return value
 
@@ -151,12 +158,50 @@ class MappingRules(BaseModel):
             raise ValueError(f"only {{card_id}}, {{board_id}} and {{space_id}} may be used ({exc})") from None
         return value
 
+    @field_validator("texts")
+    @classmethod
+    def _known_texts(cls, value: dict[str, str]) -> dict[str, str]:
+        for message, text in value.items():
+            if message not in WORDS[DEFAULT_LANGUAGE]:
+                raise ValueError(f"unknown message id {message!r} (see docs/MAPPING.md §7 Language)")
+            if message not in MAY_BE_EMPTY and not text.strip():
+                raise ValueError(f"text of {message!r} must contain a visible character")
+            if len(text) > 256:
+                raise ValueError(f"text of {message!r} is longer than 256 characters")
+            try:
+                _check_placeholders(message, text)
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"text of {message!r}: placeholder {exc} is not one of its own") from None
+        return value
+
+    def word(self, message: str, **values: Any) -> str:
+        """A word k2p writes, in the rules' language: the named key when set, else ``texts``, else
+        the language's text (``auto`` not yet resolved by :func:`localized` reads as English)."""
+        named = NAMED_KEYS.get(message)
+        value = getattr(self, named) if named else None
+        if value is not None:
+            return value
+        return word(self.language, self.texts, message, **values)
+
     def planka_card_type(self, type_id: Any, type_name: str | None) -> CardType:
         """The Planka card type for a Kaiten card type (by id, then by name, else ``card_type``)."""
         for key in (str(type_id), type_name):
             if key is not None and key in self.card_types:
                 return self.card_types[key]
         return self.card_type
+
+
+def localized(rules: MappingRules, company: Any) -> MappingRules:
+    """``language = "auto"`` resolved from the archive (:func:`~k2p.mapping.wording.archive_language`)."""
+    if rules.language != "auto":
+        return rules
+    return rules.model_copy(update={"language": archive_language(company)})
+
+
+def _check_placeholders(message: str, text: str) -> None:
+    """Format ``text`` with the placeholders of the English message (raises on a foreign one)."""
+    names = re.findall(r"{(\w+)}", WORDS[DEFAULT_LANGUAGE][message])
+    text.format(**{name: "x" for name in names})
 
 
 def load_rules(path: Path | None) -> MappingRules:

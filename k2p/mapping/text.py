@@ -164,21 +164,96 @@ _CODE_SPAN = re.compile(r"(`+[^`]*`+)")
 # typed); one already escaped is left alone.
 _PLUGIN_MARKS = re.compile(r"(?<!\\)(\^|(?<!~)~(?!~)|##|\+\+|==|\{%)")
 _HEADING = re.compile(r"^(\s*(?:>\s*)*#{1,6}(?=\s|$))")
+# Planka's colour plugin knows 8 names ({red}(text)); other colours are mapped to the nearest one.
+PLANKA_COLORS = {"black": (0, 0, 0), "gray": (128, 128, 128), "yellow": (255, 215, 0), "orange": (255, 136, 0),
+                 "red": (204, 0, 0), "green": (0, 136, 0), "blue": (0, 68, 187), "violet": (255, 0, 255)}
+_COLOR_NAMES = {"grey": "gray", "silver": "gray", "darkgray": "gray", "darkgrey": "gray", "lightgray": "gray",
+                "purple": "violet", "magenta": "violet", "fuchsia": "violet", "indigo": "violet",
+                "pink": "red", "crimson": "red", "darkred": "red", "maroon": "red", "brown": "orange",
+                "gold": "yellow", "lime": "green", "darkgreen": "green", "olive": "green", "teal": "green",
+                "cyan": "blue", "aqua": "blue", "navy": "blue", "darkblue": "blue", "lightblue": "blue",
+                "skyblue": "blue"}
+_HEX = re.compile(r"#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_RGB = re.compile(r"rgba?\(\s*(\d{1,3})\s*,\s*(\d{1,3})\s*,\s*(\d{1,3})\s*(?:,\s*[\d.]+\s*)?\)")
+_COLORED = re.compile(r"(?<!\\)\{\s*(?:colou?r\s*[:=]\s*)?([^{}()\n]{1,40}?|rgba?\([^()\n]{0,40}\))\s*\}"
+                      r"\(([^()\n]*)\)")
+_JIRA_COLOR = re.compile(r"\{color:\s*([^{}\n]{1,40}?)\s*\}(.*?)\{color\}", re.IGNORECASE)
+_SPAN_COLOR = re.compile(r"<span\s+style\s*=\s*[\"'][^\"'<>]*?(?<![-\w])color\s*:\s*([^;\"'<>]{1,40})[^\"'<>]*[\"']\s*>"
+                         r"([^<>\n]*)</span>", re.IGNORECASE)
+_INLINE_TAG = re.compile(r"<(u|ins|mark|s|del|strike|b|strong|i|em|sup|sub|code|span)(?:\s[^<>]*)?>([^<>\n]*)"
+                         r"</\1\s*>", re.IGNORECASE)
+_TAG_MARKS = {"u": "++", "ins": "++", "mark": "==", "s": "~~", "del": "~~", "strike": "~~", "b": "**",
+              "strong": "**", "i": "*", "em": "*", "sup": "^", "sub": "~", "code": "`", "span": ""}
+_FOOTNOTE_DEF = re.compile(r"^ {0,3}\[\^([\w-]{1,32})\]:", re.MULTILINE)
+_FOOTNOTE = re.compile(r"\[\\\^([\w-]{1,32})\](:\s*)?")     # after escaping: [\^label]
 
 
-def _outside_code(text: str) -> str:
+def planka_color(value: str) -> str | None:
+    """One of Planka's 8 text colour names for a colour name, ``#hex`` or ``rgb()`` value (the
+    nearest one for a value), or None (white, transparent, unknown names: shown uncoloured)."""
+    value = value.strip().lower()
+    if value in PLANKA_COLORS:
+        return value
+    if value in _COLOR_NAMES:
+        return _COLOR_NAMES[value]
+    hex_match, rgb_match = _HEX.fullmatch(value), _RGB.fullmatch(value)
+    if hex_match:
+        digits = hex_match.group(1)
+        digits = "".join(char * 2 for char in digits) if len(digits) == 3 else digits
+        rgb = tuple(int(digits[index:index + 2], 16) for index in (0, 2, 4))
+    elif rgb_match:
+        rgb = tuple(min(255, int(part)) for part in rgb_match.groups())
+    else:
+        return None
+    if min(rgb) > 230:        # white-ish: no colour (Planka's background is white)
+        return None
+    return min(PLANKA_COLORS, key=lambda name: sum((a - b) ** 2 for a, b in zip(PLANKA_COLORS[name], rgb)))
+
+
+def _colored(name: str | None, text: str) -> str:
+    return f"{{{name}}}({text})" if name and text else text
+
+
+def _outside_code(text: str, footnotes: frozenset[str] = frozenset()) -> str:
     text = _PLUGIN_MARKS.sub(lambda match: "".join(char if char == "%" else "\\" + char
                                                    for char in match.group(1)), text)
-    return _BR_TAG.sub("\n", text)
+    text = _BR_TAG.sub("\n", text)
+    text = _JIRA_COLOR.sub(lambda m: _colored(planka_color(m.group(1)), m.group(2)), text)
+    text = _COLORED.sub(lambda m: _colored(planka_color(m.group(1)), m.group(2)), text)
+    text = _SPAN_COLOR.sub(lambda m: _colored(planka_color(m.group(1)), m.group(2)), text)
+    for _ in range(4):                           # nested tags, innermost first
+        text, count = _INLINE_TAG.subn(lambda m: _tag_markup(m.group(1).lower(), m.group(2)), text)
+        if not count:
+            break
+    if footnotes:      # only marks whose note is defined ([^1]: …) are footnotes, as in Markdown
+        text = _FOOTNOTE.sub(lambda m: f"^{m.group(1)}^" + (" " if m.group(2) else "")
+                             if m.group(1) in footnotes else m.group(0), text)
+    return text
+
+
+def _tag_markup(tag: str, content: str) -> str:
+    """Inline HTML (which Planka shows as text) as the Markdown Planka renders the same way."""
+    mark = _TAG_MARKS[tag]
+    if not content.strip() or not mark:
+        return content
+    if tag == "code":
+        fence = "``" if "`" in content else "`"
+        return f"{fence}{content}{fence}"
+    return f"{mark}{content}{mark}"
 
 
 def planka_markdown(text: str) -> str:
-    """Markdown as Planka 2.1.1 renders it (its client: @diplodoc/transform, no task-list plugin,
-    raw HTML shown as text): task-list items ``- [x] a`` / ``- [ ] b`` become ``☑ a`` / ``☐ b``
-    lines, ``<br>`` a line break, and the characters of Planka's extra inline markup (``^``, a
-    single ``~``, ``##``, ``++``, ``==``, ``{%``) are escaped so that text shows as typed; code
-    (fenced blocks, inline spans) is left as it is."""
+    """Markdown as Planka 2.1.1 renders it (its client: @diplodoc/transform, no task-list or
+    footnote plugin, raw HTML shown as text, 8 text colours): task-list items ``- [x] a`` /
+    ``- [ ] b`` become ``☑ a`` / ``☐ b`` lines, ``<br>`` a line break, and the characters of
+    Planka's extra inline markup (``^``, a single ``~``, ``##``, ``++``, ``==``, ``{%``) are escaped
+    so that text shows as typed. Coloured text (``{#e53935}(a)``, ``{color:red}a{color}``,
+    ``<span style="color: …">a</span>``) becomes ``{red}(a)`` in the nearest of Planka's colours
+    (plain text for white or an unknown colour); inline HTML formatting (``<u>``, ``<b>``, ``<s>``,
+    ``<mark>``, ``<sup>``, ``<code>``…) becomes the Markdown Planka renders alike; footnote marks
+    ``[^1]`` of a defined note (``[^1]: …``) become superscript ``^1^``. Code (fenced blocks, inline spans) is left as it is."""
     lines, fence = [], ""
+    footnotes = frozenset(_FOOTNOTE_DEF.findall(text))
     for line in text.split("\n"):
         opened = _FENCE.match(line)
         if fence:
@@ -190,7 +265,7 @@ def planka_markdown(text: str) -> str:
             line = _TASK_ITEM.sub(lambda m: m.group(1) + ("☐" if m.group(2) == " " else "☑"), line)
             heading = _HEADING.match(line)
             lead, line = (heading.group(1), line[heading.end():]) if heading else ("", line)
-            line = lead + "".join(part if index % 2 else _outside_code(part)   # not inside `code`
+            line = lead + "".join(part if index % 2 else _outside_code(part, footnotes)   # not in `code`
                                   for index, part in enumerate(_CODE_SPAN.split(line)))
         lines.append(line)
     return "\n".join(lines)

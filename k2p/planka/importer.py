@@ -29,7 +29,7 @@ from k2p.redaction import redact_bytes
 from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
-from k2p.mapping.rules import load_rules
+from k2p.mapping.rules import load_rules, localized
 from k2p.mapping.members import space_admins
 from k2p.mapping.ordering import id_order
 from k2p.mapping.users import UserMap, UserRow, parse_user_csv, resolve_user_map
@@ -40,7 +40,7 @@ from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaE
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import plan_positions
 from k2p.planka.quiet import KEY as QUIET_KEY, QuietAccount
-from k2p.planka.relations import CardRelations, replay_relations
+from k2p.planka.relations import CardRelations, linked_cards, replay_relations
 from k2p.planka.replay import ImportContext, guarded, known_positions, replay_board
 from k2p.planka.sync import Syncer, Tally
 
@@ -181,7 +181,7 @@ def _select(projects: list[ProjectPlan], options: ImportOptions) -> list[Project
 
 def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader, index: ArchiveIndex,
          fingerprint: str | None, started: str, progress: Callable[[str, Any], None]) -> ImportOutcome:
-    rules = load_rules(options.mapping)
+    rules = localized(load_rules(options.mapping), index.company)   # language "auto" → the archive's
     tally, fidelity = Tally(), Fidelity()
     projects = _select(plan_projects(index.company, rules, fidelity), options)  # before any request
     rows = _user_rows(options)
@@ -216,8 +216,10 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                 progress("boards_total", sum(len(project.boards) for project in projects))
                 relations: list[CardRelations] = []
                 planned: set[str] = set()
+                linked = linked_cards(ctx, index.company.card_boards,
+                                      {ref.board_id for project in projects for ref in project.boards})
                 for project in projects:
-                    _replay_project(ctx, project, index, rules, users, fidelity, relations, planned)
+                    _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
                 progress("phase", "relations")
                 replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
                 if rules.documents == "board" and not options.boards:   # k2p.planka.documents
@@ -256,7 +258,8 @@ def _restore_settings(ctx: ImportContext) -> None:
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity, relations: list[CardRelations], planned: set[str]) -> None:
+                    users: UserMap, fidelity: Fidelity, relations: list[CardRelations], planned: set[str],
+                    linked: Callable[[str], bool]) -> None:
     # The type is chosen at creation only (Planka cannot turn a project with several managers private).
     before = ctx.syncer.row(project.key)
     kind = str(before.state.get("type", "shared")) if before is not None and before.done else project.type
@@ -285,7 +288,8 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
     seen = False   # does anybody but the importing account see a board of the project?
     for ref in project.boards:
         ctx.on_progress("board", ref.board_id)
-        plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity)
+        plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity,
+                          linked=linked)
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
         seen = seen or any(member.user_id != ctx.me for member in plan.members)
         planned.update(card.key for card in plan.cards)

@@ -10,6 +10,7 @@ every project it created, which is what Planka asks of whoever links a card of a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from k2p.mapping.model import Fidelity
 from k2p.mapping.relations import RelationListPlan, resolve
@@ -27,6 +28,18 @@ class CardRelations:
     card_key: str
     lists: list[RelationListPlan]
     checklist_keys: list[str]    # the card's other task lists, which the relation lists follow
+
+
+def linked_cards(ctx: ImportContext, card_boards: dict[str, str], boards: set[str]) -> Callable[[str], bool]:
+    """Whether a relation to a Kaiten card becomes a linked task in this run: the card is on one of
+    the run's ``boards`` (``card_boards``: the archive's card id → board id), or an earlier run
+    created it (the ledger). The card details leave such relations out (no text repeating a link)."""
+    def linked(card_id: str) -> bool:
+        if card_boards.get(card_id) in boards:
+            return True
+        row = ctx.syncer.row(f"card:{card_id}")
+        return row is not None and row.done
+    return linked
 
 
 def replay_relations(ctx: ImportContext, cards: list[CardRelations], planned: set[str], fidelity: Fidelity) -> None:

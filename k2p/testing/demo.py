@@ -22,9 +22,9 @@ from k2p.kaiten.options import ExportOptions
 from k2p.planka.client import Credentials
 from k2p.planka.importer import ImportOptions, run_import
 from k2p.planka.users_template import write_users_template
-from k2p.testing.kaiten_company import generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 from k2p.views.archive import show_verify
 from k2p.views.export import ExportProgress, show_export
 from k2p.views.fixup import show_fixup

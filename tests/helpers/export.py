@@ -18,8 +18,8 @@ from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.kaiten.export import ExportOutcome, run_export
 from k2p.kaiten.options import ExportOptions
-from k2p.testing.kaiten_company import KaitenCompany, generate_company
-from k2p.testing.kaiten_sim import KaitenSimulator, SimEvent
+from k2p.testing.kaiten.company import KaitenCompany, generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator, SimEvent
 from k2p.testing.loopback import LoggedRequest
 from tests.helpers.archives import tree_bytes
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from k2p.kaiten.crawl_structure import LANE_CONDITIONS
-from k2p.testing.kaiten_company import KaitenCompany
+from k2p.testing.kaiten.company import KaitenCompany
 from tests.helpers import ground_truth_extras as extras
 from tests.helpers.export import by_id, expected_pages, raws, records
 

@@ -14,8 +14,8 @@ from typing import Any
 from k2p.archive.reader import ArchiveReader
 from k2p.kaiten.extras.documents import references
 from k2p.kaiten.extras.registry import KNOWN
-from k2p.testing import kaiten_documents
-from k2p.testing.kaiten_company import KaitenCompany
+from k2p.testing.kaiten import documents as kaiten_documents
+from k2p.testing.kaiten.company import KaitenCompany
 from tests.helpers.export import by_id, expected_pages, raws, records
 
 SPACE_ADMIN_ROUTES = ("webhooks", "external_webhooks")

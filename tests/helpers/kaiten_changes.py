@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from k2p.testing.kaiten_company import KaitenCompany
+from k2p.testing.kaiten.company import KaitenCompany
 
 
 def add_comment(company: KaitenCompany, card_id: int, text: str) -> int:

@@ -15,7 +15,7 @@ import requests
 
 from k2p.planka.client import Credentials
 from k2p.planka.importer import ImportOptions, ImportOutcome, run_import
-from k2p.testing.planka_sim import PlankaSimulator
+from k2p.testing.planka.sim import PlankaSimulator
 
 Item = dict[str, Any]
 
