@@ -9,7 +9,10 @@ from typing import Any, Iterator
 
 import pytest
 
+from k2p.archive.index import ArchiveIndex
+from k2p.archive.reader import ArchiveReader
 from k2p.kaiten.extras.documents import references
+from k2p.mapping.wording import WORDS, archive_language
 from k2p.mapping.prosemirror import prosemirror_to_markdown
 from k2p.testing.kaiten import documents as kaiten_documents
 from k2p.testing.kaiten.company import KaitenCompany, generate_company
@@ -29,6 +32,8 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         # the served payloads (with the files host of this run), before the simulator stops
         served = {node["uid"]: company.expected("admin", f"/documents/{node['uid']}")
                   for node in kaiten_documents.readable_documents(company, company.token_info("admin"))}
+    with ArchiveReader(archive) as reader, ArchiveIndex(reader, cards=False) as index:
+        words = WORDS[archive_language(index.company)]   # language "auto": the names k2p adds
     mapping = work / "mapping.toml"
     mapping.write_text('documents = "board"\n', encoding="utf-8")
     with PlankaSimulator(idle_timeout=300) as planka:
@@ -39,10 +44,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         rerun = [entry for entry in planka.request_log.snapshot()[start:] if entry.mutating]
         yield {"company": company, "planka": planka, "key": key, "outcome": outcome, "again": again,
                "rerun_mutations": rerun, "served": served, "ledger": work / "ledger.sqlite",
-               "snapshot": snapshot(planka.url, key), "archive": archive, "work": work}
+               "snapshot": snapshot(planka.url, key), "archive": archive, "work": work,
+               "board": words["documents_board"], "project": words["documents_project"],
+               "root_list": words["documents_list"]}
 
 
-def _home(co: KaitenCompany, uid: str) -> tuple[str, str]:
+def _home(co: KaitenCompany, uid: str, project: str, root: str) -> tuple[str, str]:
     """Ground truth: (project name, list name) of a document, from the simulator's tree."""
     groups: list[str] = []
     parent = co.tree_nodes[uid]["parent_entity_uid"]
@@ -54,10 +61,10 @@ def _home(co: KaitenCompany, uid: str) -> tuple[str, str]:
             while above and co.space_by_uid(above):
                 names.insert(0, co.space_by_uid(above)["title"])
                 above = co.space_by_uid(above)["parent_entity_uid"]
-            return " / ".join(names), " / ".join(reversed(groups)) or "Documents"
+            return " / ".join(names), " / ".join(reversed(groups)) or root
         groups.append(co.tree_nodes[parent]["title"])
         parent = co.tree_nodes[parent]["parent_entity_uid"]
-    return "Documents", " / ".join(reversed(groups)) or "Documents"
+    return project, " / ".join(reversed(groups)) or root
 
 
 def test_every_readable_document_is_a_card_in_its_group_list(imported: dict[str, Any]) -> None:
@@ -65,11 +72,11 @@ def test_every_readable_document_is_a_card_in_its_group_list(imported: dict[str,
     assert imported["outcome"].tally.failed == 0, imported["outcome"].report["failures"][:3]
     expected: dict[str, dict[str, list[str]]] = {}
     for uid in sorted(imported["served"], key=lambda uid: (co.tree_nodes[uid]["sort_order"])):
-        project, list_name = _home(co, uid)
+        project, list_name = _home(co, uid, imported["project"], imported["root_list"])
         expected.setdefault(project, {}).setdefault(list_name, []).append(co.tree_nodes[uid]["title"])
     found = {project: {name: sorted(card["name"] for card in cards)
-                       for name, cards in boards["Documents"]["cards"].items()}
-             for project, boards in snap.items() if "Documents" in boards}
+                       for name, cards in boards[imported["board"]]["cards"].items()}
+             for project, boards in snap.items() if imported["board"] in boards}
     assert found == {project: {name: sorted(titles) for name, titles in lists.items()}
                      for project, lists in expected.items()}
     # nested groups keep their path; a space without boards still gets its project for documents
@@ -85,7 +92,7 @@ def test_markdown_structure_files_and_card_links(imported: dict[str, Any]) -> No
     data = imported["served"][uid]["data"]
     linked, _ = references(data)
     urls = {card_id: f"{planka.url}/cards/{cards[f'card:{card_id}']}" for card_id in linked}
-    card = next(card for card in snap["Product"]["Documents"]["cards"]["Engineering notes / Runbooks"]
+    card = next(card for card in snap["Product"][imported["board"]]["cards"]["Engineering notes / Runbooks"]
                 if card["name"] == "Release checklist")
     assert card["description"] == prosemirror_to_markdown(
         data, card_link=lambda card_id: (urls.get(card_id), None), image_link=lambda attrs: None,
@@ -99,7 +106,7 @@ def test_markdown_structure_files_and_card_links(imported: dict[str, Any]) -> No
     assert card["attachments"] == sorted([("Architecture.png", "file", co.file_sha256(blobs[0])),
                                           ("release-checklist.pdf", "file", co.file_sha256(blobs[1]))])
     assert card["cover"] == "Architecture.png"
-    architecture = next(card for card in snap["Product"]["Documents"]["cards"]["Engineering notes"])
+    architecture = next(card for card in snap["Product"][imported["board"]]["cards"]["Engineering notes"])
     assert architecture["attachments"] == []          # its only image is deleted in Kaiten
     assert "graph TD; A--&gt;B" in architecture["description"]   # unknown node: its text kept (escaped)
     notes = {(item["category"], item["field"]) for item in imported["outcome"].report["fidelity"]}
@@ -120,5 +127,5 @@ def test_default_keeps_documents_in_the_archive(imported: dict[str, Any], tmp_pa
                                 report=tmp_path / f"plan-{mapping is None}.json")
         return run_import(options, Credentials()).report["counts"]["board"]["created"]
 
-    with_documents = sum(1 for boards_ in imported["snapshot"].values() if "Documents" in boards_)
+    with_documents = sum(1 for boards_ in imported["snapshot"].values() if imported["board"] in boards_)
     assert boards(imported["work"] / "mapping.toml") == boards(None) + with_documents

@@ -159,7 +159,7 @@ class _Planner:
         entity = f"document:{uid}"
         title = plain_name(clean(str(raw.get("title") or ""))).strip()
         if not title:
-            self.fidelity.add("renamed", entity, "title", f"empty → {self.rules.word("placeholder_name")!r}")
+            self.fidelity.add("renamed", entity, "title", f"empty → {self.rules.word('placeholder_name')!r}")
         name = shorten(title or self.rules.word("placeholder_name"), CARD_NAME_MAX)
         converted = prosemirror_to_markdown(raw.get("data"), card_link=self.card_link,
                                             image_link=lambda attrs: None, file_link=lambda attrs: None)
