@@ -118,7 +118,7 @@ def unit_of(event: SimEvent, co: KaitenCompany, journal: JournalState) -> str | 
     fixed = {"/users/current": None, "/users": "users", "/company/users": "users", "/user-roles": "users",
              "/card-types": "card_types", "/tags": "tags", "/sprints": "sprints", "/spaces": "spaces"}
     fixed.update({"/tree-entities": "documents", "/document-groups": "documents", "/documents": "documents",
-                  "/audit-logs": "audit_logs", "/company/groups": "company_lists",
+                  "/audit-logs": "company_lists", "/company/groups": "company_lists",
                   "/service-desk/services": "company_lists"})
     if path in fixed:
         return fixed[path]

@@ -20,8 +20,8 @@ def run_units(ctx: CrawlContext, runner: Any, progress: Callable[[str, Any], Non
     fetcher = FileFetcher(ctx.client, ctx.writer.blobs, download=options.files, max_size=options.max_file_size,
                           on_bytes=lambda size: progress("bytes", size),
                           policy=FileHostPolicy(ctx.client.endpoint, options.allow_file_hosts))
-    runner.run("documents", lambda out: DocumentExporter(ctx, fetcher).run(out))
-    runner.run("audit_logs", lambda out: company.export_audit_logs(ctx, out))
+    if options.full_scope or options.spaces:   # a --board export holds no documents (out_of_scope)
+        runner.run("documents", lambda out: DocumentExporter(ctx, fetcher).run(out))
     runner.run("company_lists", lambda out: company.export_company_lists(ctx, out))
     uids = space_settings.space_uids(ctx)
     for space_id in space_settings.spaces_in_scope(ctx):
