@@ -161,3 +161,28 @@ def test_hostile_document_bodies(body: str) -> None:
     else:
         cards, files = references(values["object"])
         assert cards == ["7"] and files == [{"node": "image", "src": "/x.png"}]
+
+
+def test_space_scope_takes_the_documents_and_settings_below_the_chosen_space(sim: KaitenSimulator,
+                                                                           tmp_path: Path) -> None:
+    co = sim.company
+    product = co.landmarks["product_space"]
+    root = tmp_path / "product.k2p"
+    outcome = export(sim, root, spaces=(product,))
+    chosen = {product, co.landmarks["nested_space"]}      # --space includes the spaces nested in it
+    uids = {co.spaces[space_id]["uid"] for space_id in chosen}
+
+    def below(uid: str) -> bool:
+        parent = co.tree_nodes[uid]["parent_entity_uid"]
+        while parent and parent not in uids:
+            parent = (co.tree_nodes.get(parent) or {}).get("parent_entity_uid")
+        return parent in uids
+
+    documents = {uid for uid, node in co.tree_nodes.items() if node["entity_type"] == "document" and below(uid)}
+    groups = {uid for uid, node in co.tree_nodes.items() if node["entity_type"] == "document_group" and below(uid)}
+    assert documents and set(by_id(root, "documents")) == documents
+    assert set(by_id(root, "document_groups")) == groups
+    assert {row["ref"]["space_id"] for row in records(root, "automations")} <= {str(s) for s in chosen}
+    assert {row["ref"]["space_id"] for row in records(root, "template_checklists")} == {str(s) for s in chosen}
+    assert outcome.sealed.manifest.collections["documents"].expected == len(documents)
+    assert outcome.sealed.manifest.coverage["documents"].status == "collected"
