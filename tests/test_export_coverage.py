@@ -186,3 +186,21 @@ def test_space_scope_takes_the_documents_and_settings_below_the_chosen_space(sim
     assert {row["ref"]["space_id"] for row in records(root, "template_checklists")} == {str(s) for s in chosen}
     assert outcome.sealed.manifest.collections["documents"].expected == len(documents)
     assert outcome.sealed.manifest.coverage["documents"].status == "collected"
+
+
+def test_a_tariff_without_documents_is_not_on_tariff(sim: KaitenSimulator, tmp_path: Path) -> None:
+    """402 on the document lists: one missing entry each, coverage ``not_on_tariff``, no records."""
+    co = sim.company
+    co.configuration["documents_tariff"] = False
+    try:
+        outcome = export(sim, tmp_path / "no-docs.k2p")
+    finally:
+        co.configuration["documents_tariff"] = True
+    missing = by_id(tmp_path / "no-docs.k2p", "missing")
+    for name in ("documents", "document_groups"):
+        entry = missing[f"collection:{name}"]
+        assert (entry["reason"], entry["http_status"]) == ("not_in_tariff", 402)
+        coverage = outcome.sealed.manifest.coverage[name]
+        assert (coverage.status, coverage.records, coverage.http_status) == ("not_on_tariff", 0, 402)
+        assert records(tmp_path / "no-docs.k2p", name) == []
+    assert outcome.sealed.manifest.coverage["tree_entities"].status == "collected"

@@ -11,7 +11,8 @@ Routes, both API generations (research §2.1):
 * ``GET /documents`` and ``GET /document-groups`` — version 1: bare arrays paged by
   ``offset``/``limit`` (default 100, max 100); with ``version=2``: ``{"result": [...],
   "position": <cursor or null>}`` continued with ``start_position``. A company created on the
-  newer generation (``company.configuration["documents_v1"] = False``) answers 404 to version 1.
+  newer generation (``company.configuration["documents_v1"] = False``) answers 404 to version 1;
+  one on a tariff without documents (``documents_tariff = False``) answers 402 to every route.
 * ``GET /documents/{uid}`` — the full payload with ``data`` (the lists omit it).
 * ``GET /document-groups/{uid}``.
 
@@ -233,8 +234,15 @@ def readable_documents(co: "KaitenCompany", token: "TokenInfo") -> list[Record]:
 
 
 # --- routes ---------------------------------------------------------------------------------------
+def _tariff(req: Request) -> None:
+    """``company.configuration["documents_tariff"] = False``: a tariff without documents (402)."""
+    if not req.company.configuration.get("documents_tariff", True):
+        raise fail(402, "Documents are not available on your tariff plan")
+
+
 def _listing(req: Request, entity_type: str) -> Any:
     co = req.company
+    _tariff(req)
     rows = [list_item(co, node) for node in visible_nodes(co, req.token, entity_type)]
     if req.params.get("version") == "2":
         start = int(req.params.get("start_position") or 0) if (req.params.get("start_position") or "0").isdigit() else 0
@@ -259,6 +267,7 @@ def document_groups(req: Request) -> Any:
 
 
 def _node(req: Request, uid: str, entity_type: str) -> Record:
+    _tariff(req)
     node = req.company.tree_nodes.get(uid)
     if node is None or node["entity_type"] != entity_type:
         raise fail(404)
