@@ -19,7 +19,7 @@ from k2p.testing.kaiten.company import KaitenCompany, generate_company
 from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.planka.sim import PlankaSimulator
 from tests.helpers.export import export
-from tests.helpers.planka_state import PlankaReader, import_into, ledger_ids, snapshot
+from tests.helpers.planka_state import import_into, ledger_ids, snapshot
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,13 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-import orjson
 import pytest
 
-from k2p.archive.reader import ArchiveReader
 from k2p.kaiten.extras.documents import references
 from k2p.kaiten.extras.registry import KNOWN
 from k2p.testing.kaiten.sim import KaitenSimulator
 from tests.helpers.export import (
-    FAST, assert_valid, by_id, export, export_args, expected_pages, records, run_cli, simulator, token_of,
+    assert_valid, by_id, export, export_args, expected_pages, records, run_cli, simulator, token_of,
 )
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import re
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from k2p import jsoncodec
 from k2p.archive import collections as C
@@ -168,7 +168,7 @@ class DocumentExporter:
             self.ctx.write(C.TREE_ENTITIES, uid, rows[uid], ref=_parent_ref(rows[uid]))
         return rows
 
-    def _in_scope(self, tree: dict[str, dict[str, Any]] | None):  # type: ignore[no-untyped-def]
+    def _in_scope(self, tree: dict[str, dict[str, Any]] | None) -> Callable[[dict[str, Any]], bool]:
         options = self.ctx.options
         if options.full_scope:
             return lambda node: True
