@@ -95,13 +95,15 @@ def test_markdown_structure_files_and_card_links(imported: dict[str, Any]) -> No
     card = next(card for card in snap["Product"][imported["board"]]["cards"]["Engineering notes / Runbooks"]
                 if card["name"] == "Release checklist")
     assert card["description"] == prosemirror_to_markdown(
-        data, card_link=lambda card_id: (urls.get(card_id), None), image_link=lambda attrs: None,
+        data, card_link=lambda card_id: (urls.get(card_id), co.cards[int(card_id)]["title"]),
+        image_link=lambda attrs: None,
         file_link=lambda attrs: None).markdown
     for piece in ("## Before the release", "- ☑ Freeze the branch", "1. **Tag** the release",
                   "| Step | Owner |", "```bash\nmake release\nmake deploy\n```", "📎 release-checklist.pdf"):
         assert piece in card["description"], piece
     for card_id, url in urls.items():
         assert f"]({url})" in card["description"]
+        assert f"#{card_id} " in card["description"]      # the link's label names the card (its title)
     blobs = co.landmarks["document_blobs"]
     assert card["attachments"] == sorted([("Architecture.png", "file", co.file_sha256(blobs[0])),
                                           ("release-checklist.pdf", "file", co.file_sha256(blobs[1]))])

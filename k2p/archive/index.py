@@ -162,6 +162,12 @@ class ArchiveIndex:
                 self.company.primary_spaces[board] = str(space.get("space_id", space.get("id")))
                 return
 
+    def card(self, card_id: str) -> Record | None:
+        """One card's raw payload by id (``None``: not in the archive), e.g. for a link's title."""
+        row = self._db.execute("SELECT line FROM rows WHERE collection = ? AND card = ? LIMIT 1",
+                               (C.CARDS.name, str(card_id))).fetchone()
+        return None if row is None else jsoncodec.loads(row[0])["raw"]
+
     def board(self, board_id: str) -> BoardRecords:
         """Everything card-level that belongs to ``board_id``, in archive order."""
         records = BoardRecords(str(board_id))

@@ -4,7 +4,8 @@ Runs after every board and relation of the run, so that a document's link to a K
 point at the Planka card the ledger holds for it (``<planka>/cards/<id>``); a card not in Planka
 stays text (noted), and the next run links it once it is imported. The board is placed after the
 space's other boards in the space's project; a space without boards (or documents outside every
-space) gets its project here, keyed like the others so later runs find it again.
+space) gets its project here, keyed like the others so later runs find it again. A link's title is
+the linked card's title in the archive (else the one the document holds).
 """
 
 from __future__ import annotations
@@ -27,13 +28,15 @@ def replay_documents(ctx: ImportContext, index: ArchiveIndex, rules: MappingRule
     base = ctx.client.base_url if ctx.client is not None else None
 
     def card_link(card_id: str) -> tuple[str | None, str | None]:
+        card = index.card(card_id)
+        title = card.get("title") if isinstance(card, dict) and isinstance(card.get("title"), str) else None
         row = ctx.syncer.row(f"card:{card_id}")
         if row is not None and row.done and row.planka_id and base:
-            return f"{base}/cards/{row.planka_id}", None
+            return f"{base}/cards/{row.planka_id}", title
         if f"card:{card_id}" not in planned:
             fidelity.add("skipped", f"card:{card_id}", "document_link",
                          "a document links this card, which is not in Planka; the link stays text")
-        return None, None
+        return None, title
 
     boards = plan_documents(docs, index.company, rules, fidelity, card_link=card_link, planka_ids=users.mapping)
     by_key = {project.key: project for project in projects}
