@@ -8,7 +8,10 @@ Serves a simulated company (``large``: about 5,600 cards) and measures in the sa
     parents, blockers, external-links, files, checklists);
   * the sustained API request rate of `k2p export --rps L` against a simulator that grants L
     requests per second, as a fraction of L, and the number of 429 answers;
-  * peak RSS of the `k2p export` process at two company sizes (flat means streaming).
+  * peak RSS of the `k2p export` process at two company sizes (flat means streaming);
+  * requests per card with and without the opt-in collections (``--with-activity``,
+    ``--with-baselines``), and what the complete-backup units (documents, audit logs, space
+    settings, service desk) add (``--extras-only`` runs just this part).
 Prints one line per measurement; nothing is asserted.
 """
 
@@ -65,11 +68,11 @@ def vm_hwm_mib(pid: int) -> float:
     return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmHWM:")), 0.0)
 
 
-def run_export(sim: KaitenSimulator, out: Path, rps: float) -> tuple[float, float, dict[str, Any]]:
+def run_export(sim: KaitenSimulator, out: Path, rps: float, *extra: str) -> tuple[float, float, dict[str, Any]]:
     """Run `k2p export` in a child process; returns (seconds, peak RSS in MiB, export report)."""
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "K2P_KAITEN_TOKEN": sim.company.admin_token}
-    command = [K2P, "export", "--kaiten-url", sim.base_url, "--out", str(out), "--rps", str(rps), "--json"]
+    command = [K2P, "export", "--kaiten-url", sim.base_url, "--out", str(out), "--rps", str(rps), "--json", *extra]
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         child = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
@@ -126,15 +129,50 @@ def sustained(times: list[float]) -> tuple[float, float]:
     return len(times) / span, busy[len(busy) // 2] if busy else 0.0
 
 
+# API paths of the complete-backup units, by what they serve (k2p.kaiten.extras)
+EXTRA_ROUTES = (("activity", re.compile(r"/cards/\d+/activity$")), ("baselines", re.compile(r"/cards/\d+/baselines$")),
+                ("sla", re.compile(r"/cards/\d+/sla-rules-measurements$")),
+                ("documents", re.compile(r"/(tree-entities|documents|document-groups)(/|$)")),
+                ("space settings", re.compile(r"/spaces/[^/]+/(automations|webhooks|external-webhooks|"
+                                              r"template-checklists|iterations)$")),
+                ("company lists", re.compile(r"/(audit-logs|company/groups|service-desk/services)$")))
+
+
+def extras(scale: str, workdir: Path) -> None:
+    """(d) requests per card with and without the opt-in collections (unpaced simulator)."""
+    runs = {}
+    for label, options in (("default", ()), ("--with-activity", ("--with-activity",)),
+                           ("--with-activity --with-baselines", ("--with-activity", "--with-baselines"))):
+        arrivals = Arrivals()
+        with KaitenSimulator(generate_company(scale), on_request=arrivals) as sim:
+            _, _, report = run_export(sim, workdir / f"extras-{scale}.k2p", 1000, *options)
+        paths = [path.split("/api/latest", 1)[-1] for _, path in arrivals.events]
+        cards = report["collections"]["cards"]
+        by_kind = Counter(next((kind for kind, pattern in EXTRA_ROUTES if pattern.search(path)), "cards and structure")
+                          for path in paths)
+        runs[label] = (len(paths), cards)
+        detail = ", ".join(f"{kind} {count}" for kind, count in sorted(by_kind.items()))
+        print(f"k2p export {label}: {len(paths)} API requests for {cards} cards = {len(paths) / cards:.3f} "
+              f"requests/card ({detail})")
+    base, _ = runs["default"]
+    for label, (total, cards) in runs.items():
+        if label != "default":
+            print(f"RATIO {label} / default requests = {total / base:.2f} (+{(total - base) / cards:.3f} per card)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="large", choices=("small", "large"))
     parser.add_argument("--limit", type=float, default=100.0, help="simulator requests/s (= --rps)")
     parser.add_argument("--rss-scale", default="small", help="second company size for peak RSS")
     parser.add_argument("--workdir", type=Path, default=Path("bench-work"))
+    parser.add_argument("--extras-only", action="store_true", help="only (d): the opt-in collections")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"machine: {os.cpu_count()} cpu(s), python {sys.version.split()[0]}")
+    if args.extras_only:
+        extras(args.scale, args.workdir)
+        return
 
     company = generate_company(args.scale)
     cards = len(company.served_card_ids())
@@ -178,6 +216,7 @@ def main() -> None:
     for scale, rss, done in ((args.rss_scale, rss_small, small_report), (args.scale, rss_large, report)):
         print(f"peak RSS of k2p export: {rss:.1f} MiB ({scale}, {done['collections']['cards']} cards, "
               f"{done['requests']['file_bytes'] / 2**20:.0f} MiB files)")
+    extras(args.scale, args.workdir)
 
 
 if __name__ == "__main__":

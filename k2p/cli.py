@@ -267,13 +267,18 @@ def kit(output: Path, platforms: tuple[str, ...], pythons: tuple[str, ...], only
               help="With --since: read every card of this board again (repeatable).")
 @click.option("--full", is_flag=True, help="With --since: read every card again (keeps the chain "
               "and the deleted cards).")
+@click.option("--with-activity", is_flag=True, help="Also export every card's activity feed "
+              "(about one more request per card).")
+@click.option("--with-baselines", is_flag=True, help="Also export every card's baselines (one more "
+              "request per card).")
 @click.option("--restart", is_flag=True, help="Discard an earlier export in --out and start over.")
 @click.option("--json", "as_json", is_flag=True, help="Print the export report as JSON.")
 def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_token_file: bool,
            rps: float, concurrency: int,
            spaces: tuple[int, ...], boards: tuple[int, ...], no_files: bool, max_file_size: int | None,
            ca_bundle: str | None, allow_file_hosts: tuple[str, ...], since: Path | None,
-           refresh_boards: tuple[int, ...], full: bool, restart: bool, as_json: bool) -> None:
+           refresh_boards: tuple[int, ...], full: bool, with_activity: bool, with_baselines: bool,
+           restart: bool, as_json: bool) -> None:
     """Export everything the Kaiten token can see into an archive (resumable: rerun to continue)."""
     from k2p.kaiten.export import run_export
     from k2p.kaiten.options import ExportOptions
@@ -287,7 +292,8 @@ def export(kaiten_url: str, out: Path, token_file: Path | None, allow_insecure_t
                             spaces=spaces, boards=boards, files=not no_files,
                             max_file_size=max_file_size, ca_bundle=ca_bundle,
                             allow_file_hosts=allow_file_hosts, since=since,
-                            refresh_boards=refresh_boards, full=full)
+                            refresh_boards=refresh_boards, full=full, with_activity=with_activity,
+                            with_baselines=with_baselines)
     with progress(not as_json) as bar:
         outcome = run_export(options, token, restart=restart, on_progress=ExportProgress(bar))
     if as_json:

@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from k2p.archive.reader import ArchiveReader
+from k2p.testing.kaiten import documents as kaiten_documents
 from k2p.kaiten.export import REPORT
 from k2p.testing.kaiten.sim import KaitenSimulator
 from k2p.testing.loopback import LoggedRequest
@@ -49,9 +50,16 @@ def test_report_and_manifest_counts_match_the_records(archive: Path, sim: Kaiten
     assert report["missing"] == {"count": len(missing), "by_reason": dict(sorted(Counter(
         row["reason"] for row in missing).items()))}
     assert manifest.missing.by_reason == report["missing"]["by_reason"]
-    assert report["expected"] == {"cards": len(sim.company.cards_visible_to("admin"))}
+    co = sim.company
+    admin = co.token_info("admin")
+    assert report["expected"] == {
+        "cards": len(co.cards_visible_to("admin")),
+        "comments": sum(co.cards[cid]["comments_total"] for cid in co.cards_visible_to("admin")),
+        "documents": len(kaiten_documents.visible_nodes(co, admin, "document")),
+        "document_groups": len(kaiten_documents.visible_nodes(co, admin, "document_group"))}
     assert manifest.collections["cards"].expected == counts["cards"]
-    stored = [row for row in records(archive, "files") if row["status"] == "stored"]
+    stored = [row for name in ("files", "document_files") for row in records(archive, name)
+              if row["status"] == "stored"]
     assert manifest.blobs.count == len({row["blob"]["sha256"] for row in stored})
     assert report["requests"]["file_downloads"] == len(stored)
     assert report["requests"]["requests_total"] == len(log)

@@ -111,12 +111,23 @@ def unit_of(event: SimEvent, co: KaitenCompany, journal: JournalState) -> str | 
     path = api_path(event)
     if path is None:  # storage: the batch of the card holding the file
         key = re.search(r"/(?:files|signed)/([0-9a-f-]{36})", event.path)
+        if key and key.group(1) in co.landmarks["document_blobs"] + [co.landmarks["deleted_document_blob"]]:
+            return "documents"
         card = next(ref.card_id for ref in co.file_refs() if key and ref.key == key.group(1))
         return journal.batch_of.get(str(card), "cards")
     fixed = {"/users/current": None, "/users": "users", "/company/users": "users", "/user-roles": "users",
              "/card-types": "card_types", "/tags": "tags", "/sprints": "sprints", "/spaces": "spaces"}
+    fixed.update({"/tree-entities": "documents", "/document-groups": "documents", "/documents": "documents",
+                  "/audit-logs": "company_lists", "/company/groups": "company_lists",
+                  "/service-desk/services": "company_lists"})
     if path in fixed:
         return fixed[path]
+    if path.startswith("/documents/"):
+        return "documents"
+    if match := re.match(r"^/spaces/(\d+)/(automations|webhooks|external-webhooks)$", path):
+        return f"settings:{match.group(1)}"
+    if match := re.match(r"^/spaces/([0-9a-f-]{36})/", path):
+        return f"settings:{co.space_by_uid(match.group(1))['id']}"
     if path.startswith("/company/custom-properties"):
         return "custom_properties"
     if match := re.match(r"^/(spaces|boards)/(\d+)/", path):
@@ -184,6 +195,9 @@ def kill_point(name: str, co: KaitenCompany, out: Path) -> KillPoint:
     if name == "after_batch_commit":
         return KillPoint(lambda e: api_path(e) == f"/cards/{board_cards(co, second)[0]}", {f"cards:{first}:0"},
                          {f"cards:{second}:0"})
+    if name == "documents_phase":
+        # killed while documents are fetched: the cards are committed, the documents unit is not
+        return KillPoint(lambda e: (api_path(e) or "").startswith("/documents/"), {"card_tags"}, {"documents"})
     if name == "mid_legacy_download":
         return downloading("large_legacy_file")
     if name == "mid_signed_download":
@@ -192,7 +206,7 @@ def kill_point(name: str, co: KaitenCompany, out: Path) -> KillPoint:
 
 
 KILL_POINTS = ["company_phase", "after_board_commit", "mid_card_batch", "after_batch_commit",
-               "mid_legacy_download", "mid_signed_download"]
+               "mid_legacy_download", "mid_signed_download", "documents_phase"]
 
 
 @pytest.mark.parametrize("point", KILL_POINTS)

@@ -98,6 +98,19 @@ def test_card_links_images_and_mentions_resolve_through_callbacks() -> None:
     assert [image["alt"] for image in result.images] == ["diagram", "evil"]
 
 
+def test_file_nodes_become_links_or_names_and_are_reported() -> None:
+    nodes = (para({"type": "file", "attrs": {"url": "https://files.kaiten.example/r.pdf", "name": "report [v2].pdf"}}),
+             {"type": "attachment", "attrs": {"url": "ftp://x/y", "name": "old.zip"}},
+             para({"type": "file", "attrs": {"url": "https://files.kaiten.example/s.pdf", "name": "spec.pdf"}}))
+    plain = prosemirror_to_markdown(doc(*nodes))
+    assert plain.markdown == ("📎 [report \\[v2\\].pdf](https://files.kaiten.example/r.pdf)\n\n📎 old.zip\n\n"
+                              "📎 [spec.pdf](https://files.kaiten.example/s.pdf)")
+    assert [item["name"] for item in plain.files] == ["report [v2].pdf", "old.zip", "spec.pdf"]
+    assert not plain.unknown
+    attached = prosemirror_to_markdown(doc(*nodes), file_link=lambda attrs: None)
+    assert attached.markdown == "📎 report \\[v2\\].pdf\n\n📎 old.zip\n\n📎 spec.pdf"
+
+
 def test_unknown_nodes_and_marks_keep_their_text_and_are_reported() -> None:
     result = prosemirror_to_markdown(doc(
         {"type": "kaiten_callout", "attrs": {"tone": "warn"}, "content": [para(text("careful"))]},

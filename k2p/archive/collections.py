@@ -42,9 +42,31 @@ FILES = Collection("files", "file", "files[] of each card payload, with the stor
 DELETED_CARDS = Collection("deleted_cards", "deleted_card",
                            "cards of the previous archive no longer listed (export --since only)")
 
+# Collections of the complete backup (k2p.kaiten.extras): documents, activity, audit, settings.
+TREE_ENTITIES = Collection("tree_entities", "tree_entity", "GET /tree-entities (paged 500)")
+DOCUMENT_GROUPS = Collection("document_groups", "document_group", "GET /document-groups")
+DOCUMENTS = Collection("documents", "document", "GET /documents/{uid} for every listed document")
+DOCUMENT_FILES = Collection("document_files", "document_file", "images and files a document's data refers to")
+CARD_ACTIVITY = Collection("card_activity", "activity_event", "GET /cards/{id}/activity (paged, --with-activity)")
+CARD_BASELINES = Collection("card_baselines", "baseline", "GET /cards/{id}/baselines (--with-baselines)")
+SLA_MEASUREMENTS = Collection("sla_measurements", "sla_measurement",
+                              "GET /cards/{id}/sla-rules-measurements (service-desk requests)")
+AUDIT_LOGS = Collection("audit_logs", "audit_event", "GET /audit-logs (admin)")
+COMPANY_GROUPS = Collection("company_groups", "group", "GET /company/groups")
+SERVICE_DESK_SERVICES = Collection("service_desk_services", "service", "GET /service-desk/services")
+AUTOMATIONS = Collection("automations", "automation", "GET /spaces/{id}/automations")
+WEBHOOKS = Collection("webhooks", "webhook", "GET /spaces/{id}/webhooks (space admin)")
+EXTERNAL_WEBHOOKS = Collection("external_webhooks", "external_webhook",
+                               "GET /spaces/{id}/external-webhooks (space admin)")
+TEMPLATE_CHECKLISTS = Collection("template_checklists", "template_checklist",
+                                 "GET /spaces/{uid}/template-checklists")
+ITERATIONS = Collection("iterations", "iteration", "GET /spaces/{uid}/iterations")
+
 ALL = (CURRENT_USER, USERS, COMPANY_USERS, USER_ROLES, SPACES, SPACE_MEMBERS, SPACE_BOARDS, BOARDS,
        COLUMNS, LANES, CARD_TYPES, TAGS, CUSTOM_PROPERTIES, SELECT_VALUES, CATALOG_VALUES, SPRINTS,
-       CARDS, COMMENTS, TIME_LOGS, LOCATION_HISTORY, FILES, DELETED_CARDS)
+       CARDS, COMMENTS, TIME_LOGS, LOCATION_HISTORY, FILES, DELETED_CARDS, TREE_ENTITIES, DOCUMENT_GROUPS, DOCUMENTS,
+       DOCUMENT_FILES, CARD_ACTIVITY, CARD_BASELINES, SLA_MEASUREMENTS, AUDIT_LOGS, COMPANY_GROUPS,
+       SERVICE_DESK_SERVICES, AUTOMATIONS, WEBHOOKS, EXTERNAL_WEBHOOKS, TEMPLATE_CHECKLISTS, ITERATIONS)
 
 
 def record(collection: Collection, source_id: object, raw: object, *,

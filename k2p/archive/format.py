@@ -136,6 +136,20 @@ class CollectionEntry(_Lenient):
     expected: int | None = None
 
 
+class CoverageEntry(_Lenient):
+    """One collection k2p knows: whether this export holds it, and if not, why (docs/FORMAT.md §2.1)."""
+
+    status: str                   # collected | partial | forbidden | not_on_tariff | not_supported | …
+    route: str = ""
+    records: int | None = None
+    expected: int | None = None
+    missing: int = 0
+    reason: str | None = None
+    http_status: int | None = None
+    option: str | None = None
+    note: str | None = None
+
+
 class BlobSummary(_Lenient):
     count: int = 0
     bytes: int = 0
@@ -183,6 +197,8 @@ class Manifest(_Lenient):
     missing: MissingSummary = Field(default_factory=MissingSummary)
     reports: list[str] = Field(default_factory=list)
     chain: ChainInfo | None = None
+    # optional (format 1.0 archives written before it lack it): every collection k2p knows
+    coverage: dict[str, CoverageEntry] | None = None
 
 
 def load_manifest(data: bytes, *, origin: str) -> Manifest:

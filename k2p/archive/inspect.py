@@ -30,6 +30,8 @@ def describe_archive(path: Path) -> dict[str, Any]:
             "blobs": manifest.blobs.model_dump(),
             "missing": {"count": manifest.missing.count, "by_reason": manifest.missing.by_reason},
             "reports": manifest.reports,
+            "coverage": None if manifest.coverage is None else {
+                name: entry.model_dump(exclude_none=True) for name, entry in manifest.coverage.items()},
             "fingerprint": reader.fingerprint(),
             **({"chain": manifest.chain.model_dump()} if manifest.chain is not None else {}),
             "container": reader.container.details,

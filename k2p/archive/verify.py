@@ -30,7 +30,7 @@ from k2p.archive.records import iter_parsed
 from k2p.errors import ArchiveInvalid, ExitCode, UnsupportedVersion
 
 LEVELS = ("fast", "full")
-BLOB_COLLECTION = "files"
+BLOB_COLLECTIONS = ("files", "document_files")   # records whose `blob` must resolve
 
 
 @dataclass(frozen=True)
@@ -326,7 +326,7 @@ def _count_records(handle: Any, rel: str, collection: str, feed: Callable[[bytes
     for line_no, _, record in iter_parsed(handle, name=rel, collection=collection,
                                           compressed_size=compressed_size, on_compressed=feed):
         count += 1
-        blob = record.get("blob") if collection == BLOB_COLLECTION else None
+        blob = record.get("blob") if collection in BLOB_COLLECTIONS else None
         if isinstance(blob, dict) and isinstance(blob.get("sha256"), str):
             result.blob_refs.append((line_no, blob["sha256"]))
     return count

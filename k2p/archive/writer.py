@@ -23,7 +23,7 @@ import orjson
 from k2p.archive.blobs import BlobStore
 from k2p.archive.format import (
     BLOBS_DIR, CHECKSUMS, MANIFEST, ChainInfo, MISSING_COLLECTION, RECORDS_DIR, REPORT_NAME, REPORTS_DIR,
-    RECORD_SUFFIX, WORK_DIR, BlobSummary, CollectionEntry, ExporterInfo, Manifest,
+    RECORD_SUFFIX, WORK_DIR, BlobSummary, CollectionEntry, CoverageEntry, ExporterInfo, Manifest,
     MissingSummary, SourceInfo, record_path,
 )
 from k2p.archive.records import FilePosition, RecordFileWriter, iter_parsed
@@ -119,6 +119,14 @@ class ArchiveWriter:
         self.records(MISSING_COLLECTION).checkpoint()
         return self._count_missing_reasons()
 
+    def missing_entries(self) -> Iterator[dict[str, Any]]:
+        """Every missing entry written so far (reads the durable missing file)."""
+        self.records(MISSING_COLLECTION).checkpoint()
+        rel = record_path(MISSING_COLLECTION)
+        with open(self.root / rel, "rb") as handle:
+            for _, _, entry in iter_parsed(handle, name=rel, collection=MISSING_COLLECTION):
+                yield entry
+
     def _count_missing_reasons(self) -> dict[str, int]:
         rel = record_path(MISSING_COLLECTION)
         with open(self.root / rel, "rb") as handle:
@@ -158,7 +166,8 @@ class ArchiveWriter:
     # --- sealing ---------------------------------------------------------------------------
     def finalize(self, *, source: SourceInfo, exporter_version: str, created_at: str,
                  scope: dict[str, Any] | None = None, expected: dict[str, int] | None = None,
-                 archive_id: str | None = None, chain: ChainInfo | None = None) -> SealedArchive:
+                 archive_id: str | None = None, chain: ChainInfo | None = None,
+                 coverage: dict[str, CoverageEntry] | None = None) -> SealedArchive:
         """Seal the archive: write ``SHA256SUMS`` and then the manifest. Returns the fingerprint."""
         self.records(MISSING_COLLECTION)  # the missing file always exists, possibly empty
         positions = {name: writer.close() for name, writer in self._writers.items()}
@@ -179,10 +188,12 @@ class ArchiveWriter:
         manifest = Manifest(
             archive_id=archive_id or str(uuid.uuid4()), created_at=created_at, completed_at=utc_now(),
             exporter=ExporterInfo(version=exporter_version), source=source, scope=scope or {},
-            collections=collections, blobs=blobs, missing=missing, reports=reports, chain=chain)
-        # ``chain`` only in the manifests of incremental exports (no ``"chain": null`` elsewhere)
-        manifest_bytes = manifest.model_dump_json(indent=2, exclude={"chain"} if chain is None else None
-                                                  ).encode("utf-8") + b"\n"
+            collections=collections, blobs=blobs, missing=missing, reports=reports, chain=chain,
+            coverage=coverage)
+        # optional fields are absent, not null: ``chain`` only in incremental exports, ``coverage``
+        # only where the exporter recorded it
+        omit = {name for name, value in (("chain", chain), ("coverage", coverage)) if value is None}
+        manifest_bytes = manifest.model_dump_json(indent=2, exclude=omit or None).encode("utf-8") + b"\n"
         sums[MANIFEST] = hashlib.sha256(manifest_bytes).hexdigest()
         checksum_bytes = render_checksums(sums)
         crash_point("seal:checksums")

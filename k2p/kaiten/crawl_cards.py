@@ -20,6 +20,8 @@ from k2p.archive import collections as C
 from k2p.archive.blobs import BlobRef
 from k2p.kaiten.client import KaitenHTTPError
 from k2p.kaiten.context import CrawlContext, UnitOutput, missing_from_error
+from k2p.kaiten.extras import counts
+from k2p.kaiten.extras.card_lists import card_lists
 from k2p.kaiten.files import FileFetcher, FileOutcome, file_key
 
 if TYPE_CHECKING:
@@ -39,9 +41,13 @@ class SubList:
             return card.get(counter) != 0   # absent counter: fetch to be safe
         return card.get("last_moved_at", "unknown") is not None  # never moved: no history
 
+    def fetch(self, client: Any, card_id: str) -> Any:
+        return client.get_json(f"/cards/{card_id}/{self.route}")
+
 
 SUB_LISTS = (SubList(C.COMMENTS, "comments"), SubList(C.TIME_LOGS, "time-logs"),
              SubList(C.LOCATION_HISTORY, "location-history"))
+SUB_LIST_NAMES = frozenset(sub.collection.name for sub in SUB_LISTS)
 
 
 @dataclass
@@ -71,13 +77,15 @@ class CardBatchExporter:
         self.known_files: dict[str, tuple[str, int]] = ctx.journal.stored_files()
         # The digest of each card's list item goes into its record (compared by the next --since).
         self.listed: dict[str, str] = ctx.journal.card_digests()
+        self.sub_lists = SUB_LISTS + card_lists(ctx.options)   # extras: SLA, --with-activity, …
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.downloads.shutdown(wait=False, cancel_futures=True)
 
     def export_batch(self, out: UnitOutput, card_ids: list[str]) -> None:
-        for collection in (C.CARDS, C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY, C.FILES):
+        for collection in (C.CARDS, C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY, C.FILES,
+                           *(sub.collection for sub in self.sub_lists)):
             self.ctx.open(collection)
         for result in self.pool.map(self._fetch, card_ids):
             self._write(out, result)
@@ -101,9 +109,12 @@ class CardBatchExporter:
                                                          detail_prefix="listed on its board, but "))
                 return result
         result.card = card
-        for sub in SUB_LISTS:
+        for sub in self.sub_lists:
             name = sub.collection.name
-            if carrier is not None and reread is not None and name not in reread:
+            # Carried over: a base sub-list the delta plan does not re-read, and an extra one
+            # (SLA, activity, baselines) only when nothing of the card is read again.
+            if carrier is not None and reread is not None and (
+                    name not in reread if name in SUB_LIST_NAMES else not reread):
                 items = carrier.sub_list(card_id, name)
                 if items or sub.needed(card):
                     result.lists[name] = items
@@ -118,7 +129,7 @@ class CardBatchExporter:
         if self.ctx.route_disabled(sub.route):
             return []
         try:
-            items = self.ctx.client.get_json(f"/cards/{card_id}/{sub.route}")
+            items = sub.fetch(self.ctx.client, card_id)
         except KaitenHTTPError as error:
             if error.status in (402, 403, 405):
                 # A tariff or permission limit applies to every card: report it once.
@@ -153,12 +164,13 @@ class CardBatchExporter:
         self.ctx.write(C.CARDS, result.card_id, card, ref={"board_id": str(card.get("board_id"))},
                        **({"list_sha256": listed} if listed else {}))
         self._count(out, result, C.CARDS.name, 1)
-        for sub in SUB_LISTS:
+        for sub in self.sub_lists:
             items = result.lists.get(sub.collection.name, [])
             for item in items:
                 self.ctx.write(sub.collection, item.get("id"), item, ref=card_ref(result))
             self._count(out, result, sub.collection.name, len(items))
         self._check_comment_count(card, result)
+        counts.check_card(self.ctx, out, result.card_id, card, result.lists)
         for tag in card.get("tags") or []:
             tag_id = tag.get("tag_id", tag.get("id"))
             if tag_id is not None:

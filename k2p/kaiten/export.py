@@ -33,6 +33,7 @@ from k2p.kaiten.delta.carry import CardCarrier
 from k2p.kaiten.delta.previous import PreviousArchive, check_previous
 from k2p.kaiten.delta.session import DeltaExport
 from k2p.kaiten.endpoint import KaitenEndpoint, parse_kaiten_url
+from k2p.kaiten.extras import units as extras
 from k2p.kaiten.filehosts import FileHostPolicy
 from k2p.kaiten.files import FileFetcher
 from k2p.kaiten.journal import ExportJournal
@@ -230,6 +231,7 @@ def _run_units(ctx: CrawlContext, runner: UnitRunner, identity: dict[str, Any], 
     if delta is not None:
         runner.run("deleted_cards", lambda out: delta.export_deleted_cards(ctx, out))
     runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
+    extras.run_units(ctx, runner, progress)
 
     progress("phase", "sealing")
     crash_point("seal:start")
@@ -312,7 +314,8 @@ def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool,
     counters = journal.counters()
     referenced = {sha for sha, _ in journal.stored_files().values()}
     writer.prune_blobs(keep=referenced)
-    expected = {"cards": counters.get("cards_listed", 0)}
+    expected = {"cards": counters.get("cards_listed", 0), **extras.expected(counters)}
+    coverage = extras.collection_coverage(ctx, expected)
     missing = writer.missing_reasons()
     endpoint = ctx.client.endpoint
     source = SourceInfo(base_url=endpoint.api_base, api_version=endpoint.api_version,
@@ -333,6 +336,7 @@ def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool,
         "collections": writer.record_counts(),
         "expected": expected,
         "missing": {"count": sum(missing.values()), "by_reason": missing},
+        "coverage": {name: entry.model_dump(exclude_none=True) for name, entry in coverage.items()},
     }
     chain = delta.chain(counters) if delta is not None else None
     if chain is not None:
@@ -340,6 +344,6 @@ def _seal(ctx: CrawlContext, identity: dict[str, Any], resumed: bool,
     writer.write_report(REPORT, report)
     sealed = writer.finalize(source=source, exporter_version=__version__,
                              created_at=journal.get("created_at"), scope=options.scope(),
-                             expected=expected, chain=chain)
+                             expected=expected, chain=chain, coverage=coverage)
     return ExportOutcome(sealed, report, resumed)
 

@@ -33,6 +33,8 @@ class ExportOptions(BaseModel):
     def lists_company_wide(self) -> bool:
         """A full-scope delta lists every card once, company-wide, instead of board by board."""
         return self.since is not None and self.full_scope
+    with_activity: bool = False     # GET /cards/{id}/activity for every card (k2p.kaiten.extras)
+    with_baselines: bool = False    # GET /cards/{id}/baselines for every card
 
     @property
     def full_scope(self) -> bool:
@@ -46,9 +48,13 @@ class ExportOptions(BaseModel):
                 # only when given, so that exports interrupted before the option existed resume
                 **({"allow_file_hosts": sorted(self.allow_file_hosts)} if self.allow_file_hosts else {}),
                 **({"since": str(self.since), "refresh_boards": sorted(self.refresh_boards), "full": self.full}
-                   if self.since is not None else {})}
+                   if self.since is not None else {}),
+                **({"with_activity": True} if self.with_activity else {}),
+                **({"with_baselines": True} if self.with_baselines else {})}
 
     def scope(self) -> dict[str, Any]:
         """The scope as recorded in the manifest."""
         return {"spaces": sorted(self.spaces), "boards": sorted(self.boards), "files": self.files,
-                "max_file_size": self.max_file_size}
+                "max_file_size": self.max_file_size,
+                **({"with_activity": True} if self.with_activity else {}),
+                **({"with_baselines": True} if self.with_baselines else {})}

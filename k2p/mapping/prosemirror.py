@@ -9,7 +9,7 @@ links to and the images it shows.
 Node types are matched in both spellings Kaiten's editors have used (``bullet_list`` and
 ``bulletList``). Headings, paragraphs, hard breaks, rules, block quotes, code blocks, bullet,
 ordered and task lists, tables (as GFM pipe tables, which Planka's renderer supports), images,
-card links (block and inline) and mentions are converted; marks bold, italic, strike-through,
+files (``file``/``attachment`` nodes, as 📎 links), card links (block and inline) and mentions are converted; marks bold, italic, strike-through,
 underline (Planka's ``++ins++``), inline code and links. Text is escaped so that it shows as typed,
 links keep only ``http``, ``https`` and ``mailto`` targets, and the tree is walked to a bounded
 depth (deeper content is kept as plain text and reported as ``too_deep``).
@@ -45,6 +45,7 @@ class Converted:
     unknown: Counter[str] = field(default_factory=Counter)   # "node:<type>" / "mark:<type>" / "too_deep"
     card_ids: list[str] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)   # file/attachment nodes' attrs
 
 
 def _kind(name: Any) -> str:
@@ -88,10 +89,12 @@ def _card_id(attrs: dict[str, Any]) -> str | None:
 
 
 class _Writer:
-    def __init__(self, card_link: CardLink | None, image_link: ImageLink | None) -> None:
+    def __init__(self, card_link: CardLink | None, image_link: ImageLink | None,
+                 file_link: ImageLink | None = None) -> None:
         self.result = Converted(markdown="")
         self.card_link = card_link
         self.image_link = image_link
+        self.file_link = file_link
 
     # --- inline ---------------------------------------------------------------------------------
     def inline(self, nodes: list[Any], depth: int) -> str:
@@ -113,6 +116,8 @@ class _Writer:
             return "  \n"
         if kind == "image":
             return self.image(attrs)
+        if kind in ("file", "attachment"):
+            return self.file(attrs)
         if kind in ("inline_card_link", "block_card_link", "card_link"):
             return self.card(attrs)
         if kind == "mention":
@@ -160,6 +165,13 @@ class _Writer:
         alt = escape_text(str(attrs.get("alt") or attrs.get("title") or "image"))
         target = self.image_link(attrs) if self.image_link else _safe_url(attrs.get("src"))
         return f"![{alt}]({target})" if target else alt
+
+    def file(self, attrs: dict[str, Any]) -> str:
+        """A file node: a link to the file (``file_link(attrs)``, else its own safe URL), or its name."""
+        self.result.files.append(dict(attrs))
+        name = escape_text(str(attrs.get("name") or attrs.get("title") or "file"))
+        target = self.file_link(attrs) if self.file_link else _safe_url(attrs.get("url") or attrs.get("src"))
+        return f"📎 [{name}]({target})" if target else f"📎 {name}"
 
     def card(self, attrs: dict[str, Any]) -> str:
         card_id = _card_id(attrs)
@@ -215,7 +227,8 @@ class _Writer:
             return self.list_block("bullet_list", {}, [node], depth)
         if kind == "table":
             return self.table(content, depth)
-        if kind in ("image", "block_card_link", "card_link", "inline_card_link", "text", "mention"):
+        if kind in ("image", "file", "attachment", "block_card_link", "card_link", "inline_card_link", "text",
+                    "mention"):
             return self.inline([node], depth)
         self.result.unknown[f"node:{kind or '?'}"] += 1
         inner = self.blocks(content, depth) if content and all(
@@ -310,12 +323,14 @@ def decode(data: Any) -> dict[str, Any] | None:
 
 
 def prosemirror_to_markdown(data: Any, *, card_link: CardLink | None = None,
-                            image_link: ImageLink | None = None) -> Converted:
+                            image_link: ImageLink | None = None,
+                            file_link: ImageLink | None = None) -> Converted:
     """Markdown for a ProseMirror document. ``card_link(card_id)`` returns ``(url, title)`` for a
     linked Kaiten card (either may be ``None``); ``image_link(attrs)`` the URL an image should
-    show from (``None``: only its alternative text is kept). Text that is not a document (invalid
+    show from (``None``: only its alternative text is kept); ``file_link(attrs)`` likewise for file
+    nodes (default: the node's own http(s) URL). Text that is not a document (invalid
     JSON, too large) is returned as escaped text and reported as ``node:not_prosemirror``."""
-    writer = _Writer(card_link, image_link)
+    writer = _Writer(card_link, image_link, file_link)
     document = decode(data)
     if document is None:
         text = data if isinstance(data, str) else ""

@@ -74,6 +74,12 @@ class MappingRules(BaseModel):
     # not posted under their author's own account; "never". true/false (k2p 0.1) = always/never.
     comment_attribution: Literal["always", "unmapped", "never"] = "unmapped"
     placeholder_name: str | None = Field(None, min_length=1, max_length=64)
+    # documents (wiki): "archive" (kept in the archive only) or "board" (a Documents board per space);
+    # the names left unset are the language's words (documents_board, documents_project, documents_list)
+    documents: Literal["archive", "board"] = "archive"
+    documents_board_name: str | None = Field(None, min_length=1, max_length=128)
+    documents_project_name: str | None = Field(None, min_length=1, max_length=128)   # outside spaces
+    documents_root_list: str | None = Field(None, min_length=1, max_length=128)      # not in a group
     # people (k2p import --create-users; docs/MAPPING.md §8)
     new_user_role: PlankaRole = "boardUser"
     space_admin_user_role: PlankaRole = "projectOwner"   # lets a space admin be project manager
@@ -131,7 +137,8 @@ class MappingRules(BaseModel):
         return value
 
     @field_validator("placeholder_name", "unknown_column_name", "subtasks_list_name", "parents_list_name",
-                     "blocked_by_list_name", "blocks_list_name", "details_group_name")
+                     "blocked_by_list_name", "blocks_list_name", "details_group_name", "documents_board_name",
+                     "documents_project_name", "documents_root_list")
     @classmethod
     def _visible(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():

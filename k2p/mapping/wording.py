@@ -65,6 +65,10 @@ WORDS: dict[str, dict[str, str]] = {
         # comments
         "edited": "edited",
         "attached_to_card": "Attached to the card: {names}",
+        # documents (documents = "board")
+        "documents_board": "Documents",
+        "documents_project": "Documents",
+        "documents_list": "Documents",
     },
     "ru": {
         "details_group": "Подробности",
@@ -109,6 +113,9 @@ WORDS: dict[str, dict[str, str]] = {
         "link.related": "связана с",
         "edited": "изменён",
         "attached_to_card": "Прикреплено к карточке: {names}",
+        "documents_board": "Документы",
+        "documents_project": "Документы",
+        "documents_list": "Документы",
     },
 }
 
@@ -119,6 +126,8 @@ NAMED_KEYS = {
     "blocks_list": "blocks_list_name", "blocked_label": "blocked_label",
     "lane_label_prefix": "lane_label_prefix", "placeholder_name": "placeholder_name",
     "unknown_column": "unknown_column_name", "truncation_marker": "truncation_marker",
+    "documents_board": "documents_board_name", "documents_project": "documents_project_name",
+    "documents_list": "documents_root_list",
 }
 
 MAY_BE_EMPTY = {"lane_label_prefix", "blocked_label"}   # "" = no prefix / no Blocked label

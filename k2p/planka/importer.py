@@ -40,6 +40,7 @@ from k2p.mapping.ordering import id_order
 from k2p.mapping.users import UserMap, UserRow, parse_user_csv, resolve_user_map
 from k2p.people.provision import finish, start_people
 from k2p.planka import specs
+from k2p.planka.documents import replay_documents
 from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaError, normalize_url
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import plan_positions
@@ -233,7 +234,10 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                 progress("boards_total", sum(len(project.boards) for project in projects))
                 linked = linked_cards(ctx, index.company.card_boards,
                                       {ref.board_id for project in projects for ref in project.boards})
-                replay_projects(ctx, projects, index, rules, users, fidelity, linked)
+                planned = replay_projects(ctx, projects, index, rules, users, fidelity, linked)
+                if rules.documents == "board" and not options.boards:   # k2p.planka.documents
+                    progress("phase", "documents")
+                    replay_documents(ctx, index, rules, users, fidelity, projects, planned, spaces=options.spaces)
                 progress("phase", "deleted in Kaiten")
                 ctx.delta.finish(reader, index, selected=bool(options.spaces or options.boards))
                 finish(ctx, people.plans, people.people, people.actors,
@@ -263,15 +267,17 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
 
 
 def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity, linked: Callable[[str], bool]) -> None:
+                    users: UserMap, fidelity: Fidelity, linked: Callable[[str], bool]) -> set[str]:
     """The project, board and relation steps of an import for ``projects`` with a ready context
-    (the import runs them once; ``k2p check --repair`` again for what it invalidated in the ledger)."""
+    (the import runs them once; ``k2p check --repair`` again for what it invalidated in the ledger).
+    Returns the keys of the cards planned."""
     relations: list[CardRelations] = []
     planned: set[str] = set()
     for project in projects:
         _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
     ctx.on_progress("phase", "relations")
     replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
+    return planned
 
 
 def restore_settings(ctx: ImportContext) -> None:

@@ -59,6 +59,7 @@ def show_inspect(info: dict[str, Any]) -> None:
     rows = [(name, entry["records"], "-" if entry["expected"] is None else entry["expected"],
              human_bytes(entry["bytes"])) for name, entry in info["collections"].items()]
     table("Collections", ("collection", "records", "expected", "size"), rows)
+    _show_coverage(info.get("coverage"))
     say(f"Blobs        {info['blobs']['count']} file(s), {human_bytes(info['blobs']['bytes'])}")
     missing = info["missing"]
     reasons = ", ".join(f"{reason}: {count}" for reason, count in missing["by_reason"].items())
@@ -81,6 +82,22 @@ def chain_line(chain: dict[str, Any], label: str) -> str:
             f"{previous['fingerprint'][:16]}…): cards carried over "
             f"{chain['carried_over'].get('cards', 0)}, read again {chain['reread'].get('cards', 0)}, "
             f"blobs carried over {chain['carried_over'].get('blobs', 0)}{extra}")
+
+
+def _show_coverage(coverage: dict[str, Any] | None) -> None:
+    """Every collection k2p knows and why those not collected are absent (docs/FORMAT.md §2.1)."""
+    if coverage is None:
+        say("Coverage     not recorded (archive written before k2p listed every known collection)")
+        return
+    rows = []
+    for name, entry in coverage.items():
+        why = entry.get("option") and f"enable with {entry['option']}"
+        why = why or " ".join(str(part) for part in (entry.get("reason"), entry.get("http_status")) if part)
+        if entry.get("missing"):
+            why = f"{why}; {entry['missing']} missing entr{'y' if entry['missing'] == 1 else 'ies'}".lstrip("; ")
+        rows.append((name, entry["status"], "-" if entry.get("records") is None else entry["records"],
+                     why or entry.get("note") or ""))
+    table("Coverage", ("collection", "status", "records", "why"), rows)
 
 
 def _scope_value(value: Any) -> str:

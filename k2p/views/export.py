@@ -41,6 +41,12 @@ def show_export(outcome: ExportOutcome) -> None:
     if missing["count"]:
         table("Not exported (see missing.jsonl.zst)", ("reason", "count"),
               list(missing["by_reason"].items()))
+    absent = [(name, entry["status"], entry.get("option") or entry.get("note") or entry.get("reason") or "")
+              for name, entry in (report.get("coverage") or {}).items()
+              if entry["status"] not in ("collected", "partial", "not_supported")]
+    if absent:
+        table("Not collected (k2p inspect shows every collection)", ("collection", "status", "why / enable with"),
+              absent)
     table("Requests", ("metric", "value"), [
         ("API requests", requests["api_requests"]),
         ("retries", requests["retries"]),

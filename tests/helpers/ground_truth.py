@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from k2p.kaiten.crawl_structure import LANE_CONDITIONS
 from k2p.testing.kaiten.company import KaitenCompany
+from tests.helpers import ground_truth_extras as extras
 from tests.helpers.export import by_id, expected_pages, raws, records
 
 # FileRef.reason of the simulator -> (missing reason, HTTP status) a correct export records
@@ -112,7 +113,7 @@ def check_files(root: Path, co: KaitenCompany, token: str) -> None:
             assert row["blob"] == {"sha256": co.file_sha256(ref.key), "size": co.blobs[ref.key].size}
             stored.add(row["blob"]["sha256"])
     blobs = {path.name: path for path in (root / "blobs").rglob("*") if path.is_file()}
-    assert set(blobs) == stored
+    assert set(blobs) == stored | extras.document_blob_shas(root)
     for name, path in blobs.items():
         assert hashlib.sha256(path.read_bytes()).hexdigest() == name
 
@@ -127,6 +128,7 @@ def check_missing(root: Path, co: KaitenCompany, token: str) -> None:
     for route, collection in ADMIN_COLLECTIONS.items():
         if predicted["routes"].get(route) == 403:
             expected.add((f"collection:{collection}", "forbidden", 403))
+    expected |= extras.expected_missing(co, token)
     found = [(row["id"], row["reason"], row["http_status"]) for row in records(root, "missing")]
     assert len(found) == len(set(found))
     assert set(found) == expected
@@ -221,4 +223,5 @@ def check_dictionaries(root: Path, co: KaitenCompany, token: str) -> None:
 CHECKS: dict[str, Check] = {check.__name__.removeprefix("check_"): check for check in (
     check_cards, check_checklists, check_custom_property_values, check_comments, check_time_logs,
     check_location_history, check_files, check_missing, check_users, check_spaces, check_boards,
-    check_columns_and_lanes, check_tags, check_dictionaries)}
+    check_columns_and_lanes, check_tags, check_dictionaries, extras.check_documents,
+    extras.check_space_settings, extras.check_company_lists, extras.check_coverage)}

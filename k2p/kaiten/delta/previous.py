@@ -35,7 +35,8 @@ from k2p.errors import ArchiveIncomplete, ArchiveInvalid, ExitCode, K2PError, Re
 from k2p.kaiten.delta.signals import list_signals
 from k2p.kaiten.files import file_key
 
-PER_CARD = (C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY)
+# Per-card sub-lists a delta may carry over; the extras (k2p.kaiten.extras) only with the whole card.
+PER_CARD = (C.COMMENTS, C.TIME_LOGS, C.LOCATION_HISTORY, C.SLA_MEASUREMENTS, C.CARD_ACTIVITY, C.CARD_BASELINES)
 ENTITY_COLLECTIONS = (C.USERS, C.COMPANY_USERS, C.USER_ROLES)
 RELATIONS = ("parents_ids", "children_ids", "blocks_card_ids", "blocked_by_card_ids")
 INDEX_FILE = "previous.sqlite"

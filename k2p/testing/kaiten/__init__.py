@@ -10,6 +10,10 @@ Data moves in one direction, each module depending only on those before it:
   model deterministically from a scale and a seed; ``changes`` evolves one between two exports;
 - ``views`` assembles API payloads from the model; ``api`` is the request/reply and paging
   machinery; ``routes`` and ``card_routes`` map URL templates to views;
+- ``documents`` (wiki: document groups and documents with ProseMirror ``data`` as a JSON string,
+  both list generations) and ``space_config`` (automations, webhooks, template checklists,
+  service desk, SLA measurements, baselines, a long activity feed) each add their data to a
+  generated model from their own random stream and register their routes (imported by ``routes``);
 - ``company`` is the facade tests use: :class:`~k2p.testing.kaiten.company.KaitenCompany` (the model
   plus ground-truth helpers built on views and routes) and ``generate_company(scale, seed)``;
 - ``sim`` serves it: :class:`~k2p.testing.kaiten.sim.KaitenSimulator` (rate limits, faults, the

@@ -120,7 +120,8 @@ write_only("/cards/{card_id:int}/checklists", "POST")
 def card_activity(req: Request, card_id: int) -> Any:
     visible_card(req, card_id)
     offset, limit = page_bounds(req, 100, 100)
-    return views.card_activity(req.company, card_id)[offset:offset + limit]
+    extra = req.company.configuration.get("activity_extra", {}).get(card_id, [])  # space_config
+    return (views.card_activity(req.company, card_id) + extra)[offset:offset + limit]
 
 
 @route("/cards/{card_id:int}/checklists/{checklist_id:int}")

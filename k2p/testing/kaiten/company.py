@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any, Iterable
 
+from k2p.testing.kaiten import documents, space_config
 from k2p.testing.kaiten import routes as kaiten_routes
 from k2p.testing.kaiten import views as kaiten_views
 from k2p.testing.kaiten.cards import CardBuilder, new_live_card
@@ -60,7 +61,8 @@ class KaitenCompany(CompanyData):
         """What a correct export with ``token`` cannot obtain, and why.
 
         Keys: ``routes`` (path -> status), ``spaces`` / ``boards`` / ``cards`` (ids invisible to the
-        token), ``files`` (blob key or file id -> reason) and ``deleted_cards`` (never served).
+        token), ``files`` (blob key or file id -> reason), ``deleted_cards`` (never served) and
+        ``collections`` (collection -> status of the route refusing it as a whole).
         """
         info = self.token_info(token)
         visible_cards = set(self.cards_visible_to(token))
@@ -77,6 +79,7 @@ class KaitenCompany(CompanyData):
             "cards": sorted(set(self.served_card_ids()) - visible_cards),
             "deleted_cards": sorted(cid for cid, card in self.cards.items() if card["condition"] == 3),
             "files": files,
+            "collections": expected_collections(self, info),
         }
 
     # --- mutation (drift tests) ----------------------------------------------------------------
@@ -94,6 +97,13 @@ class KaitenCompany(CompanyData):
                                  lane_id=lane_id, title=title, like=like)
 
 
+def expected_collections(co: KaitenCompany, info: TokenInfo) -> dict[str, int]:
+    """Collections a correct export with ``info`` cannot read as a whole → the HTTP status."""
+    refused = {"iterations": 402, "company_groups": 402}
+    if not info.is_admin:
+        refused.update({"company_users": 403, "sprints": 403, "audit_logs": 403, "service_desk_services": 403})
+    return refused
+
 
 def generate_company(scale: str = "small", seed: int = 0) -> KaitenCompany:
     """Generate a deterministic company: ``"tiny"`` (unit tests), ``"small"`` (default), ``"large"``."""
@@ -105,4 +115,6 @@ def generate_company(scale: str = "small", seed: int = 0) -> KaitenCompany:
     StructureBuilder(company, SCALES[scale], rng, ids).run()
     CardBuilder(company, SCALES[scale], rng, ids).run()
     finish_company(company, SCALES[scale], rng, ids)
+    space_config.build(company)
+    documents.build(company)
     return company

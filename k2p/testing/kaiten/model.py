@@ -73,6 +73,7 @@ class CompanyData:
     blockers: dict[int, list[Record]] = field(default_factory=dict)
     external_links: dict[int, list[Record]] = field(default_factory=dict)
     audit_logs: list[Record] = field(default_factory=list)
+    configuration: dict[str, Any] = field(default_factory=dict)  # kaiten.space_config, documents_v1
     landmarks: dict[str, Any] = field(default_factory=dict)
     files_origin: str = DEFAULT_FILES_ORIGIN
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)

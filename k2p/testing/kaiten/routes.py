@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from k2p.testing.kaiten import card_routes as kaiten_card_routes  # noqa: F401  (registers the card routes)
+from k2p.testing.kaiten import documents as kaiten_documents  # noqa: F401  (registers its routes)
+from k2p.testing.kaiten import space_config  # noqa: F401  (registers its routes)
 from k2p.testing.kaiten import views
 from k2p.testing.kaiten.api import (
     JSON, Request, dispatch, fail, paged, property_or_404, require_admin, route, search, visible_board,
@@ -111,7 +113,7 @@ def groups(req: Request) -> Any:
 def tree_entities(req: Request) -> Any:
     co = req.company
     nodes = [co.spaces[sid] for sid in sorted(co.visible_space_ids(req.token.token))]
-    nodes += list(co.tree_nodes.values())
+    nodes += [node for node in co.tree_nodes.values() if kaiten_documents.node_visible(co, node, req.token)]
     parents = {node["parent_entity_uid"] for node in nodes if node["parent_entity_uid"]}
     root = req.params.get("parent_entity_uid")
     if root:
