@@ -70,7 +70,11 @@ def test_every_card_comment_and_file_has_its_page_or_entry(hostile: dict, mode: 
         assert (site / "boards" / f"{page_token(board)}-list.html").is_file()
     summary = hostile[mode]
     assert summary.cards == len(cards) and summary.comments == len(comments)
-    assert summary.search_entries == len(cards) + len(comments) + len(files)
+    documents = _records(hostile["archive"], "documents")   # the export collects the company's wiki
+    assert documents and summary.documents == len(documents)
+    assert summary.search_entries == len(cards) + len(comments) + len(files) + len(documents)
+    for record in documents:
+        assert (site / "documents" / f"{page_token(record['id'])}.html").is_file(), record["id"]
     stored = [record for record in files if record["status"] == "stored"]
     if mode == "linked":   # the hostile .html file is copied under a .download name, never linked
         assert summary.files_linked == len(stored) - 1 and summary.files_copied == 1
