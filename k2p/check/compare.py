@@ -113,8 +113,10 @@ class BoardCheck:
     """Compares one board; collects the files to hash in ``files``."""
 
     def __init__(self, plan: BoardPlan, ledger: Ledger, found: BoardFound, verdict: Verdict, people: People,
-                 project_id: str | None, want_file: Callable[[str], bool]) -> None:
+                 project_id: str | None, want_file: Callable[[str], bool],
+                 kaiten_times: dict[str, str] | None = None) -> None:
         self.plan, self.ledger, self.found, self.verdict, self.people = plan, ledger, found, verdict, people
+        self.kaiten_times = kaiten_times or {}   # card/comment key → Kaiten's ``created``
         self.project_id = project_id
         self.want_file = want_file
         self.files: list[FileRead] = []
@@ -287,6 +289,7 @@ class BoardCheck:
             extra.append(("list", plan.list_key, f"list {self._list_name(in_list)}"))
         cover = self.pid(plan.cover_key) if plan.cover_key else None
         extra.append(("cover", cover, card.get("coverAttachmentId")))
+        self._dated("card", plan.key, card_id, card)
         writer = self._writer(plan.creator_user_id)
         if str(card.get("creatorUserId")) not in {writer, str(plan.creator_user_id), self.people.me}:
             extra.append(("creator", writer, card.get("creatorUserId")))
@@ -297,6 +300,11 @@ class BoardCheck:
         self._comments(plan, card_id)
         self._attachments(plan, card_id)
         self._values(plan, card_id)
+
+    def _dated(self, kind: str, key: str, planka_id: str | None, item: Item) -> None:
+        kaiten = self.kaiten_times.get(key)
+        if kaiten is not None and item.get("createdAt"):
+            self.verdict.dated(kind, key, planka_id, kaiten, item.get("createdAt"))
 
     def _writer(self, user_id: str | None) -> str:
         """Who the import wrote as: the person where k2p created their account, else itself. The
@@ -378,6 +386,7 @@ class BoardCheck:
             item = self.lookup("comment", comment.key, by_id)
             if item is None:
                 continue
+            self._dated("comment", comment.key, str(item["id"]), item)
             writer = self._writer(comment.author_user_id)
             extra = [] if str(item.get("userId")) in {writer, str(comment.author_user_id), self.people.me} else [
                 ("author", writer, item.get("userId"))]

@@ -149,6 +149,9 @@ def _gather(session: "Session", verdict: Verdict) -> _Plan:
                 plan.broken.append(difference.planka_id)
             card = _card_of(session, difference)
             plan.forget += [key] + ([f"{card}:placement"] if card else [])
+        elif difference.field == "created":
+            plan.left.append(f"{difference.text()} (not repaired: creation dates are set by "
+                             f"`k2p fixup-sql`; run it again)")
         elif difference.field in ("author", "creator", "project"):
             plan.left.append(f"{difference.text()} (not repaired: change it in Planka, or see "
                              f"`k2p fixup-sql` for authors)")

@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from k2p import __version__
-from k2p.archive.index import ArchiveIndex
+from k2p.archive.index import ArchiveIndex, BoardRecords
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.check.compare import BoardCheck, FileRead, People, file_chooser
@@ -214,6 +214,7 @@ def check_all(session: Session) -> Verdict:
         for ref in project.boards:
             session.progress("board", ref.board_id)
             check_board(session, ref.board_id, project_id, verdict)
+    verdict.settle_dates()
     if session.options.sample is None and not session.options.all_files and verdict.files.get("budget"):
         verdict.note(f"{verdict.files['budget']} file(s) past the byte budget were checked by size only; "
                      f"--all-files reads every file, --sample N a fixed number per board")
@@ -254,7 +255,8 @@ def _project(session: Session, project: ProjectPlan, verdict: Verdict) -> str | 
 
 def check_board(session: Session, board_id: str, project_id: str | None, verdict: Verdict) -> None:
     """Plan, read and compare one board, then hash its chosen files."""
-    plan = plan_board(board_id, session.index.company, session.index.board(board_id), session.rules,
+    records = session.index.board(board_id)
+    plan = plan_board(board_id, session.index.company, records, session.rules,
                       session.users, Fidelity(), linked=session.linked)
     ledger, options = session.ledger, session.options
     row = ledger.get(plan.key)
@@ -269,10 +271,24 @@ def check_board(session: Session, board_id: str, project_id: str | None, verdict
     keys = [item.key for card in plan.cards for item in card.attachments if item.type == "file"]
     chosen = file_chooser(keys, options.sample) if options.sample is not None else None
     board = BoardCheck(plan, ledger, found, verdict, session.people, project_id,
-                       lambda key: chosen is None or key in chosen)
+                       lambda key: chosen is None or key in chosen, kaiten_times(records))
     board.run()
     session.progress("cards", len(plan.cards))
     _hash_files(session, board.files, verdict)
+
+
+def kaiten_times(records: BoardRecords) -> dict[str, str]:
+    """Kaiten's ``created`` of the board's cards and comments, by plan key (what the fix-up sets)."""
+    times = {}
+    for raw in records.cards:
+        if isinstance(raw.get("created"), str):
+            times[f"card:{raw.get('id')}"] = raw["created"]
+    for comments in records.comments.values():
+        for record in comments:
+            raw = record.get("raw") or {}
+            if isinstance(raw.get("created"), str):
+                times[f"comment:{raw.get('id', record.get('id'))}"] = raw["created"]
+    return times
 
 
 def _hash_files(session: Session, files: list[FileRead], verdict: Verdict) -> None:

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from k2p.errors import ExitCode
+from k2p.timestamps import parse_time
 
 OUTCOMES = ("expected", "found", "differing", "missing", "duplicate", "unexpected")
 FAILING = ("differs", "missing", "duplicate")
 KEPT = 10_000          # differences kept for the report (counts are always complete)
+DATE_KIND = "creation_date"   # cards' and comments' createdAt, compared once the fix-up set any
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Verdict:
     files: Counter[str] = field(default_factory=Counter)   # hashed, bytes, size_only, unreadable
     notes: list[str] = field(default_factory=list)
     requests: int = 0
+    dates: Counter[str] = field(default_factory=Counter)   # creation dates: "kaiten" / "import"
+    undated: list[Difference] = field(default_factory=list)   # the first import-dated objects
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, kind: str, outcome: str, number: int = 1) -> None:
@@ -72,6 +76,38 @@ class Verdict:
                 self.differences.append(difference)
             else:
                 self.dropped += 1
+
+    def dated(self, kind: str, key: str, planka_id: str | None, kaiten: str, found: Any) -> None:
+        """One creation date: Kaiten's (the SQL fix-up set it) or the import's. Whether the latter is
+        a difference is decided once every board is read (:meth:`settle_dates`)."""
+        same = parse_time(kaiten) == parse_time(found)
+        with self._lock:
+            self.dates["kaiten" if same else "import"] += 1
+            if not same and len(self.undated) < KEPT:
+                self.undated.append(Difference(kind, key, planka_id, "differs", "created",
+                                               f"expected {kaiten} (Kaiten's), found {found}"))
+
+    def settle_dates(self) -> None:
+        """Creation dates are Kaiten's only after ``k2p fixup-sql``: none fixed is a note (the import's
+        dates, as documented); some fixed and others not is a difference per object not fixed."""
+        if not self.dates:
+            return
+        total = self.dates["kaiten"] + self.dates["import"]
+        if not self.dates["kaiten"]:
+            self.note(f"creation dates of {self.dates['import']} cards and comments are the import's: "
+                      f"the SQL fix-up (k2p fixup-sql) has not been applied, so they were not compared")
+            return
+        with self._lock:
+            self.counts[DATE_KIND] = Counter(expected=total, found=total, differing=self.dates["import"])
+        if self.dates["import"]:
+            for difference in self.undated:
+                self.add(difference, counted=False)
+            self.dropped += max(0, self.dates["import"] - len(self.undated))
+            self.note(f"{self.dates['import']} of {total} cards and "
+                      f"comments do not carry Kaiten's creation date although the fix-up set the others: "
+                      f"run k2p fixup-sql again (it is idempotent)")
+        else:
+            self.note(f"creation dates of all {self.dates['kaiten']} cards and comments are Kaiten's (fix-up applied)")
 
     def note(self, text: str) -> None:
         with self._lock:
