@@ -85,3 +85,28 @@ def test_split_encrypted_archive_imports_like_the_plain_one(crossing: dict[str, 
     assert reference and sum(len(project) for project in reference.values()) > 1
     assert crossed == reference
     assert direct == reference          # a plain volume set is imported in place, not joined
+
+
+def test_check_reads_a_split_archive_in_place_and_an_encrypted_one_after_unpack(
+        crossing: dict[str, Any], tmp_path: Path) -> None:
+    key = str(crossing["key"])
+    state = tmp_path / "ledger.sqlite"
+    with PlankaSimulator(idle_timeout=300) as planka:
+        env = {"K2P_PLANKA_API_KEY": planka.create_api_key(planka.admin_email)}
+        imported = run("import", str(crossing["plain_first"]), "--planka-url", planka.url, "--state",
+                       str(state), "--report", str(tmp_path / "import.json"), "--json", env=env)
+        assert imported.exit_code in (ExitCode.OK, ExitCode.PARTIAL), imported.output
+        writes = planka.mutation_count()
+        # The plain volume set, read in place: clean, GET only.
+        checked = run("check", str(crossing["plain_first"]), "--planka-url", planka.url, "--state", str(state),
+                      "--json", env=env)
+        assert checked.exit_code == ExitCode.OK, checked.output
+        # The encrypted set: refused before any work (its index would hold plaintext on disk).
+        refused = run("check", str(crossing["volumes"][0]), "--planka-url", planka.url, "--state",
+                      str(state), env={**env, "K2P_AGE_IDENTITY": key})
+        assert refused.exit_code == ExitCode.USAGE and "k2p unpack" in refused.output
+        unpacked = tmp_path / "acme.k2p"
+        assert run("unpack", str(crossing["index"]), "-o", str(unpacked), "--identity", key).exit_code == 0
+        again = run("check", str(unpacked), "--planka-url", planka.url, "--state", str(state), "--json", env=env)
+        assert again.exit_code == ExitCode.OK, again.output
+        assert planka.mutation_count() == writes

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from k2p import __version__
 from k2p.archive.index import ArchiveIndex, BoardRecords
+from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.check.compare import BoardCheck, FileRead, People, file_chooser
@@ -102,6 +103,7 @@ def run_check(options: CheckOptions, credentials: Credentials,
               on_progress: Callable[[str, Any], None] | None = None) -> CheckOutcome:
     """Check (and with ``options.repair`` repair, then check again) the import of ``options.archive``."""
     progress = on_progress or (lambda event, value: None)
+    refuse_encrypted(options.archive, "`k2p check`", "keeps a temporary index of records on disk")
     check = verify_archive(options.archive, level="fast")
     if not check.ok:
         raise K2PError(f"{options.archive}: the archive failed verification ({len(check.problems)} "
