@@ -231,7 +231,7 @@ def _run_units(ctx: CrawlContext, runner: UnitRunner, identity: dict[str, Any], 
     if delta is not None:
         runner.run("deleted_cards", lambda out: delta.export_deleted_cards(ctx, out))
     runner.run("card_tags", lambda out: crawl_company.export_card_only_tags(ctx, out))
-    extras.run_units(ctx, runner, progress)
+    extras.run_units(ctx, runner, progress, delta.carrier(ctx) if delta is not None else None)
 
     progress("phase", "sealing")
     crash_point("seal:start")

@@ -14,7 +14,7 @@ from k2p.archive.container import open_container
 from k2p.archive.format import blob_path
 from k2p.errors import ArchiveInvalid
 from k2p.fileio import fsync_dir
-from k2p.kaiten.delta.previous import PreviousIndex
+from k2p.kaiten.delta.previous import PreviousIndex, document_file_key
 from k2p.kaiten.files import FileOutcome, file_key
 
 COPY_CHUNK = 1 << 20
@@ -73,6 +73,15 @@ class CardCarrier:
             return None
         self._place(sha256)
         return FileOutcome("stored", blob=BlobRef(sha256, blob_size), carried=True)
+
+    def document_file(self, url: str, size: Any) -> FileOutcome | None:
+        """The blob PREVIOUS stored for a document's image or file at ``url`` (same declared size),
+        placed into the new archive, or ``None``."""
+        stored = self.index.stored_file(document_file_key(url))
+        if stored is None or stored[1] != _text(size):
+            return None
+        self._place(stored[2])
+        return FileOutcome("stored", blob=BlobRef(stored[2], stored[3]), carried=True)
 
     def _place(self, sha256: str) -> None:
         target = self.store.path_for(sha256)

@@ -33,6 +33,7 @@ from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.errors import ArchiveIncomplete, ArchiveInvalid, ExitCode, K2PError, Refused, UnsupportedVersion
 from k2p.kaiten.delta.signals import list_signals
+from k2p.kaiten.extras.documents import file_url
 from k2p.kaiten.files import file_key
 
 # Per-card sub-lists a delta may carry over; the extras (k2p.kaiten.extras) only with the whole card.
@@ -120,6 +121,11 @@ def _check_identity(path: Path, *, api_base: str, company_id: object, scope: dic
                       f"{_scope_text(scope)}; use the same --space/--board/--no-files/--max-file-size "
                       f"options, or export without --since")
     return PreviousArchive(path, manifest.archive_id, fingerprint, manifest.created_at)
+
+
+def document_file_key(url: str) -> str:
+    """The files-table key of a document's image or file (documents name them by URL only)."""
+    return "document:" + url
 
 
 def _scope_text(scope: dict[str, Any]) -> str:
@@ -273,6 +279,14 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
             if record.get("status") == "stored" and isinstance(blob, dict):
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
                            (file_key(raw), _text(raw.get("url")), _text(raw.get("size")),
+                            str(blob.get("sha256")), int(blob.get("size") or 0)))
+    if reader.has_collection(C.DOCUMENT_FILES.name):   # a document's images and files, by URL
+        for _, _, record in _lines(reader, C.DOCUMENT_FILES.name):
+            raw, blob = record["raw"], record.get("blob")
+            url = file_url(raw) if isinstance(raw, dict) else None
+            if url and record.get("status") == "stored" and isinstance(blob, dict):
+                db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
+                           (document_file_key(url), url, _text(raw.get("size")),
                             str(blob.get("sha256")), int(blob.get("size") or 0)))
     db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", sorted(refs))
     for _, _, entry in _lines(reader, "missing"):

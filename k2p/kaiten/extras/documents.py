@@ -87,10 +87,11 @@ def file_url(attrs: dict[str, Any]) -> str | None:
 
 
 class DocumentExporter:
-    def __init__(self, ctx: CrawlContext, fetcher: FileFetcher) -> None:
+    def __init__(self, ctx: CrawlContext, fetcher: FileFetcher, carrier: Any = None) -> None:
         self.ctx = ctx
         self.client = ctx.client
         self.fetcher = fetcher
+        self.carrier = carrier     # k2p.kaiten.delta.carry.CardCarrier of an incremental export
 
     # --- listings --------------------------------------------------------------------------
     def _cursor(self, path: str) -> Iterator[Any]:
@@ -195,11 +196,17 @@ class DocumentExporter:
         if not isinstance(document, dict):
             return None, RemoteError(f"GET /documents/{uid} did not answer an object")
         _, files = references(document.get("data"))
-        outcomes = [(attrs, self.fetcher.fetch({"type": None, "url": file_url(attrs), "name": attrs.get("name"),
-                                                "size": attrs.get("size") if isinstance(attrs.get("size"), int)
-                                                else None}))
-                    for attrs in files]
+        outcomes = [(attrs, self._file(attrs)) for attrs in files]
         return document, outcomes
+
+    def _file(self, attrs: dict[str, Any]) -> Any:
+        url = file_url(attrs)
+        if self.carrier is not None and url:
+            carried = self.carrier.document_file(url, attrs.get("size"))
+            if carried is not None:
+                return carried
+        return self.fetcher.fetch({"type": None, "url": url, "name": attrs.get("name"),
+                                   "size": attrs.get("size") if isinstance(attrs.get("size"), int) else None})
 
     def _write(self, out: UnitOutput, uid: str, answer: tuple[dict[str, Any] | None, Any]) -> None:
         ctx = self.ctx

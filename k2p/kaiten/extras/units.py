@@ -13,15 +13,16 @@ from k2p.kaiten.filehosts import FileHostPolicy
 from k2p.kaiten.files import FileFetcher
 
 
-def run_units(ctx: CrawlContext, runner: Any, progress: Callable[[str, Any], None]) -> None:
-    """Documents, audit logs, company lists and each space's settings, as resumable units."""
+def run_units(ctx: CrawlContext, runner: Any, progress: Callable[[str, Any], None], carrier: Any = None) -> None:
+    """Documents, audit logs, company lists and each space's settings, as resumable units. With the
+    ``carrier`` of an incremental export, documents' files PREVIOUS stored are carried over."""
     options = ctx.options
     progress("phase", "documents and settings")
     fetcher = FileFetcher(ctx.client, ctx.writer.blobs, download=options.files, max_size=options.max_file_size,
                           on_bytes=lambda size: progress("bytes", size),
                           policy=FileHostPolicy(ctx.client.endpoint, options.allow_file_hosts))
     if options.full_scope or options.spaces:   # a --board export holds no documents (out_of_scope)
-        runner.run("documents", lambda out: DocumentExporter(ctx, fetcher).run(out))
+        runner.run("documents", lambda out: DocumentExporter(ctx, fetcher, carrier).run(out))
     runner.run("company_lists", lambda out: company.export_company_lists(ctx, out))
     uids = space_settings.space_uids(ctx)
     for space_id in space_settings.spaces_in_scope(ctx):
