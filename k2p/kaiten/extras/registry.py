@@ -28,7 +28,7 @@ class Known:
         return bool(getattr(options, OPTION_FIELDS[self.option], False))
 
 
-OPTION_FIELDS = {"--with-activity": "with_activity", "--with-baselines": "with_baselines"}
+OPTION_FIELDS = {"--with-activity": "with_activity", "--with-baselines": "with_baselines", "--since": "since"}
 EVERYONE = "every token; invisible parents answer 403/404"
 ADMIN = "company admins; others get 403"
 
@@ -54,6 +54,8 @@ KNOWN: tuple[Known, ...] = (
     Known("time_logs", "GET /cards/{id}/time-logs", "unpaged, per card", "402 without the tariff feature"),
     Known("location_history", "GET /cards/{id}/location-history", "unpaged, per card", EVERYONE),
     Known("files", "files[] of each card; bytes from the file URL", "per file", EVERYONE),
+    Known("deleted_cards", "cards of PREVIOUS that GET /cards no longer lists (no request of its own)",
+          "derived from the card listing", EVERYONE, option="--since"),
     Known("tree_entities", "GET /tree-entities", "offset 500/500", "every token (visible nodes)"),
     Known("document_groups", "GET /document-groups (version 1; version=2 cursor)", "offset 100/100 or cursor",
           "every token; 402 without the documents feature"),
