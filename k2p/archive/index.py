@@ -54,6 +54,14 @@ class CompanyRecords:
     # Only card payloads say which space is a board's primary (board.spaces[].primary_path).
     primary_spaces: dict[str, str] = field(default_factory=dict)           # board id → space id
     card_boards: dict[str, str] = field(default_factory=dict)              # card id → board id
+    _missing_by_id: tuple[tuple[int, int], dict[str, Record]] | None = field(default=None, repr=False, compare=False)
+
+    def missing_by_id(self) -> dict[str, Record]:
+        """The ``missing`` entries by id, built once (every board's plan looks files up in it)."""
+        stamp = (id(self.missing), len(self.missing))
+        if self._missing_by_id is None or self._missing_by_id[0] != stamp:
+            self._missing_by_id = (stamp, {str(entry.get("id")): entry for entry in self.missing})
+        return self._missing_by_id[1]
 
     def user(self, user_id: object) -> Record | None:
         """A user's raw payload from either user collection."""
