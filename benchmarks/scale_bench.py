@@ -9,8 +9,9 @@ with threads of 100-400 comments) and served by the Kaiten simulator; a Planka s
 ``--latency-ms`` added to every request) receives the import. Each k2p command runs as its own
 child process (``python -m k2p.cli``); its peak RSS is the child's own ``VmHWM`` from
 ``/proc/self/status``, written at exit (not ``ru_maxrss``, which would include this process). The
-commands: export, verify, inspect, import --dry-run, import, the no-op rerun of the import (its
-mutating requests are counted: they must be 0), a second export of the evolved company with
+commands: export, verify, inspect, cat cards, browse (without files), import --dry-run, import,
+the no-op rerun of the import (its mutating requests are counted: they must be 0), check, a
+second export of the evolved company with
 ``--since``, diff of the two archives, and the re-import of the newer archive. Prints one table
 per size and the ratios of the largest size to the smallest. Nothing is asserted. File bytes are
 not downloaded unless ``--files`` (the archive would grow by about 40 KB per card).
@@ -84,11 +85,16 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
                                 str(args.rps), *files], env, workdir), cards)
         rows["verify"] = (*run(["verify", str(old)], env, workdir), cards)
         rows["inspect"] = (*run(["inspect", str(old)], env, workdir), cards)
+        rows["cat cards"] = (*run(["cat", str(old), "cards"], env, workdir), cards)
+        rows["browse"] = (*run(["browse", str(old), "-o", str(workdir / f"site{size}"), "--no-files"],
+                               env, workdir), cards)
         rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
         rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
         writes = planka.mutation_count()
         rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
         rerun_writes = planka.mutation_count() - writes
+        rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
+                              ok=(0, 11)), cards)
         evolve_company(company, per_kind=max(2, size // 1000), new_board=False)
         rows["export --since"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(new), "--rps",
                                         str(args.rps), "--since", str(old), *files], env, workdir), cards)
@@ -100,7 +106,7 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
           f"archive: {sum(p.stat().st_size for p in old.rglob('*') if p.is_file()) / 1e6:.1f} MB")
     for name, (seconds, peak, units) in rows.items():
         print(f"{name:27s} {seconds:8.1f} s {units / seconds:9.1f} cards/s   peak RSS {peak:7.1f} MB", flush=True)
-    for path in (old, new):
+    for path in (old, new, workdir / f"site{size}"):
         shutil.rmtree(path, ignore_errors=True)
     return cards, rows
 
