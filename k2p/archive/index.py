@@ -21,6 +21,8 @@ from k2p.archive.reader import ArchiveReader
 Record = dict[str, Any]
 
 PER_CARD = (C.COMMENTS, C.FILES, C.TIME_LOGS, C.LOCATION_HISTORY)
+BATCH_ROWS = 5000
+BATCH_BYTES = 2 * 1024 * 1024
 
 
 def _ref(record: Record, name: str) -> str | None:
@@ -52,6 +54,14 @@ class CompanyRecords:
     # Only card payloads say which space is a board's primary (board.spaces[].primary_path).
     primary_spaces: dict[str, str] = field(default_factory=dict)           # board id → space id
     card_boards: dict[str, str] = field(default_factory=dict)              # card id → board id
+    _missing_by_id: tuple[tuple[int, int], dict[str, Record]] | None = field(default=None, repr=False, compare=False)
+
+    def missing_by_id(self) -> dict[str, Record]:
+        """The ``missing`` entries by id, built once (every board's plan looks files up in it)."""
+        stamp = (id(self.missing), len(self.missing))
+        if self._missing_by_id is None or self._missing_by_id[0] != stamp:
+            self._missing_by_id = (stamp, {str(entry.get("id")): entry for entry in self.missing})
+        return self._missing_by_id[1]
 
     def user(self, user_id: object) -> Record | None:
         """A user's raw payload from either user collection."""
@@ -127,14 +137,18 @@ class ArchiveIndex:
     def _index_cards(self) -> None:
         card_board = self.company.card_boards
         batch: list[tuple[str, str, str, int, bytes]] = []
+        size = [0]
 
         def insert(row: tuple[str, str, str, int, bytes] | None = None) -> None:
-            """Rows go to SQLite in batches: memory stays flat however many records there are."""
+            """Rows go to SQLite in batches of at most BATCH_ROWS rows and BATCH_BYTES of lines: a
+            card line is often 10 KB, so a count alone would hold tens of MB of lines at a time."""
             if row is not None:
                 batch.append(row)
-            if row is None or len(batch) >= 5000:
+                size[0] += len(row[4])
+            if row is None or len(batch) >= BATCH_ROWS or size[0] >= BATCH_BYTES:
                 self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
                 batch.clear()
+                size[0] = 0
 
         if self.reader.has_collection(C.CARDS.name):
             for seq, (line, record) in enumerate(self.reader.iter_parsed(C.CARDS.name)):

@@ -60,7 +60,7 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
     wide = board_wide(ctx, values)
     fields = plan_custom_fields(ctx, wide)
     field_names = {field.key: field.name for field in fields}
-    missing = {str(entry.get("id")): entry for entry in company.missing}
+    missing = company.missing_by_id()
     tag_order = {label.key: index for index, label in enumerate(tag_labels)}
     list_index = {slot.plan.key: index for index, slot in enumerate(slots)}
 

@@ -7,7 +7,9 @@ Data moves in one direction, each module depending only on those before it:
 - ``model`` holds the company as API-shaped records (:class:`~k2p.testing.kaiten.model.CompanyData`:
   records keyed by id, per-card relations, tokens, visibility rules) and imports no behaviour;
 - ``generator`` (spaces, boards, users …), ``cards``, ``cards_text`` and ``cards_edges`` fill a
-  model deterministically from a scale and a seed; ``changes`` evolves one between two exports;
+  model deterministically from a scale (``tiny`` … ``huge``, optionally rescaled to a card budget)
+  and a seed; ``comment_tail`` generates long comment threads on demand from a seed instead of
+  storing them; ``changes`` evolves one between two exports;
 - ``views`` assembles API payloads from the model; ``api`` is the request/reply and paging
   machinery; ``routes`` and ``card_routes`` map URL templates to views;
 - ``documents`` (wiki: document groups and documents with ProseMirror ``data`` as a JSON string,

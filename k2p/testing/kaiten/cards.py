@@ -17,6 +17,7 @@ from k2p.testing.kaiten.cards_edges import apply_edge_roles
 from k2p.testing.kaiten.cards_text import (
     CARD_PERMISSIONS, ITEM_TEXTS, MD_COMMENTS, card_title, short_description,
 )
+from k2p.testing.kaiten.comment_tail import CommentThread, last_created, thread_records
 from k2p.testing.kaiten.files import MB, FileBlob
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, day, rng_uuid
 from k2p.testing.kaiten.generator import DAY, Ids, ScaleSpec
@@ -53,14 +54,31 @@ class Slot(NamedTuple):
 class CardBuilder:
     """Fills ``company.cards`` and the per-card relation tables."""
 
-    def __init__(self, co: "CompanyData", spec: ScaleSpec, rng: random.Random, ids: Ids) -> None:
+    def __init__(self, co: "CompanyData", spec: ScaleSpec, rng: random.Random, ids: Ids, *,
+                 lazy: bool = True) -> None:
         self.co, self.spec, self.rng, self.ids = co, spec, rng, ids
+        self.mix, self.lazy = spec.mix, lazy
         self.marks = co.landmarks
         unassigned = set(self.marks["unassigned_users"]) | set(self.marks["directors_only_users"])
         self.people = [uid for uid, user in co.users.items() if user["activated"] and uid not in unassigned]
         self.main_board = self.marks["boards"][0]
         self.roles: dict[int, tuple[str, ...]] = {}
         self.large_left = spec.large_files
+        self.type_ids = list(co.card_types)[:4]
+        self._board_places: dict[int, tuple[list[int], list[int], list[int], list[int]]] = {}
+
+    def board_places(self, board_id: int) -> tuple[list[int], list[int], list[int], list[int]]:
+        """Columns, live lanes, done columns and sprints of a board (looked up once per board)."""
+        places = self._board_places.get(board_id)
+        if places is None:
+            co = self.co
+            columns = co.board_column_ids(board_id)
+            lanes = [lid for lid, lane in co.lanes.items() if lane["board_id"] == board_id]
+            places = (columns, [lid for lid in lanes if co.lanes[lid]["condition"] == 1],
+                      [cid for cid in columns if co.columns[cid]["type"] == 3],
+                      [sid for sid, sprint in co.sprints.items() if sprint["board_id"] == board_id])
+            self._board_places[board_id] = places
+        return places
 
     # --- plan ----------------------------------------------------------------------------------
     def run(self) -> None:
@@ -104,11 +122,8 @@ class CardBuilder:
 
     # --- one card ------------------------------------------------------------------------------
     def location(self, slot: Slot, roles: tuple[str, ...]) -> tuple[int, int]:
-        co, rng = self.co, self.rng
-        columns = co.board_column_ids(slot.board_id)
-        lanes = [lid for lid, lane in co.lanes.items() if lane["board_id"] == slot.board_id]
-        live_lanes = [lid for lid in lanes if co.lanes[lid]["condition"] == 1]
-        done = [cid for cid in columns if co.columns[cid]["type"] == 3]
+        rng = self.rng
+        columns, live_lanes, done, _ = self.board_places(slot.board_id)
         if slot.condition == 2 and (rng.random() < 0.85 or "auto_archived" in roles):
             column = rng.choice(done)
         else:
@@ -127,11 +142,11 @@ class CardBuilder:
     def make_card(self, slot: Slot) -> None:
         rng, roles = self.rng, self.roles.get(slot.card_id, ())
         column, lane = self.location(slot, roles)
-        moved = "moved" in roles or rng.random() < 0.12
+        moved = "moved" in roles or rng.random() < self.mix.moved
         card = card_record(self.co, rng, card_id=slot.card_id, board_id=slot.board_id, column_id=column,
                            lane_id=lane, condition=slot.condition, created=slot.created,
                            title=card_title(rng), owner_id=rng.choice(self.people),
-                           type_id=rng.choice(list(self.co.card_types)[:4]))
+                           type_id=rng.choice(self.type_ids))
         self.co.cards[slot.card_id] = card
         if slot.condition == 3:
             return
@@ -143,25 +158,31 @@ class CardBuilder:
         self.add_random_relations(card, slot.created)
 
     def add_random_relations(self, card: Record, created: float) -> None:
-        rng, card_id = self.rng, card["id"]
+        rng, card_id, mix = self.rng, card["id"], self.mix
         if rng.random() < 0.6:
             self.add_members(card_id, rng.randint(1, 3))
         if rng.random() < 0.4:
             self.add_properties(card)
-        if rng.random() < 0.25:
-            for n in range(rng.randint(1, 6)):
-                self.add_comment(card, created + (n + 1) * 90, rng.choice(MD_COMMENTS), kind=1)
+        if rng.random() < mix.comments:
+            count = rng.randint(1, mix.comments_max)
+            if mix.threaded:
+                self.add_thread(card, count, created)
+            else:
+                for n in range(count):
+                    self.add_comment(card, created + (n + 1) * 90, rng.choice(MD_COMMENTS), kind=1)
+        if mix.tail and rng.random() < mix.tail:
+            self.add_thread(card, rng.randint(mix.tail_min, mix.tail_max), created + 30 * DAY)
         if rng.random() < 0.10:
             self.add_time_logs(card, rng.randint(1, 3), created)
-        if rng.random() < 0.30:
+        if rng.random() < mix.checklists:
             for n in range(rng.randint(1, 2)):
                 self.add_checklist(card, f"Checklist {n + 1}", rng.randint(1, 5), created)
-        if rng.random() < 0.20:
+        if rng.random() < mix.files:
             for _ in range(rng.randint(1, 3)):
                 self.add_random_file(card, created)
         if rng.random() < 0.05:
             self.add_link(card, "https://example.org/tickets/" + str(rng.randint(100, 999)), "Ticket")
-        sprints = [sid for sid, sprint in self.co.sprints.items() if sprint["board_id"] == card["board_id"]]
+        sprints = self.board_places(card["board_id"])[3]
         if sprints and card["condition"] == 1 and rng.random() < 0.25:
             card["sprint_id"] = rng.choice(sprints)
 
@@ -227,6 +248,21 @@ class CardBuilder:
             card["comment_last_added_at"] = comment["created"]
         return comment
 
+    def add_thread(self, card: Record, count: int, start: float) -> None:
+        """A long comment thread after the card's own comments, lazily generated (or eagerly)."""
+        members = tuple(uid for uid, _ in self.co.card_members.get(card["id"], [])) or tuple(self.people)
+        first_id = self.ids.next("comment")
+        for _ in range(count - 1):
+            self.ids.next("comment")
+        args = (card["id"], first_id, count, start, members, self.rng.getrandbits(32))
+        rows = self.co.comments.setdefault(card["id"], [])  # comments the card already has come first
+        if self.lazy:
+            self.co.comments[card["id"]] = CommentThread(*args, head=list(rows))
+        else:
+            rows.extend(thread_records(*args))
+        card["comments_total"] += count
+        card["comment_last_added_at"] = last_created(start, count)
+
     def add_time_logs(self, card: Record, count: int, created: float) -> None:
         roles = [-1] + [role["id"] for role in self.co.user_roles]
         for n in range(count):
@@ -243,7 +279,7 @@ class CardBuilder:
     def add_history(self, card: Record, created: float) -> None:
         """Entries from the creation place to the current place (string ids, as live)."""
         co, rng = self.co, self.rng
-        columns = co.board_column_ids(card["board_id"])
+        columns = self.board_places(card["board_id"])[0]
         stops = [rng.choice(columns) for _ in range(rng.randint(1, 3))] + [card["column_id"]]
         moments = sorted(rng.uniform(created, created + 30 * DAY) for _ in stops[1:])
         when = [created, *moments]

@@ -105,16 +105,25 @@ def expected_collections(co: KaitenCompany, info: TokenInfo) -> dict[str, int]:
     return refused
 
 
-def generate_company(scale: str = "small", seed: int = 0) -> KaitenCompany:
-    """Generate a deterministic company: ``"tiny"`` (unit tests), ``"small"`` (default), ``"large"``."""
+def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None = None,
+                     lazy: bool = True) -> KaitenCompany:
+    """Generate a deterministic company: ``"tiny"`` (unit tests), ``"small"`` (default), ``"large"``,
+    ``"huge"`` (≈100,000 cards over 200 boards, for benchmarks).
+
+    ``cards`` rescales the scale's boards to about that many cards (same shape and mix). With
+    ``lazy`` (the default) long comment threads are generated on demand
+    (:class:`~k2p.testing.kaiten.comment_tail.CommentThread`); ``lazy=False`` builds the same
+    records as plain lists.
+    """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
+    spec = SCALES[scale] if cards is None else SCALES[scale].with_cards(cards)
     company = KaitenCompany(scale=scale, seed=seed)
     rng = random.Random(seed)
     ids = Ids()
-    StructureBuilder(company, SCALES[scale], rng, ids).run()
-    CardBuilder(company, SCALES[scale], rng, ids).run()
-    finish_company(company, SCALES[scale], rng, ids)
+    StructureBuilder(company, spec, rng, ids).run()
+    CardBuilder(company, spec, rng, ids, lazy=lazy).run()
+    finish_company(company, spec, rng, ids)
     space_config.build(company)
     documents.build(company)
     return company

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from k2p.testing.kaiten.formats import at, initials, opaque_segment, png_data_uri, rng_uuid
@@ -40,6 +40,26 @@ ROLE_PERMISSIONS: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class CardMix:
+    """Shares of served cards that carry each kind of content (the defaults are the original mix).
+
+    ``tail`` is the share of cards with a long comment thread of ``tail_min``-``tail_max`` comments,
+    generated lazily (:mod:`k2p.testing.kaiten.comment_tail`); with ``threaded`` a card's ordinary
+    comments are generated the same way, so the company holds no comment records at all.
+    """
+
+    moved: float = 0.12
+    comments: float = 0.25
+    comments_max: int = 6
+    tail: float = 0.0
+    tail_min: int = 100
+    tail_max: int = 400
+    checklists: float = 0.30
+    files: float = 0.20
+    threaded: bool = False  # ordinary comments too are one generated thread per card
+
+
+@dataclass(frozen=True)
 class ScaleSpec:
     """Sizes of one generated company; ``boards`` lists ``(live, archived)`` card counts."""
 
@@ -50,6 +70,36 @@ class ScaleSpec:
     extra_spaces: int
     large_files: int
     audit_logs: int
+    mix: CardMix = CardMix()
+
+    @property
+    def cards(self) -> int:
+        return sum(live + archived for live, archived in self.boards)
+
+    def with_cards(self, budget: int) -> "ScaleSpec":
+        """The same company shape with board sizes rescaled so that about ``budget`` cards are served.
+
+        Each board keeps its share of the total; the first board keeps at least the 11 live and 2
+        archived cards that carry the fixed edge cases (:data:`k2p.testing.kaiten.cards.EDGE_ROLES`).
+        """
+        if budget < 20:
+            raise ValueError(f"card budget {budget} is too small; at least 20 cards are needed")
+        factor = budget / self.cards
+        boards = [(max(1, round(live * factor)), max(1, round(archived * factor))) for live, archived in self.boards]
+        boards[0] = (max(boards[0][0], 11), max(boards[0][1], 2))
+        return replace(self, boards=tuple(boards))
+
+
+def huge_boards(boards: int = 200, cards: int = 100_000) -> tuple[tuple[int, int], ...]:
+    """``boards`` boards of uneven size (a few big ones, a long tail of small ones), ``cards`` in all.
+
+    Board ``i`` weighs ``1 / (1 + i % 40 / 4)``: every 40 boards repeat a curve from one big board to
+    boards about 11 times smaller; a fifth of each board's cards are archived.
+    """
+    weights = [1 / (1 + (i % 40) / 4) for i in range(boards)]
+    total = sum(weights)
+    sizes = [max(5, round(cards * w / total)) for w in weights]
+    return tuple((size - size // 5, size // 5) for size in sizes)
 
 
 SCALES: dict[str, ScaleSpec] = {
@@ -61,6 +111,12 @@ SCALES: dict[str, ScaleSpec] = {
     "large": ScaleSpec(users=320, tags=400, padding_properties=480,
                        boards=tuple((130 + (i * 7) % 20, 20 + (i * 3) % 10) for i in range(34)),
                        extra_spaces=10, large_files=6, audit_logs=600),
+    # ≈100,000 cards over 200 boards: almost every card moved, about half commented, 1 % with a
+    # thread of 100-400 comments; ``generate_company("huge", cards=N)`` rescales it.
+    "huge": ScaleSpec(users=400, tags=500, padding_properties=200, boards=huge_boards(),
+                      extra_spaces=20, large_files=6, audit_logs=1000,
+                      mix=CardMix(moved=0.95, comments=0.5, comments_max=8, tail=0.01,
+                                  checklists=0.30, files=0.20, threaded=True)),
 }
 
 

@@ -437,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: print the URLs and tokens, serve until Ctrl-C or the idle timeout."""
     parser = argparse.ArgumentParser(prog="python -m k2p.testing.kaiten.sim",
                                      description="Serve a generated Kaiten company on loopback.")
-    parser.add_argument("--scale", default="small", choices=("tiny", "small", "large"))
+    parser.add_argument("--scale", default="small", choices=("tiny", "small", "large", "huge"))
+    parser.add_argument("--cards", type=int, default=None,
+                        help="rescale the company to about this many cards (e.g. --scale huge --cards 20000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rps", type=float, default=None, help="per-token requests per second")
     parser.add_argument("--no-retry-after", action="store_true", help="send 429 without Retry-After")
@@ -446,12 +448,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signed-url-ttl", type=float, default=15.0)
     parser.add_argument("--idle-timeout", type=float, default=600.0, help="stop after this many idle seconds")
     args = parser.parse_args(argv)
-    sim = KaitenSimulator(generate_company(args.scale, args.seed), rps=args.rps,
+    sim = KaitenSimulator(generate_company(args.scale, args.seed, cards=args.cards), rps=args.rps,
                           retry_after=not args.no_retry_after, signed_url_ttl=args.signed_url_ttl,
                           idle_timeout=args.idle_timeout or None, port=args.port,
                           storage_port=args.storage_port)
     with sim:
-        print(f"Kaiten simulator ({args.scale}, seed {args.seed})")
+        print(f"Kaiten simulator ({args.scale}, seed {args.seed}, {len(sim.company.cards)} cards)")
         print(f"  API:     {sim.api_url}   (also {sim.base_url}/api/latest)")
         print(f"  storage: {sim.storage_url}")
         for info in sim.tokens.values():

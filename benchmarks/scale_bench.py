@@ -1,0 +1,143 @@
+"""Scale benchmark: peak memory, duration and throughput of every command from 5,000 cards upwards.
+
+    nice -n 19 python benchmarks/scale_bench.py [--sizes 5000,20000] [--latency-ms 0] [--files]
+    nice -n 19 python benchmarks/scale_bench.py --sizes 5000,50000,100000 --latency-ms 20
+
+For each size the simulated ``huge`` company is rescaled to that many cards
+(``generate_company("huge", cards=N)``: 200 boards, almost every card moved, half commented, 1 %
+with threads of 100-400 comments) and served by the Kaiten simulator; a Planka simulator (with
+``--latency-ms`` added to every request) receives the import. Each k2p command runs as its own
+child process (``python -m k2p.cli``); its peak RSS is the child's own ``VmHWM`` from
+``/proc/self/status``, written at exit (not ``ru_maxrss``, which would include this process). The
+commands: export, verify, inspect, cat cards, browse (without files), import --dry-run, import,
+the no-op rerun of the import (its mutating requests are counted: they must be 0), check, a
+second export of the evolved company with
+``--since``, diff of the two archives, and the re-import of the newer archive. Prints one table
+per size and the ratios of the largest size to the smallest. Nothing is asserted. File bytes are
+not downloaded unless ``--files`` (the archive would grow by about 40 KB per card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from k2p.testing.kaiten.changes import evolve_company
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from k2p.testing.loopback import FaultPlan
+from k2p.testing.planka.sim import PlankaSimulator
+
+# Runs the k2p command line and writes the process's own VmHWM (kB) to $K2P_BENCH_HWM at exit.
+CHILD = """
+import atexit, os, sys
+def _hwm():
+    line = next(l for l in open('/proc/self/status') if l.startswith('VmHWM'))
+    open(os.environ['K2P_BENCH_HWM'], 'w').write(line.split()[1])
+atexit.register(_hwm)
+from k2p.cli import main
+sys.argv[0] = 'k2p'
+main()
+"""
+
+
+def own_hwm_mb() -> float:
+    line = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+    return int(line.split()[1]) / 1024
+
+
+def run(args: list[str], env: dict[str, str], workdir: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one k2p command in a child process."""
+    hwm = workdir / "hwm"
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", CHILD, *args], env={**env, "K2P_BENCH_HWM": str(hwm)},
+                          cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode not in ok:
+        sys.exit(f"k2p {args[0]} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
+    return seconds, int(hwm.read_text()) / 1024
+
+
+def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, dict[str, tuple[float, float, int]]]:
+    """Rows ``command -> (seconds, peak MB, units)`` for one company size."""
+    started = time.perf_counter()
+    company = generate_company("huge", seed=0, cards=size)
+    generated = time.perf_counter() - started
+    cards = sum(card["condition"] != 3 for card in company.cards.values())
+    print(f"\n== {cards} cards on {len(company.boards)} boards: simulator data generated in {generated:.1f} s "
+          f"(benchmark process peak {own_hwm_mb():.0f} MB so far)", flush=True)
+    rows: dict[str, tuple[float, float, int]] = {}
+    base = {**os.environ, "K2P_KAITEN_TOKEN": company.admin_token}
+    old, new = workdir / f"a{size}.k2p", workdir / f"b{size}.k2p"
+    files = [] if args.files else ["--no-files"]
+    with KaitenSimulator(company) as kaiten, \
+            PlankaSimulator(require_terms=False, faults=FaultPlan(latency_ms=args.latency_ms)) as planka:
+        env = {**base, "K2P_PLANKA_API_KEY": planka.create_api_key(planka.admin_email)}
+        ledger = ["--state", str(workdir / f"ledger{size}.sqlite")]
+        target = ["--planka-url", planka.url, "--concurrency", str(args.concurrency)]
+        rows["export"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(old), "--rps",
+                                str(args.rps), *files], env, workdir), cards)
+        rows["verify"] = (*run(["verify", str(old)], env, workdir), cards)
+        rows["inspect"] = (*run(["inspect", str(old)], env, workdir), cards)
+        rows["cat cards"] = (*run(["cat", str(old), "cards"], env, workdir), cards)
+        rows["browse"] = (*run(["browse", str(old), "-o", str(workdir / f"site{size}"), "--no-files"],
+                               env, workdir), cards)
+        rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
+        rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
+        writes = planka.mutation_count()
+        rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
+        rerun_writes = planka.mutation_count() - writes
+        rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
+                              ok=(0, 11)), cards)
+        evolve_company(company, per_kind=max(2, size // 1000), new_board=False)
+        rows["export --since"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(new), "--rps",
+                                        str(args.rps), "--since", str(old), *files], env, workdir), cards)
+        rows["diff"] = (*run(["diff", str(old), str(new)], env, workdir, ok=(0, 10)), cards)
+        rows["re-import (newer archive)"] = (*run(["import", str(new), *target, *ledger], env, workdir), cards)
+    print(f"no-op rerun: {rerun_writes} mutating requests (import itself: {writes})")
+    ledger_size = (workdir / f"ledger{size}.sqlite").stat().st_size
+    print(f"ledger: {ledger_size / 1e6:.1f} MB ({ledger_size / cards:.0f} bytes per card); "
+          f"archive: {sum(p.stat().st_size for p in old.rglob('*') if p.is_file()) / 1e6:.1f} MB")
+    for name, (seconds, peak, units) in rows.items():
+        print(f"{name:27s} {seconds:8.1f} s {units / seconds:9.1f} cards/s   peak RSS {peak:7.1f} MB", flush=True)
+    for path in (old, new, workdir / f"site{size}"):
+        shutil.rmtree(path, ignore_errors=True)
+    return cards, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="5000,20000", help="card budgets, comma-separated")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every Planka request")
+    parser.add_argument("--rps", type=float, default=1000.0, help="export --rps")
+    parser.add_argument("--concurrency", type=int, default=8, help="import --concurrency")
+    parser.add_argument("--files", action="store_true", help="also download file bytes")
+    parser.add_argument("--workdir", type=Path, help="keep ledgers here (a new directory)")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.sizes.split(",")]
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="k2p-scale-bench-"))
+    print(f"machine: {os.cpu_count()} cpu(s), python {sys.version.split()[0]}; Planka latency "
+          f"{args.latency_ms:g} ms; export --rps {args.rps:g}; files {'on' if args.files else 'off'}")
+    try:
+        results = [measure(size, args, workdir) for size in sizes]
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    (small_cards, small), (big_cards, big) = results[0], results[-1]
+    if len(results) > 1:
+        print(f"\nRATIOS {big_cards} / {small_cards} cards ({big_cards / small_cards:.1f}x the company):")
+        for name in small:
+            (s_sec, s_peak, s_units), (b_sec, b_peak, b_units) = small[name], big[name]
+            print(f"{name:27s} peak RSS x{b_peak / s_peak:5.2f}   throughput x{(b_units / b_sec) / (s_units / s_sec):5.2f}")
+
+
+if __name__ == "__main__":
+    main()
