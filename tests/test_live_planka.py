@@ -133,6 +133,9 @@ def raw_views(reader: PlankaReader, ledger: Path) -> dict[str, Any]:
                                "AND planka_id IS NOT NULL AND kind != 'card_placement'"))
     # Membership keys hold Planka user ids (``card:1:member:<user id>``), which differ per server.
     keys = {planka_id: re.sub(r"[0-9]{15,19}", "<user id>", key) for key, _, planka_id in rows}
+    # The importing account by its role, not by whichever ledger row happens to hold its id (the
+    # ``me:settings`` row exists only where its settings had to be switched off and back).
+    keys[str(reader.get("/api/users/me")["item"]["id"])] = "<importing account>"
 
     def anonymous(value: Any) -> Any:
         if isinstance(value, dict):
