@@ -64,6 +64,11 @@ def run(args: list[str], env: dict[str, str], workdir: Path, ok: tuple[int, ...]
     return seconds, int(hwm.read_text()) / 1024
 
 
+KAITEN_SIDE = ("export", "verify", "inspect", "cat cards", "browse", "export --since", "diff")
+PLANKA_SIDE = ("import --dry-run", "import", "import (no-op rerun)", "import --recheck (no-op)", "check",
+               "fixup-sql", "re-import (newer archive)")
+
+
 def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, dict[str, tuple[float, float, int]]]:
     """Rows ``command -> (seconds, peak MB, units)`` for one company size."""
     started = time.perf_counter()
@@ -74,40 +79,54 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
           f"(benchmark process peak {own_hwm_mb():.0f} MB so far)", flush=True)
     rows: dict[str, tuple[float, float, int]] = {}
     base = {**os.environ, "K2P_KAITEN_TOKEN": company.admin_token}
-    old, new = workdir / f"a{size}.k2p", workdir / f"b{size}.k2p"
+    given = args.archives is not None
+    old = (args.archives or workdir) / f"a{size}.k2p"
+    new = (args.archives or workdir) / f"b{size}.k2p"
     files = [] if args.files else ["--no-files"]
-    with KaitenSimulator(company) as kaiten, \
-            PlankaSimulator(require_terms=False, faults=FaultPlan(latency_ms=args.latency_ms)) as planka:
-        env = {**base, "K2P_PLANKA_API_KEY": planka.create_api_key(planka.admin_email)}
-        ledger = ["--state", str(workdir / f"ledger{size}.sqlite")]
-        target = ["--planka-url", planka.url, "--concurrency", str(args.concurrency)]
-        rows["export"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(old), "--rps",
-                                str(args.rps), *files], env, workdir), cards)
-        rows["verify"] = (*run(["verify", str(old)], env, workdir), cards)
-        rows["inspect"] = (*run(["inspect", str(old)], env, workdir), cards)
-        rows["cat cards"] = (*run(["cat", str(old), "cards"], env, workdir), cards)
-        rows["browse"] = (*run(["browse", str(old), "-o", str(workdir / f"site{size}"), "--no-files"],
-                               env, workdir), cards)
-        rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
-        rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
-        writes = planka.mutation_count()
-        rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
-        rerun_writes = planka.mutation_count() - writes
-        rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
-                              ok=(0, 11)), cards)
-        evolve_company(company, per_kind=max(2, size // 1000), new_board=False)
-        rows["export --since"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(new), "--rps",
-                                        str(args.rps), "--since", str(old), *files], env, workdir), cards)
-        rows["diff"] = (*run(["diff", str(old), str(new)], env, workdir, ok=(0, 10)), cards)
-        rows["re-import (newer archive)"] = (*run(["import", str(new), *target, *ledger], env, workdir), cards)
-    print(f"no-op rerun: {rerun_writes} mutating requests (import itself: {writes})")
-    ledger_size = (workdir / f"ledger{size}.sqlite").stat().st_size
-    print(f"ledger: {ledger_size / 1e6:.1f} MB ({ledger_size / cards:.0f} bytes per card); "
-          f"archive: {sum(p.stat().st_size for p in old.rglob('*') if p.is_file()) / 1e6:.1f} MB")
+    sides = set(args.sides.split(","))
+    if "kaiten" in sides:
+        with KaitenSimulator(company) as kaiten:
+            if given:
+                sys.exit("--archives: the Kaiten side writes the archives itself; run it without --archives")
+            rows["export"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(old), "--rps",
+                                    str(args.rps), *files], base, workdir), cards)
+            rows["verify"] = (*run(["verify", str(old)], base, workdir), cards)
+            rows["inspect"] = (*run(["inspect", str(old)], base, workdir), cards)
+            rows["cat cards"] = (*run(["cat", str(old), "cards"], base, workdir), cards)
+            rows["browse"] = (*run(["browse", str(old), "-o", str(workdir / f"site{size}"), "--no-files"],
+                                   base, workdir), cards)
+            evolve_company(company, per_kind=max(2, size // 1000), new_board=False)
+            rows["export --since"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(new), "--rps",
+                                            str(args.rps), "--since", str(old), *files], base, workdir), cards)
+            rows["diff"] = (*run(["diff", str(old), str(new)], base, workdir, ok=(0, 10)), cards)
+    if "planka" in sides:
+        with PlankaSimulator(require_terms=False, faults=FaultPlan(latency_ms=args.latency_ms)) as planka:
+            env = {**base, "K2P_PLANKA_API_KEY": planka.create_api_key(planka.admin_email)}
+            ledger_path = workdir / f"ledger{size}.sqlite"
+            ledger = ["--state", str(ledger_path)]
+            target = ["--planka-url", planka.url, "--concurrency", str(args.concurrency)]
+            rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
+            rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
+            writes = planka.mutation_count()
+            rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
+            rows["import --recheck (no-op)"] = (*run(["import", str(old), *target, *ledger, "--recheck"], env,
+                                                     workdir), cards)
+            rerun_writes = planka.mutation_count() - writes
+            rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
+                                  ok=(0, 11)), cards)
+            rows["fixup-sql"] = (*run(["fixup-sql", str(old), *ledger, "-o", str(workdir / f"fixup{size}.sql"),
+                                       "--force"], env, workdir), cards)
+            rows["re-import (newer archive)"] = (*run(["import", str(new), *target, *ledger], env, workdir), cards)
+        print(f"no-op reruns: {rerun_writes} mutating requests (import itself: {writes})")
+        ledger_size = ledger_path.stat().st_size
+        print(f"ledger: {ledger_size / 1e6:.1f} MB ({ledger_size / cards:.0f} bytes per card, "
+              f"{ledger_size / max(1, writes):.0f} bytes per write of the import)")
+    print(f"archive: {sum(p.stat().st_size for p in old.rglob('*') if p.is_file()) / 1e6:.1f} MB")
     for name, (seconds, peak, units) in rows.items():
         print(f"{name:27s} {seconds:8.1f} s {units / seconds:9.1f} cards/s   peak RSS {peak:7.1f} MB", flush=True)
-    for path in (old, new, workdir / f"site{size}"):
-        shutil.rmtree(path, ignore_errors=True)
+    if not given and not args.keep:
+        for path in (old, new, workdir / f"site{size}"):
+            shutil.rmtree(path, ignore_errors=True)
     return cards, rows
 
 
@@ -119,6 +138,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="import --concurrency")
     parser.add_argument("--files", action="store_true", help="also download file bytes")
     parser.add_argument("--workdir", type=Path, help="keep ledgers here (a new directory)")
+    parser.add_argument("--sides", default="kaiten,planka",
+                        help="kaiten (export … diff), planka (import … re-import), or both")
+    parser.add_argument("--archives", type=Path, help="with --sides planka: read aN.k2p / bN.k2p (full and "
+                        "--since export of size N) from this directory instead of exporting them")
+    parser.add_argument("--keep", action="store_true", help="keep the archives in --workdir")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     if args.workdir is not None:
@@ -132,7 +156,7 @@ def main() -> None:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     (small_cards, small), (big_cards, big) = results[0], results[-1]
-    if len(results) > 1:
+    if len(results) > 1 and small:
         print(f"\nRATIOS {big_cards} / {small_cards} cards ({big_cards / small_cards:.1f}x the company):")
         for name in small:
             (s_sec, s_peak, s_units), (b_sec, b_peak, b_units) = small[name], big[name]

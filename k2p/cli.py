@@ -340,13 +340,15 @@ def _planka_credentials() -> "Credentials":
               "keep Planka's value or take the archive's (either way it is listed).")
 @click.option("--allow-older", is_flag=True, help="Import an archive older than the last one applied with "
               "this ledger (refused by default: it would revert newer edits).")
+@click.option("--recheck", is_flag=True, help="Replan every board even when the ledger shows this archive "
+              "applied completely with the same settings (then a rerun stops early: nothing to do).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: bool, state: Path | None,
             users: Path | None, mapping: Path | None, concurrency: int, spaces: tuple[int, ...],
             boards: tuple[int, ...], ca_bundle: str | None, accept_terms: bool, report: Path | None,
             create_users: bool, credentials_out: Path | None, sso: bool, on_deleted: str, on_conflict: str,
-            allow_older: bool, as_json: bool) -> None:
+            allow_older: bool, recheck: bool, as_json: bool) -> None:
     """Replay an archive into Planka (idempotent and resumable: rerun to continue).
 
     Credentials come from K2P_PLANKA_API_KEY, or K2P_PLANKA_USER and K2P_PLANKA_PASSWORD.
@@ -358,7 +360,8 @@ def import_(ctx: click.Context, archive: Path, planka_url: str | None, dry_run: 
                             users=users, mapping=mapping, concurrency=concurrency, spaces=spaces,
                             boards=boards, ca_bundle=ca_bundle, accept_terms=accept_terms, report=report,
                             create_users=create_users, credentials_out=credentials_out, sso=sso,
-                            on_deleted=on_deleted, on_conflict=on_conflict, allow_older=allow_older)
+                            on_deleted=on_deleted, on_conflict=on_conflict, allow_older=allow_older,
+                            recheck=recheck)
     with progress(not as_json) as bar:
         outcome = run_import(options, _planka_credentials(), on_progress=ImportProgress(bar))
     if as_json:

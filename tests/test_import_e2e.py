@@ -11,6 +11,7 @@ import pytest
 
 from k2p.mapping.footer import duration
 from k2p.mapping.text import planka_markdown
+from k2p.planka.ledger import Ledger
 from k2p.planka.users_template import write_users_template
 from k2p.testing.kaiten.company import KaitenCompany, generate_company
 from k2p.testing.kaiten.sim import KaitenSimulator
@@ -222,14 +223,47 @@ def test_attachment_bytes_and_covers(imported: dict[str, Any]) -> None:
 
 
 def test_rerun_sends_no_mutating_request(imported: dict[str, Any]) -> None:
+    """The rerun of a complete import finds it applied (same archive, settings and ledger) and
+    stops early; a ``--recheck`` rerun replans every card and finds each unchanged. Neither writes."""
     planka: PlankaSimulator = imported["planka"]
     before = planka.mutation_count()
-    outcome = import_into(planka, imported["archive"], imported["ledger"], users=imported["work"] / "users.csv",
-                          api_key=imported["key"], mapping=imported["work"] / "mapping.toml")
+    common = dict(users=imported["work"] / "users.csv", api_key=imported["key"],
+                  mapping=imported["work"] / "mapping.toml")
+    quick = import_into(planka, imported["archive"], imported["ledger"], **common)
+    assert planka.mutation_count() == before and quick.exit_code == 0
+    assert quick.report["already_applied"]["finished_at"] and quick.report["counts"] == {}
+    outcome = import_into(planka, imported["archive"], imported["ledger"], recheck=True, **common)
     assert planka.mutation_count() == before
+    assert "already_applied" not in outcome.report
     counts = outcome.report["counts"]
     assert all(row["created"] == row["updated"] == row["failed"] == 0 for row in counts.values())
     assert counts["card"]["unchanged"] == len(imported["company"].cards_visible_to("admin"))
+
+
+def test_rerun_with_other_settings_or_a_changed_ledger_replans(imported: dict[str, Any]) -> None:
+    """Whatever could change the plan makes the rerun replan: here another --on-conflict policy,
+    then a ledger row written since (an unfinished intent, as an interrupted run leaves)."""
+    planka: PlankaSimulator = imported["planka"]
+    before = planka.mutation_count()
+    common = dict(users=imported["work"] / "users.csv", api_key=imported["key"],
+                  mapping=imported["work"] / "mapping.toml")
+    other = import_into(planka, imported["archive"], imported["ledger"], on_conflict="take-kaiten", **common)
+    assert "already_applied" not in other.report and other.report["counts"]["card"]["unchanged"] > 0
+    again = import_into(planka, imported["archive"], imported["ledger"], on_conflict="take-kaiten", **common)
+    assert "already_applied" in again.report          # that run was complete: its record stands
+    ledger = Ledger(imported["ledger"])
+    try:
+        ledger.intent("test:unfinished", "label", None)
+    finally:
+        ledger.close()
+    replanned = import_into(planka, imported["archive"], imported["ledger"], on_conflict="take-kaiten", **common)
+    assert "already_applied" not in replanned.report
+    assert planka.mutation_count() == before
+    ledger = Ledger(imported["ledger"])
+    try:
+        ledger.forget_intent("test:unfinished")
+    finally:
+        ledger.close()
 
 
 def test_dry_run_of_a_complete_import_plans_nothing(imported: dict[str, Any]) -> None:

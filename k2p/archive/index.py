@@ -2,7 +2,11 @@
 
 Company-level collections (users, spaces, boards, columns, lanes, tags, …) are small and loaded
 once. Cards and their sub-records can be large, so they are streamed once into a temporary SQLite
-index keyed by board and card; :meth:`ArchiveIndex.board` then loads one board at a time.
+index keyed by board and card; :meth:`ArchiveIndex.board` then loads one board at a time. The
+``missing`` entries that belong to a card (a file that could not be downloaded, a comment count
+that fell short) go into the same index and come back with their card's board; only the others
+(collections, boards, documents) stay in memory. Nothing held in memory grows with the number of
+cards except a per-board count: which card is on which board is a query (:meth:`board_of`).
 """
 
 from __future__ import annotations
@@ -49,15 +53,15 @@ class CompanyRecords:
     custom_properties: dict[str, Record] = field(default_factory=dict)
     select_values: dict[str, Record] = field(default_factory=dict)          # value id → record
     catalog_values: dict[str, Record] = field(default_factory=dict)
-    missing: list[Record] = field(default_factory=list)
+    missing: list[Record] = field(default_factory=list)   # entries not tied to an archived card
     card_counts: dict[str, int] = field(default_factory=dict)              # board id → cards
     # Only card payloads say which space is a board's primary (board.spaces[].primary_path).
     primary_spaces: dict[str, str] = field(default_factory=dict)           # board id → space id
-    card_boards: dict[str, str] = field(default_factory=dict)              # card id → board id
     _missing_by_id: tuple[tuple[int, int], dict[str, Record]] | None = field(default=None, repr=False, compare=False)
 
     def missing_by_id(self) -> dict[str, Record]:
-        """The ``missing`` entries by id, built once (every board's plan looks files up in it)."""
+        """The company-level ``missing`` entries by id, built once (a board's own entries are
+        :attr:`BoardRecords.missing`)."""
         stamp = (id(self.missing), len(self.missing))
         if self._missing_by_id is None or self._missing_by_id[0] != stamp:
             self._missing_by_id = (stamp, {str(entry.get("id")): entry for entry in self.missing})
@@ -80,6 +84,7 @@ class BoardRecords:
     files: dict[str, list[Record]] = field(default_factory=dict)           # file records (blob, status)
     time_logs: dict[str, list[Record]] = field(default_factory=dict)
     location_history: dict[str, list[Record]] = field(default_factory=dict)
+    missing: dict[str, Record] = field(default_factory=dict)              # entry id → entry, this board's cards
 
 
 class ArchiveIndex:
@@ -91,11 +96,12 @@ class ArchiveIndex:
         self._db = sqlite3.connect(self._dir / "index.sqlite")
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE rows (collection TEXT, board TEXT, card TEXT, seq INTEGER, "
-                         "line BLOB)")
+        self._db.execute("CREATE TABLE rows (collection TEXT, card TEXT, seq INTEGER, line BLOB)")
+        self._db.execute("CREATE TABLE cards (card TEXT PRIMARY KEY, board TEXT) WITHOUT ROWID")
         self.company = self._load_company()
+        self._cards_indexed = False
         if cards:
-            self._index_cards()
+            self.index_cards()
 
     def close(self) -> None:
         self._db.close()
@@ -131,41 +137,53 @@ class ArchiveIndex:
             company.columns.setdefault(_ref(record, "board_id") or "", []).append(record)
         for record in self._records(C.LANES):
             company.lanes.setdefault(_ref(record, "board_id") or "", []).append(record)
-        company.missing = list(self.reader.iter_records("missing"))
         return company
 
-    def _index_cards(self) -> None:
-        card_board = self.company.card_boards
-        batch: list[tuple[str, str, str, int, bytes]] = []
+    def index_cards(self) -> None:
+        """Stream the cards and their sub-records into the index (once; an index made with
+        ``cards=False`` serves the company records until this is called)."""
+        if self._cards_indexed:
+            return
+        self._cards_indexed = True
+        batch: list[tuple[str, str, int, bytes]] = []
+        boards: list[tuple[str, str]] = []
         size = [0]
 
-        def insert(row: tuple[str, str, str, int, bytes] | None = None) -> None:
+        def insert(row: tuple[str, str, int, bytes] | None = None) -> None:
             """Rows go to SQLite in batches of at most BATCH_ROWS rows and BATCH_BYTES of lines: a
             card line is often 10 KB, so a count alone would hold tens of MB of lines at a time."""
             if row is not None:
                 batch.append(row)
-                size[0] += len(row[4])
+                size[0] += len(row[3])
             if row is None or len(batch) >= BATCH_ROWS or size[0] >= BATCH_BYTES:
-                self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?)", batch)
+                self._db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", batch)
+                self._db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?)", boards)
                 batch.clear()
+                boards.clear()
                 size[0] = 0
 
         if self.reader.has_collection(C.CARDS.name):
             for seq, (line, record) in enumerate(self.reader.iter_parsed(C.CARDS.name)):
                 board = str(record["raw"].get("board_id", _ref(record, "board_id")))
-                card_board[record["id"]] = board
                 self._note_primary_space(board, record["raw"])
                 self.company.card_counts[board] = self.company.card_counts.get(board, 0) + 1
-                insert((C.CARDS.name, board, record["id"], seq, line))
+                boards.append((record["id"], board))
+                insert((C.CARDS.name, record["id"], seq, line))
         for collection in PER_CARD:
             if not self.reader.has_collection(collection.name):
                 continue
             for seq, (line, record) in enumerate(self.reader.iter_parsed(collection.name)):
-                card = _ref(record, "card_id") or ""
-                insert((collection.name, card_board.get(card, ""), card, seq, line))
+                insert((collection.name, _ref(record, "card_id") or "", seq, line))
         insert()
-        self._db.execute("CREATE INDEX rows_board ON rows (board, collection, seq)")
-        self._db.execute("CREATE INDEX rows_card ON rows (card, collection)")
+        for seq, (line, record) in enumerate(self.reader.iter_parsed("missing")):
+            card = _ref(record, "card_id")
+            if card is not None and self.board_of(card) is not None:
+                insert(("missing", card, seq, line))
+            else:
+                self.company.missing.append(record)
+        insert()
+        self._db.execute("CREATE INDEX rows_card ON rows (card, collection, seq)")
+        self._db.execute("CREATE INDEX cards_board ON cards (board)")
         self._db.commit()
 
     def _note_primary_space(self, board: str, card: Record) -> None:
@@ -183,10 +201,14 @@ class ArchiveIndex:
                                (str(card_id), C.CARDS.name)).fetchone()
         return None if row is None else jsoncodec.loads(row[0])["raw"]
 
-    def card_ids(self) -> set[str]:
-        """The source id of every card record in the archive (live and archived)."""
-        return {card for (card,) in self._db.execute("SELECT card FROM rows WHERE collection = ?",
-                                                     (C.CARDS.name,))}
+    def board_of(self, card_id: object) -> str | None:
+        """The board of a card the archive holds (``None``: it holds no such card)."""
+        row = self._db.execute("SELECT board FROM cards WHERE card = ?", (str(card_id),)).fetchone()
+        return None if row is None else row[0]
+
+    def has_card(self, card_id: object) -> bool:
+        """Whether the archive holds a card record with this source id (live or archived)."""
+        return self.board_of(card_id) is not None
 
     def board(self, board_id: str) -> BoardRecords:
         """Everything card-level that belongs to ``board_id``, in archive order."""
@@ -194,11 +216,14 @@ class ArchiveIndex:
         targets = {C.COMMENTS.name: records.comments, C.FILES.name: records.files,
                    C.TIME_LOGS.name: records.time_logs,
                    C.LOCATION_HISTORY.name: records.location_history}
-        query = "SELECT collection, card, line FROM rows WHERE board = ? ORDER BY collection, seq"
+        query = ("SELECT rows.collection, rows.card, rows.line FROM cards JOIN rows ON rows.card = cards.card "
+                 "WHERE cards.board = ? ORDER BY rows.collection, rows.seq")
         for collection, card, line in self._db.execute(query, (str(board_id),)):
             record = jsoncodec.loads(line)
             if collection == C.CARDS.name:
                 records.cards.append(record["raw"])
+            elif collection == "missing":
+                records.missing[str(record.get("id"))] = record
             else:
                 targets[collection].setdefault(card, []).append(record)
         return records

@@ -3,7 +3,8 @@ documents) and their boards, and what the archive is missing."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from itertools import islice
+from typing import Any, Callable, Iterable
 
 from k2p.archive.index import CompanyRecords
 from k2p.archive.reader import ArchiveReader
@@ -91,7 +92,7 @@ def home_model(reader: ArchiveReader, company: CompanyRecords, selected: set[str
         "blobs": manifest.blobs.model_dump(), "tree": roots + orphans, "loose_boards": loose,
         "missing_total": missing.count,
         "missing_reasons": [(reason, count, REASONS.get(reason, "")) for reason, count in missing.by_reason.items()],
-        "missing_first": missing_rows(company.missing[:20], in_site), "summary": summary,
+        "missing_first": missing_rows(islice(reader.iter_records("missing"), 20), in_site), "summary": summary,
         "partial": bool(selected) and len(selected) < len(set(company.boards) | set(company.card_counts)),
     }
 
@@ -104,7 +105,7 @@ def _board_entry(company: CompanyRecords, board_id: str, selected: set[str]) -> 
             "list_href": paths.board_path(board_id, view="list") if board_id in selected else None}
 
 
-def missing_rows(entries: list[Record], in_site: Callable[[str], bool] = lambda card_id: True) -> list[dict[str, Any]]:
+def missing_rows(entries: Iterable[Record], in_site: Callable[[str], bool] = lambda card_id: True) -> list[dict[str, Any]]:
     """The ``missing`` entries as readable rows: what, which, why, details."""
     rows = []
     for entry in entries:

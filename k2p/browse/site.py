@@ -166,7 +166,8 @@ class SiteBuilder:
                 self.progress("phase", "writing the home and search pages")
                 home = home_model(reader, company, self.selected, documents, summary, when, self._in_site)
                 self._page("index.html", "home.html", home=home)
-                self._page("missing.html", "missing.html", rows=missing_rows(company.missing, self._in_site))
+                self._page("missing.html", "missing.html",
+                           rows=missing_rows(reader.iter_records("missing"), self._in_site))
                 self._page("search.html", "search.html")
                 self.progress("phase", "writing the search index")
                 shards = self.search.finish(self.writer)
@@ -312,7 +313,7 @@ class SiteBuilder:
                 for card in sorted(cards, key=lambda c: (str(c.get("id")) in archived_ids, grid_position(cells, c),
                                                          card_order(c)))]
         self._page(list_page, "board_list.html", board=dict(board, board_href=paths.href(list_page, page)), rows=rows)
-        missing = {str(entry.get("id")): entry for entry in self.company.missing}
+        missing = {**self.company.missing_by_id(), **records.missing}
         for card in cards:
             self._card(card, records, board, missing)
         self.summary.boards += 1

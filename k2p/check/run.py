@@ -160,14 +160,14 @@ def _open(options: CheckOptions, credentials: Credentials, reader: ArchiveReader
         raise
     boards = {ref.board_id for project in every for ref in project.boards}
     return Session(options, reader, index, rules, ledger, client, me, people, users, projects, progress,
-                   linked=_linked(ledger, index.company.card_boards, boards))
+                   linked=_linked(ledger, index.board_of, boards))
 
 
-def _linked(ledger: Ledger, card_boards: dict[str, str], boards: set[str]) -> Callable[[str], bool]:
+def _linked(ledger: Ledger, board_of: Callable[[str], str | None], boards: set[str]) -> Callable[[str], bool]:
     """Whether a relation became a linked task, as an import of the whole archive decided it
     (:func:`k2p.planka.relations.linked_cards`): the card is on a board of the archive, or in the ledger."""
     def linked(card_id: str) -> bool:
-        if card_boards.get(card_id) in boards:
+        if board_of(card_id) in boards:
             return True
         row = ledger.get(f"card:{card_id}")
         return row is not None and row.done

@@ -126,7 +126,7 @@ class Deletions:
         if policy not in POLICIES:
             raise ValueError(policy)
         self.policy = policy
-        self.planned_cards: set[str] = set()
+        self.planned_cards: set[str] = set()   # keys only: about 80 bytes per card
         self.planned_boards: set[str] = set()
         self.found: list[Deleted] = []
         self._labels: dict[str, Result] = {}     # the board's "Deleted in Kaiten" label, by key
@@ -285,13 +285,15 @@ class Deletions:
         guarded(ctx, card.key, "restored_card", back)
 
     # --- cards -----------------------------------------------------------------------------
-    def cards(self, ctx: "ImportContext", archive_cards: set[str], archive_boards: set[str], whole_company: bool,
+    def cards(self, ctx: "ImportContext", in_archive: Callable[[str], bool], archive_boards: set[str], whole_company: bool,
               snapshot_of: Callable[[Row], "BoardSnapshot | None"], seen: dict[str, tuple[str | None, str | None]]) -> None:
-        """Handle every card the ledger has and the archive does not (after all boards)."""
+        """Handle every card the ledger has and the archive does not (after all boards);
+        ``in_archive(kaiten id)``: whether the archive holds the card (then it is still in Kaiten,
+        maybe on a board this run did not replay); cards this run planned (documents too) stay."""
         boards = {row.planka_id: row for row in ctx.syncer.ledger.of_kind("board")}
-        for row in ctx.syncer.ledger.of_kind("card"):
+        for row in ctx.syncer.ledger.iter_kind("card"):
             kaiten_id = row.key.split(":", 1)[1]
-            if row.key in self.planned_cards or kaiten_id in archive_cards:
+            if row.key in self.planned_cards or in_archive(kaiten_id):
                 continue                         # still in Kaiten (maybe on a board not replayed now)
             board = boards.get(row.parent_id)
             if board is None:

@@ -51,15 +51,17 @@ class DeltaRun:
         for card in plan.cards:
             self.deletions.restore(self.ctx, card, list_ids.get(card.list_key), archive_list_id)
             self.deletions.card_children(self.ctx, card, self._board)
-        if self._board is not None:
-            self._board.slim()
+        if self._board is not None:   # keep only the cards this run did not plan here: the deleted ones
+            planned = {row.planka_id for row in map(self.ctx.syncer.row, (card.key for card in plan.cards))
+                       if row is not None}
+            self._board.slim(keep=lambda card_id: card_id not in planned)
         self._board = None
 
     def finish(self, reader: ArchiveReader, index: ArchiveIndex, *, selected: bool) -> None:
         """After every board: handle the deleted cards."""
         scope = reader.manifest.scope or {}
         whole = not selected and not scope.get("spaces") and not scope.get("boards")
-        self.deletions.cards(self.ctx, index.card_ids(), set(index.company.boards), whole,
+        self.deletions.cards(self.ctx, index.has_card, set(index.company.boards), whole,
                              self._snapshot_of, _last_seen(reader))
 
     def report(self) -> dict[str, Any]:

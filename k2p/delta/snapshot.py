@@ -11,7 +11,7 @@ trash lists are not in it either (Planka leaves them out).
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 from k2p.planka.client import PlankaClient, PlankaError
 from k2p.planka.specs import COMMENT_PAGES
@@ -81,10 +81,11 @@ class BoardSnapshot:
                 self._cards[card_id] = cached
         return cached.get(kind, {}).get(planka_id)
 
-    def slim(self) -> None:
-        """Keep only what the deleted-card pass needs (list ids, card names and lists)."""
+    def slim(self, keep: Callable[[str], bool]) -> None:
+        """Keep only what the deleted-card pass needs: the names and lists of the cards ``keep``
+        names (those the run did not plan on this board), so that what stays is not the board."""
         cards = {card_id: {"id": card_id, "name": item.get("name"), "listId": item.get("listId")}
-                 for card_id, item in self.items["card"].items()}
+                 for card_id, item in self.items["card"].items() if keep(card_id)}
         self.items = {kind: {} for kind in INCLUDED}
         self.items["card"] = cards
         with self._lock:

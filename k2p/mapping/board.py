@@ -60,7 +60,7 @@ def plan_board(board_id: str, company: CompanyRecords, records: BoardRecords, ru
     wide = board_wide(ctx, values)
     fields = plan_custom_fields(ctx, wide)
     field_names = {field.key: field.name for field in fields}
-    missing = company.missing_by_id()
+    missing = {**company.missing_by_id(), **records.missing}
     tag_order = {label.key: index for index, label in enumerate(tag_labels)}
     list_index = {slot.plan.key: index for index, slot in enumerate(slots)}
 

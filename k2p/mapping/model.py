@@ -12,8 +12,14 @@ mapping and is reported through :class:`Fidelity`).
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import tempfile
+import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, Iterator
+
+import orjson
 
 from k2p.mapping.members import MemberPlan
 from k2p.mapping.relations import RelationListPlan
@@ -189,21 +195,66 @@ class Note:
 
 
 class Fidelity:
-    """Collects notes; the report shows counts per (category, field) with a few examples."""
+    """Collects notes; the report shows counts per (category, field) with a few examples.
 
-    def __init__(self) -> None:
-        self.notes: list[Note] = []
+    Memory stays bounded however many notes a company yields: counts and the first examples of
+    each group are kept, the first ``in_memory`` notes as objects, and every later note goes to an
+    anonymous temporary file as a JSON line; :meth:`iter_notes` reads them all back in order.
+    """
+
+    def __init__(self, in_memory: int = 1000) -> None:
+        self._in_memory = in_memory
+        self._held: list[Note] = []
+        self._spill: IO[bytes] | None = None
+        self._spilled = 0
+        self._groups: dict[tuple[str, str], tuple[int, list[Note]]] = {}
+        self._lock = threading.Lock()
 
     def add(self, category: str, entity: str, field: str, detail: str) -> None:
-        self.notes.append(Note(category, entity, field, detail))
+        note = Note(category, entity, field, detail)
+        with self._lock:
+            count, examples = self._groups.get((category, field), (0, []))
+            if len(examples) < EXAMPLES:
+                examples.append(note)
+            self._groups[(category, field)] = (count + 1, examples)
+            if len(self._held) < self._in_memory:
+                self._held.append(note)
+                return
+            if self._spill is None:
+                self._spill = tempfile.TemporaryFile(prefix="k2p-fidelity-")
+            self._spill.write(orjson.dumps(dataclasses.astuple(note)) + b"\n")
+            self._spilled += 1
+
+    def __len__(self) -> int:
+        return len(self._held) + self._spilled
+
+    @property
+    def notes(self) -> list[Note]:
+        """Every note as a list (for small plans and tests; a report streams :meth:`iter_notes`)."""
+        return list(self.iter_notes())
+
+    def iter_notes(self) -> Iterator[Note]:
+        """Every note in the order it was added."""
+        with self._lock:
+            held, spilled = list(self._held), self._spilled
+            if self._spill is not None:
+                self._spill.flush()
+        yield from held
+        if self._spill is None or not spilled:
+            return
+        with open(os.dup(self._spill.fileno()), "rb") as handle:   # its own position
+            handle.seek(0)
+            for _ in range(spilled):
+                yield Note(*orjson.loads(handle.readline()))
 
     def extend(self, other: "Fidelity") -> None:
-        self.notes.extend(other.notes)
+        for note in other.iter_notes():
+            self.add(note.category, note.entity, note.field, note.detail)
 
     def summary(self, examples: int = 3) -> list[dict[str, Any]]:
-        groups: dict[tuple[str, str], list[Note]] = {}
-        for note in self.notes:
-            groups.setdefault((note.category, note.field), []).append(note)
-        return [{"category": category, "field": field_name, "count": len(notes),
-                 "examples": [f"{note.entity}: {note.detail}" for note in notes[:examples]]}
-                for (category, field_name), notes in sorted(groups.items())]
+        return [{"category": category, "field": field_name, "count": count,
+                 "examples": [f"{note.entity}: {note.detail}" for note in kept[:examples]]}
+                for (category, field_name), (count, kept) in sorted(self._groups.items())]
+
+
+EXAMPLES = 3   # examples kept per (category, field)

@@ -27,8 +27,10 @@ _BREAK_WINDOW = 2000    # a cut moves back to a line break found within this man
 
 
 def js_len(text: str) -> int:
-    """``String.length`` in JavaScript: UTF-16 code units."""
-    return len(text) + sum(1 for char in text if ord(char) > 0xFFFF)
+    """``String.length`` in JavaScript: UTF-16 code units (a lone surrogate is one unit)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def clean(text: str) -> str:

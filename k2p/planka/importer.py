@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from k2p import __version__
@@ -29,8 +28,6 @@ from k2p.delta.conflicts import KEEP_PLANKA, POLICIES as CONFLICT_POLICIES
 from k2p.delta.deletions import ARCHIVE, POLICIES as DELETION_POLICIES
 from k2p.delta.run import DeltaRun
 from k2p.errors import ExitCode, K2PError
-from k2p.fileio import atomic_write_bytes
-from k2p.redaction import redact_bytes
 from k2p.mapping.board import plan_board
 from k2p.mapping.model import Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
@@ -39,7 +36,7 @@ from k2p.mapping.members import space_admins
 from k2p.mapping.ordering import id_order
 from k2p.mapping.users import UserMap, UserRow, parse_user_csv, resolve_user_map
 from k2p.people.provision import finish, start_people
-from k2p.planka import specs
+from k2p.planka import applied, specs
 from k2p.planka.documents import replay_documents
 from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaError, normalize_url
 from k2p.planka.ledger import Ledger
@@ -47,9 +44,12 @@ from k2p.planka.positions import plan_positions
 from k2p.planka.quiet import KEY as QUIET_KEY, QuietAccount
 from k2p.planka.relations import CardRelations, linked_cards, replay_relations
 from k2p.planka.replay import ImportContext, guarded, known_positions, replay_board
+from k2p.planka.report import with_notes, write_report
 from k2p.planka.sync import Syncer, Tally
 
 PROJECT_ROLES = ("admin", "projectOwner")
+# The options that decide what a run plans and does (with the archive, rules, users file and ledger).
+PLAN_OPTIONS = {"planka_url", "spaces", "boards", "create_users", "sso", "on_deleted", "on_conflict", "allow_older"}
 _UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -76,6 +76,7 @@ class ImportOptions(BaseModel):
     on_deleted: str = Field(ARCHIVE, pattern="^(" + "|".join(DELETION_POLICIES) + ")$")
     on_conflict: str = Field(KEEP_PLANKA, pattern="^(" + "|".join(CONFLICT_POLICIES) + ")$")
     allow_older: bool = False
+    recheck: bool = False       # replan every board even when the ledger shows this archive applied
 
 
 @dataclass
@@ -113,8 +114,7 @@ def run_import(options: ImportOptions, credentials: Credentials,
                        f"`k2p verify {options.archive}`", exit_code=check.exit_code)
     started = utc_now()
     with ArchiveReader(options.archive) as reader:
-        progress("phase", "indexing archive")
-        with ArchiveIndex(reader) as index:
+        with ArchiveIndex(reader, cards=False) as index:   # cards: once the run has work to do
             return _run(options, credentials, reader, index, check.fingerprint, started, progress)
 
 
@@ -132,13 +132,23 @@ def _connect(options: ImportOptions, credentials: Credentials) -> tuple[PlankaCl
     return client, me, list(client.get("/api/users").get("items", []))
 
 
-def _user_rows(options: ImportOptions) -> dict[str, UserRow]:
+def _users_file(options: ImportOptions) -> bytes | None:
     if options.users is None:
-        return {}
+        return None
     try:
-        text = options.users.read_text(encoding="utf-8-sig")
+        return options.users.read_bytes()
     except OSError as exc:
         raise K2PError(f"cannot read --users file {options.users}: {exc.strerror}", exit_code=ExitCode.USAGE) from None
+
+
+def _user_rows(options: ImportOptions, data: bytes | None) -> dict[str, UserRow]:
+    if data is None:
+        return {}
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise K2PError(f"--users file {options.users} is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                       f"save it as UTF-8 and run again", exit_code=ExitCode.USAGE) from None
     return parse_user_csv(text, source=str(options.users))
 
 
@@ -194,7 +204,8 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
     rules = localized(load_rules(options.mapping), index.company)   # language "auto" → the archive's
     tally, fidelity = Tally(), Fidelity()
     projects = _select(plan_projects(index.company, rules, fidelity), options)  # before any request
-    rows = _user_rows(options)
+    users_file = _users_file(options)
+    rows = _user_rows(options, users_file)
     creating = sorted(kaiten_id for kaiten_id, row in rows.items() if row.action == "create")
     if options.create_users and creating and not options.sso and options.credentials_out is None and \
             not options.dry_run:
@@ -213,11 +224,20 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         syncer = Syncer(ledger, tally, dry_run=options.dry_run)
         run = {"started_at": started, "finished_at": None, "completed": False, "server_high_water": None}
         stamp = freshness.stamp_of(reader, fingerprint)
+        settings = applied.settings_digest(
+            fingerprint=fingerprint, rules=rules, users_file=users_file, me=me, planka_users=planka_users,
+            options=options.model_dump(mode="json", include=PLAN_OPTIONS))
         try:
             freshness.guard(ledger, stamp, allow_older=options.allow_older, archive=str(options.archive))
+            before = None if options.recheck else applied.already_applied(ledger, fingerprint, settings)
         except K2PError:
             ledger.close()
             raise
+        if before is not None:
+            ledger.close()
+            return _nothing_to_do(options, reader, fingerprint, client, started, tally, users, before, stamp)
+        progress("phase", "indexing archive")
+        index.index_cards()
         try:
             if not options.dry_run:
                 ledger.record_run(run)
@@ -232,7 +252,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                                          sso=options.sso, users_file=options.users)
             try:
                 progress("boards_total", sum(len(project.boards) for project in projects))
-                linked = linked_cards(ctx, index.company.card_boards,
+                linked = linked_cards(ctx, index.board_of,
                                       {ref.board_id for project in projects for ref in project.boards})
                 planned = replay_projects(ctx, projects, index, rules, users, fidelity, linked)
                 if rules.documents == "board" and not options.boards:   # k2p.planka.documents
@@ -243,7 +263,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                 finish(ctx, people.plans, people.people, people.actors,
                        whole_archive=not options.spaces and not options.boards, fidelity=fidelity)
             finally:
-                _restore_settings(ctx)
+                restore_settings(ctx)
                 people_report = people.report(ctx)
             ledger_path = ledger.path
             run["completed"] = True
@@ -251,6 +271,8 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             if not options.dry_run:
                 ledger.record_run({**run, "finished_at": utc_now(), "server_high_water": syncer.high_water})
                 freshness.record(ledger, stamp, applied_at=started, completed=bool(run["completed"]) and not tally.failed)
+                if run["completed"] and not tally.failed:
+                    applied.record_applied(ledger, fingerprint, settings, {**run, "finished_at": utc_now()})
             ledger.close()
     report = _report(options, reader, fingerprint, client, started, tally, fidelity, users,
                      ledger_path if not options.dry_run or options.state else None)
@@ -260,10 +282,31 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
     report["notifications"] = {"caused": sum(ctx.notified.values()), "accounts": len(ctx.notified),
                                "note": "to pre-existing accounts (card memberships added by the importing "
                                        "account); accounts k2p created are never notified"}
-    path = options.report or Path(f"k2p-import-{'plan' if options.dry_run else 'report'}-"
+    path = _report_path(options, started)
+    write_report(path, report, fidelity)
+    return ImportOutcome(with_notes(report, fidelity), path, tally, options.dry_run, client is None)
+
+
+def _nothing_to_do(options: ImportOptions, reader: ArchiveReader, fingerprint: str | None,
+                   client: PlankaClient | None, started: str, tally: Tally, users: UserMap,
+                   before: dict[str, Any], stamp: freshness.ArchiveStamp) -> ImportOutcome:
+    """The outcome of a run whose archive and settings the ledger shows applied completely."""
+    report = _report(options, reader, fingerprint, client, started, tally, Fidelity(), users,
+                     options.state or default_ledger_path(reader.manifest.source.company_id))
+    report["already_applied"] = {
+        "started_at": before.get("started_at"), "finished_at": before.get("finished_at"),
+        "note": "this archive was applied completely, without failures, with the same settings, and the "
+                "ledger has not changed since: nothing to do (--recheck replans every board; "
+                "`k2p check` compares Planka with the archive)"}
+    report["archive_stamp"] = stamp.as_record()
+    path = _report_path(options, started)
+    write_report(path, report, Fidelity())
+    return ImportOutcome(with_notes(report, Fidelity()), path, tally, options.dry_run, client is None)
+
+
+def _report_path(options: ImportOptions, started: str) -> Path:
+    return options.report or Path(f"k2p-import-{'plan' if options.dry_run else 'report'}-"
                                   f"{started.replace('-', '').replace(':', '')}.json")
-    atomic_write_bytes(path, redact_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2) + b"\n"))
-    return ImportOutcome(report, path, tally, options.dry_run, client is None)
 
 
 def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: ArchiveIndex, rules: Any,
@@ -281,11 +324,6 @@ def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: Arch
 
 
 def restore_settings(ctx: ImportContext) -> None:
-    """The importing account's subscribing settings back (see :func:`_restore_settings`)."""
-    _restore_settings(ctx)
-
-
-def _restore_settings(ctx: ImportContext) -> None:
     """Give the importing account its subscribing settings back; when that fails, the next run does."""
     assert ctx.quiet is not None
     try:
@@ -355,7 +393,5 @@ def _report(options: ImportOptions, reader: ArchiveReader, fingerprint: str | No
         "failures": [{"key": failure.key, "kind": failure.kind, "message": failure.message}
                      for failure in tally.failures],
         "fidelity": fidelity.summary(),
-        "fidelity_notes": [{"category": note.category, "entity": note.entity, "field": note.field,
-                            "detail": note.detail} for note in fidelity.notes],
         "mapped_users": len(users),
     }

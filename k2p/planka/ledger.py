@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from k2p import jsoncodec
 from k2p.errors import LocalIOError, Refused
@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE INDEX IF NOT EXISTS objects_planka_id ON objects (planka_id);
 CREATE INDEX IF NOT EXISTS objects_parent_id ON objects (parent_id);
 CREATE INDEX IF NOT EXISTS objects_kind ON objects (kind);
+CREATE INDEX IF NOT EXISTS objects_updated_at ON objects (updated_at);
 """
 
 
@@ -154,6 +155,18 @@ class Ledger:
         runs = [saved for saved in self.runs() if saved.get("started_at") != run.get("started_at")]
         self._put_meta("runs", runs + [run])
 
+    def applied(self) -> dict[str, Any] | None:
+        """The last complete, clean application (see :mod:`k2p.planka.applied`)."""
+        return self._meta("applied")
+
+    def record_applied(self, record: dict[str, Any]) -> None:
+        self._put_meta("applied", record)
+
+    def generation(self) -> list[Any]:
+        """Changes whenever a row is written or dropped: the row count and the newest write."""
+        count, newest = self._execute("SELECT count(*), max(updated_at) FROM objects").fetchone()
+        return [count, newest]
+
     # --- rows ------------------------------------------------------------------------------
     def get(self, key: str) -> Row | None:
         found = self._execute(f"SELECT {_COLUMNS} FROM objects WHERE key = ?", (key,)).fetchone()
@@ -163,6 +176,18 @@ class Ledger:
         """Every finished row of one kind, in key order."""
         return [_row(found) for found in self._execute(
             f"SELECT {_COLUMNS} FROM objects WHERE kind = ? AND status = 'done' ORDER BY key", (kind,)).fetchall()]
+
+    def iter_kind(self, kind: str, page: int = 1000) -> Iterator[Row]:
+        """Every finished row of one kind, in key order, read ``page`` rows at a time (the caller
+        may write to the ledger in between; memory stays one page)."""
+        after = ""
+        while True:
+            found = self._execute(f"SELECT {_COLUMNS} FROM objects WHERE kind = ? AND status = 'done' "
+                                  f"AND key > ? ORDER BY key LIMIT ?", (kind, after, page)).fetchall()
+            yield from map(_row, found)
+            if len(found) < page:
+                return
+            after = found[-1][0]
 
     def children(self, parent_id: str) -> list[Row]:
         """Every finished row whose Planka parent is ``parent_id``, in key order."""

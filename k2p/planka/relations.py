@@ -30,12 +30,12 @@ class CardRelations:
     checklist_keys: list[str]    # the card's other task lists, which the relation lists follow
 
 
-def linked_cards(ctx: ImportContext, card_boards: dict[str, str], boards: set[str]) -> Callable[[str], bool]:
+def linked_cards(ctx: ImportContext, board_of: Callable[[str], str | None], boards: set[str]) -> Callable[[str], bool]:
     """Whether a relation to a Kaiten card becomes a linked task in this run: the card is on one of
-    the run's ``boards`` (``card_boards``: the archive's card id → board id), or an earlier run
+    the run's ``boards`` (``board_of``: the archive's board of a card id), or an earlier run
     created it (the ledger). The card details leave such relations out (no text repeating a link)."""
     def linked(card_id: str) -> bool:
-        if card_boards.get(card_id) in boards:
+        if board_of(card_id) in boards:
             return True
         row = ctx.syncer.row(f"card:{card_id}")
         return row is not None and row.done

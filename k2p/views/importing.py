@@ -40,9 +40,15 @@ def show_import(outcome: ImportOutcome) -> None:
         headings = ("kind", "created", "updated", "unchanged", "failed")
     rows = [(kind, counts["created"], counts["updated"], counts["unchanged"], counts["failed"])
             for kind, counts in report["counts"].items()]
-    table("Objects", headings, rows)
+    if report.get("already_applied"):
+        before = report["already_applied"]
+        say(f"Nothing to do: this archive was applied completely by the run that finished "
+            f"{before['finished_at']}, with the same settings, and the ledger has not changed since "
+            f"(--recheck replans every board; `k2p check` compares Planka with the archive)")
+    else:
+        table("Objects", headings, rows)
     if report["fidelity"]:
-        table(f"Fidelity (what Planka could not hold as is; all {len(report['fidelity_notes'])} notes "
+        table(f"Fidelity (what Planka could not hold as is; all {report['fidelity_notes_total']} notes "
               f"are in the report)", ("category", "field", "count", "example"),
               [(item["category"], item["field"], item["count"], (item["examples"] or [""])[0][:90])
                for item in report["fidelity"]])

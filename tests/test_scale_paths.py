@@ -1,0 +1,123 @@
+"""The bounded-memory paths of the import give exactly what the in-memory ones gave (issue 15).
+
+The archive index keeps cards, their sub-records and their ``missing`` entries on disk and hands
+out one board at a time; fidelity notes past the first ones go to a spill file; the ledger is read
+a page at a time. Each is compared here with a plain in-memory reading of the same data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from k2p.archive import collections as C
+from k2p.archive.index import PER_CARD, ArchiveIndex
+from k2p.archive.reader import ArchiveReader
+from k2p.mapping.model import Fidelity, Note
+from k2p.planka.ledger import Ledger
+from k2p.planka.report import with_notes, write_report
+from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.sim import KaitenSimulator
+from tests.helpers.export import export
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small company rescaled from the huge mix, exported with a file size limit: files above it
+    are ``missing`` entries tied to their card, next to the company-level entries."""
+    out = tmp_path_factory.mktemp("scale-paths") / "a.k2p"
+    with KaitenSimulator(generate_company("huge", seed=5, cards=400), idle_timeout=120) as sim:
+        export(sim, out, max_file_size=20_000)
+    return out
+
+
+def _in_memory(reader: ArchiveReader) -> tuple[dict[str, str], dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """What the index should hold, read naively: card → board, per-board records, other missing."""
+    board_of: dict[str, str] = {}
+    boards: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for record in reader.iter_records(C.CARDS.name):
+        board = str(record["raw"]["board_id"])
+        board_of[record["id"]] = board
+        boards[board]["cards"]["all"].append(record["raw"])
+    for collection in PER_CARD:
+        for record in reader.iter_records(collection.name):
+            card = str(record["ref"]["card_id"])
+            boards[board_of[card]][collection.name][card].append(record)
+    company_missing = []
+    for entry in reader.iter_records("missing"):
+        card = str((entry.get("ref") or {}).get("card_id"))
+        if card in board_of:
+            boards[board_of[card]]["missing"][str(entry["id"])].append(entry)
+        else:
+            company_missing.append(entry)
+    return board_of, boards, company_missing
+
+
+def test_the_index_serves_each_board_as_the_archive_holds_it(archive: Path) -> None:
+    with ArchiveReader(archive) as reader, ArchiveIndex(reader) as index:
+        board_of, boards, company_missing = _in_memory(reader)
+        assert index.company.missing == company_missing
+        assert any(rows[0]["entity"] == "file" for board in boards.values() for rows in board["missing"].values()), \
+            "the size limit must leave card-level missing entries"
+        assert sorted(index.company.card_counts) == sorted(boards)
+        for card, board in board_of.items():
+            assert index.board_of(card) == board and index.has_card(card)
+        assert index.board_of("no-such-card") is None and not index.has_card("no-such-card")
+        for board, expected in boards.items():
+            records = index.board(board)
+            assert records.cards == expected["cards"]["all"]
+            assert index.company.card_counts[board] == len(records.cards)
+            for collection, target in ((C.COMMENTS, records.comments), (C.FILES, records.files),
+                                       (C.TIME_LOGS, records.time_logs),
+                                       (C.LOCATION_HISTORY, records.location_history)):
+                assert target == dict(expected[collection.name]), (board, collection.name)
+            assert records.missing == {key: rows[-1] for key, rows in expected["missing"].items()}
+
+
+def test_fidelity_notes_past_memory_are_spilled_and_reported_in_full(tmp_path: Path) -> None:
+    fidelity = Fidelity(in_memory=5)
+    added = [Note(f"cat{n % 3}", f"card:{n}", "field", f"détail «{n}»\nline") for n in range(40)]
+    for note in added:
+        fidelity.add(note.category, note.entity, note.field, note.detail)
+    assert len(fidelity) == 40 and fidelity.notes == added and list(fidelity.iter_notes()) == added
+    assert [group["count"] for group in fidelity.summary()] == [14, 13, 13]
+    assert fidelity.summary()[0]["examples"] == ["card:0: détail «0»\nline", "card:3: détail «3»\nline",
+                                                 "card:6: détail «6»\nline"]
+    copy = Fidelity(in_memory=2)
+    copy.extend(fidelity)
+    assert copy.notes == added
+
+    report = {"mode": "import", "fidelity": fidelity.summary(), "counts": {}}
+    write_report(tmp_path / "report.json", report, fidelity)
+    written = orjson.loads((tmp_path / "report.json").read_bytes())
+    as_dicts = [{"category": n.category, "entity": n.entity, "field": n.field, "detail": n.detail} for n in added]
+    assert written == {**report, "fidelity_notes": as_dicts}
+    kept = with_notes(report, fidelity)
+    assert kept["fidelity_notes_total"] == 40 and kept["fidelity_notes"] == as_dicts   # 40 < NOTES_IN_MEMORY
+
+    empty = tmp_path / "empty.json"
+    write_report(empty, {}, Fidelity())
+    assert orjson.loads(empty.read_bytes()) == {"fidelity_notes": []}
+
+
+def test_the_ledger_is_read_a_page_at_a_time_even_while_written(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "ledger.sqlite")
+    try:
+        for n in range(250):
+            ledger.done(f"card:{n:04d}", "card", f"p{n}", "board-1")
+        ledger.done("board:1", "board", "board-1", None)
+        assert list(ledger.iter_kind("card", page=7)) == ledger.of_kind("card")
+        seen = []
+        for row in ledger.iter_kind("card", page=10):   # what a deletion pass does: write in between
+            seen.append(row.key)
+            ledger.done(f"{row.key}:label", "card_label", "x", row.planka_id)
+        assert seen == [f"card:{n:04d}" for n in range(250)]
+        generation = ledger.generation()
+        ledger.forget("card:0000:label")
+        assert ledger.generation() != generation
+    finally:
+        ledger.close()
