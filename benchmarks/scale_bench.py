@@ -25,9 +25,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+from k2p.archive.reader import ArchiveReader
 from k2p.testing.kaiten.changes import evolve_company
 from k2p.testing.kaiten.company import generate_company
 from k2p.testing.kaiten.sim import KaitenSimulator
@@ -52,13 +54,22 @@ def own_hwm_mb() -> float:
     return int(line.split()[1]) / 1024
 
 
-def run(args: list[str], env: dict[str, str], workdir: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one k2p command in a child process."""
+def run(args: list[str], env: dict[str, str], workdir: Path, ok: tuple[int, ...] = (0,),
+        planka: PlankaSimulator | None = None) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one k2p command in a child process; with ``planka``, the
+    simulator's count of mutating requests is printed every minute (the rate as the run goes)."""
     hwm = workdir / "hwm"
+    hwm.unlink(missing_ok=True)
     started = time.perf_counter()
+    stop = threading.Event()
+    if planka is not None:
+        threading.Thread(target=_sample_writes, args=(planka, stop, started), daemon=True).start()
     done = subprocess.run([sys.executable, "-c", CHILD, *args], env={**env, "K2P_BENCH_HWM": str(hwm)},
                           cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
+    stop.set()
+    print(f"   k2p {' '.join(args[:2])}: {seconds:.1f} s, peak RSS {int(hwm.read_text()) / 1024 if hwm.exists() else 0:.1f} MB",
+          flush=True)
     if done.returncode not in ok:
         sys.exit(f"k2p {args[0]} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
     return seconds, int(hwm.read_text()) / 1024
@@ -69,21 +80,36 @@ PLANKA_SIDE = ("import --dry-run", "import", "import (no-op rerun)", "import --r
                "fixup-sql", "re-import (newer archive)")
 
 
+def _sample_writes(planka: PlankaSimulator, stop: threading.Event, started: float) -> None:
+    last, last_at = planka.mutation_count(), started
+    while not stop.wait(60):
+        now, count = time.perf_counter(), planka.mutation_count()
+        print(f"   … {now - started:6.0f} s: {count} writes so far, {(count - last) / (now - last_at):.1f} writes/s "
+              f"in the last minute", flush=True)
+        last, last_at = count, now
+
+
 def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, dict[str, tuple[float, float, int]]]:
     """Rows ``command -> (seconds, peak MB, units)`` for one company size."""
-    started = time.perf_counter()
-    company = generate_company("huge", seed=0, cards=size)
-    generated = time.perf_counter() - started
-    cards = sum(card["condition"] != 3 for card in company.cards.values())
-    print(f"\n== {cards} cards on {len(company.boards)} boards: simulator data generated in {generated:.1f} s "
-          f"(benchmark process peak {own_hwm_mb():.0f} MB so far)", flush=True)
     rows: dict[str, tuple[float, float, int]] = {}
-    base = {**os.environ, "K2P_KAITEN_TOKEN": company.admin_token}
     given = args.archives is not None
     old = (args.archives or workdir) / f"a{size}.k2p"
     new = (args.archives or workdir) / f"b{size}.k2p"
     files = [] if args.files else ["--no-files"]
     sides = set(args.sides.split(","))
+    base = dict(os.environ)
+    if "kaiten" in sides:
+        started = time.perf_counter()
+        company = generate_company("huge", seed=0, cards=size)
+        generated = time.perf_counter() - started
+        cards = sum(card["condition"] != 3 for card in company.cards.values())
+        print(f"\n== {cards} cards on {len(company.boards)} boards: simulator data generated in {generated:.1f} s "
+              f"(benchmark process peak {own_hwm_mb():.0f} MB so far)", flush=True)
+        base["K2P_KAITEN_TOKEN"] = company.admin_token
+    else:
+        with ArchiveReader(old) as reader:
+            cards = reader.manifest.collections["cards"].records
+        print(f"\n== {cards} cards in {old}", flush=True)
     if "kaiten" in sides:
         with KaitenSimulator(company) as kaiten:
             if given:
@@ -106,7 +132,7 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
             ledger = ["--state", str(ledger_path)]
             target = ["--planka-url", planka.url, "--concurrency", str(args.concurrency)]
             rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
-            rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
+            rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir, planka=planka), cards)
             writes = planka.mutation_count()
             rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
             rows["import --recheck (no-op)"] = (*run(["import", str(old), *target, *ledger, "--recheck"], env,

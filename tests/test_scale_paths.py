@@ -18,7 +18,9 @@ from k2p.archive import collections as C
 from k2p.archive.index import PER_CARD, ArchiveIndex
 from k2p.archive.reader import ArchiveReader
 from k2p.mapping.model import Fidelity, Note
+from k2p.mapping.relations import LinkPlan, RelationListPlan
 from k2p.planka.ledger import Ledger
+from k2p.planka.relations import CardRelations, RelationSpool
 from k2p.planka.report import with_notes, write_report
 from k2p.testing.kaiten.company import generate_company
 from k2p.testing.kaiten.sim import KaitenSimulator
@@ -121,3 +123,22 @@ def test_the_ledger_is_read_a_page_at_a_time_even_while_written(tmp_path: Path) 
         assert ledger.generation() != generation
     finally:
         ledger.close()
+
+
+def test_the_relation_spool_gives_back_every_card_in_order() -> None:
+    cards = [CardRelations(f"card:{n}", [RelationListPlan(f"tasklist:{n}:relation:parents", "Родители «p»",
+                                                          [LinkPlan(f"task:{n}:parents:{m}", f"card:{m}")
+                                                           for m in range(n % 4)])],
+                           [f"tasklist:{n}:{k}" for k in range(n % 3)]) for n in range(2500)]
+    spool = RelationSpool()
+    try:
+        for card in cards[:1200]:
+            spool.add(card)
+        assert [card for chunk in spool.chunks(size=500) for card in chunk] == cards[:1200]
+        for card in cards[1200:]:   # adding after a read appends
+            spool.add(card)
+        chunks = list(spool.chunks())
+        assert [len(chunk) for chunk in chunks] == [1000, 1000, 500]
+        assert [card for chunk in chunks for card in chunk] == cards
+    finally:
+        spool.close()

@@ -42,7 +42,7 @@ from k2p.planka.client import AmbiguousWrite, Credentials, PlankaClient, PlankaE
 from k2p.planka.ledger import Ledger
 from k2p.planka.positions import plan_positions
 from k2p.planka.quiet import KEY as QUIET_KEY, QuietAccount
-from k2p.planka.relations import CardRelations, linked_cards, replay_relations
+from k2p.planka.relations import CardRelations, RelationSpool, linked_cards, replay_relations
 from k2p.planka.replay import ImportContext, guarded, known_positions, replay_board
 from k2p.planka.report import with_notes, write_report
 from k2p.planka.sync import Syncer, Tally
@@ -314,12 +314,15 @@ def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: Arch
     """The project, board and relation steps of an import for ``projects`` with a ready context
     (the import runs them once; ``k2p check --repair`` again for what it invalidated in the ledger).
     Returns the keys of the cards planned."""
-    relations: list[CardRelations] = []
+    relations = RelationSpool()
     planned: set[str] = set()
-    for project in projects:
-        _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
-    ctx.on_progress("phase", "relations")
-    replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
+    try:
+        for project in projects:
+            _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
+        ctx.on_progress("phase", "relations")
+        replay_relations(ctx, relations, planned, fidelity)   # once every card of the run exists
+    finally:
+        relations.close()
     return planned
 
 
@@ -333,7 +336,7 @@ def restore_settings(ctx: ImportContext) -> None:
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity, relations: list[CardRelations], planned: set[str],
+                    users: UserMap, fidelity: Fidelity, relations: RelationSpool, planned: set[str],
                     linked: Callable[[str], bool]) -> None:
     # The type is chosen at creation only (Planka cannot turn a project with several managers private).
     before = ctx.syncer.row(project.key)
@@ -368,8 +371,9 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
         seen = seen or any(member.user_id != ctx.me for member in plan.members)
         planned.update(card.key for card in plan.cards)
-        relations.extend(CardRelations(card.key, card.relations, [item.key for item in card.task_lists])
-                         for card in plan.cards if card.relations)
+        for card in plan.cards:
+            if card.relations:
+                relations.add(CardRelations(card.key, card.relations, [item.key for item in card.task_lists]))
     if kind == "private" and not seen:
         fidelity.add("lossy", project.key, "members", "private project without board members who have an "
                      "account: only the importing account sees it (map or create the space's members)")

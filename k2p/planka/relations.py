@@ -9,11 +9,14 @@ every project it created, which is what Planka asks of whoever links a card of a
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
-from typing import Callable
+from typing import IO, Callable, Iterator
+
+import orjson
 
 from k2p.mapping.model import Fidelity
-from k2p.mapping.relations import RelationListPlan, resolve
+from k2p.mapping.relations import LinkPlan, RelationListPlan, resolve
 from k2p.planka import specs
 from k2p.planka.positions import plan_positions
 from k2p.planka.replay import ImportContext, guarded, known_positions
@@ -42,8 +45,46 @@ def linked_cards(ctx: ImportContext, board_of: Callable[[str], str | None], boar
     return linked
 
 
-def replay_relations(ctx: ImportContext, cards: list[CardRelations], planned: set[str], fidelity: Fidelity) -> None:
+class RelationSpool:
+    """The relation step's input, kept on disk until every card of the run exists: one JSON line
+    per card that has relations, in an anonymous temporary file, read back in order a chunk at a
+    time (so memory holds one chunk, not every relation of the company)."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="k2p-relations-")
+        self.count = 0
+
+    def add(self, card: CardRelations) -> None:
+        lists = [[item.key, item.name, [[link.key, link.target_key] for link in item.links]] for item in card.lists]
+        self._file.write(orjson.dumps([card.card_key, lists, card.checklist_keys]) + b"\n")
+        self.count += 1
+
+    def chunks(self, size: int = 1000) -> Iterator[list[CardRelations]]:
+        self._file.flush()
+        self._file.seek(0)
+        chunk: list[CardRelations] = []
+        for _ in range(self.count):
+            key, lists, checklists = orjson.loads(self._file.readline())
+            chunk.append(CardRelations(key, [RelationListPlan(item_key, name, [LinkPlan(*link) for link in links])
+                                             for item_key, name, links in lists], checklists))
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        self._file.seek(0, 2)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def replay_relations(ctx: ImportContext, spool: RelationSpool, planned: set[str], fidelity: Fidelity) -> None:
     """Linked tasks for every relation whose card is in Planka (or, in a dry run, planned)."""
+    for cards in spool.chunks():
+        _replay_chunk(ctx, cards, planned, fidelity)
+
+
+def _replay_chunk(ctx: ImportContext, cards: list[CardRelations], planned: set[str], fidelity: Fidelity) -> None:
     targets = {link.target_key for card in cards for item in card.lists for link in item.links}
     known = {key: _planka_id(ctx, key, planned) for key in targets | {card.card_key for card in cards}}
     for card in cards:
