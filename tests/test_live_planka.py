@@ -162,9 +162,9 @@ def raw_views(reader: PlankaReader, ledger: Path) -> dict[str, Any]:
 
 
 def live_import(live: Live, archive: Path, ledger: Path, users: Path | None,
-                report: Path) -> tuple[ImportOutcome, list[Call]]:
+                report: Path, recheck: bool = False) -> tuple[ImportOutcome, list[Call]]:
     options = ImportOptions(archive=archive, planka_url=live.url, state=ledger, users=users,
-                            accept_terms=True, report=report)
+                            accept_terms=True, report=report, recheck=recheck)
     with recording() as calls:
         outcome = run_import(options, live.credentials)
     return outcome, list(calls)
@@ -288,10 +288,17 @@ def test_same_counts_as_the_simulator(imported: dict[str, Any], expected: dict[s
 
 def test_reimport_creates_and_updates_nothing(live: Live, archive: tuple[KaitenCompany, Path],
                                               imported: dict[str, Any]) -> None:
+    """The plain rerun finds the archive applied and stops early; the ``--recheck`` rerun replans
+    every board against the live server and finds every object unchanged. Neither writes."""
     _, root = archive
-    outcome, calls = live_import(live, root, imported["ledger"], imported["users"], imported["work"] / "again.json")
+    quick, quick_calls = live_import(live, root, imported["ledger"], imported["users"], imported["work"] / "quick.json")
+    assert quick.report.get("already_applied") and quick.report["counts"] == {}
+    assert [call for call in quick_calls if call[0] != "GET" and not call[1].startswith("/api/access-tokens")] == []
+    outcome, calls = live_import(live, root, imported["ledger"], imported["users"], imported["work"] / "again.json",
+                                 recheck=True)
     assert outcome.tally.failed == 0, outcome.report["failures"][:5]
     counts = outcome.report["counts"]
+    assert counts["card"]["unchanged"] == imported["outcome"].report["counts"]["card"]["created"]
     assert all(row["created"] == row["updated"] == 0 for row in counts.values()), counts
     writes = [call for call in calls if call[0] != "GET" and not call[1].startswith("/api/access-tokens")]
     assert writes == []

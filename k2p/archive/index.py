@@ -11,12 +11,17 @@ cards except a per-board count: which card is on which board is a query (:meth:`
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import sqlite3
 import tempfile
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from k2p import jsoncodec
 from k2p.archive import collections as C
@@ -76,15 +81,51 @@ class CompanyRecords:
 
 @dataclass
 class BoardRecords:
-    """One board's cards (raw payloads, archive order) and their sub-records by card id."""
+    """One board's cards (raw payloads, archive order) and their sub-records by card id.
+
+    From :meth:`ArchiveIndex.board` the sub-records are :class:`CardRows`: read from the index
+    when a card's are asked for, so that a board in memory is its cards, not their comments."""
 
     board_id: str
     cards: list[Record] = field(default_factory=list)
-    comments: dict[str, list[Record]] = field(default_factory=dict)
-    files: dict[str, list[Record]] = field(default_factory=dict)           # file records (blob, status)
-    time_logs: dict[str, list[Record]] = field(default_factory=dict)
-    location_history: dict[str, list[Record]] = field(default_factory=dict)
+    comments: Mapping[str, list[Record]] = field(default_factory=dict)
+    files: Mapping[str, list[Record]] = field(default_factory=dict)        # file records (blob, status)
+    time_logs: Mapping[str, list[Record]] = field(default_factory=dict)
+    location_history: Mapping[str, list[Record]] = field(default_factory=dict)
     missing: dict[str, Record] = field(default_factory=dict)              # entry id → entry, this board's cards
+
+
+class CardRows(Mapping[str, list[Record]]):
+    """One per-card collection of one board, card id → records in archive order, read on demand
+    (the last card read is kept: the mapping asks for a card's files more than once)."""
+
+    def __init__(self, index: "ArchiveIndex", collection: str, board_id: str) -> None:
+        self._index, self._collection, self._board = index, collection, board_id
+        self._last: tuple[str, list[Record]] | None = None
+
+    def __getitem__(self, card_id: str) -> list[Record]:
+        card_id = str(card_id)
+        last = self._last
+        if last is not None and last[0] == card_id:
+            return last[1]
+        found = [jsoncodec.loads(line) for (line,) in self._index._query(
+            "SELECT rows.line FROM rows JOIN cards ON cards.card = rows.card WHERE rows.card = ? "
+            "AND rows.collection = ? AND cards.board = ? ORDER BY rows.seq", (card_id, self._collection, self._board))]
+        if not found:
+            raise KeyError(card_id)
+        self._last = (card_id, found)
+        return found
+
+    def _cards(self) -> list[str]:
+        return [card for (card,) in self._index._query(
+            "SELECT rows.card FROM cards JOIN rows ON rows.card = cards.card WHERE cards.board = ? "
+            "AND rows.collection = ? GROUP BY rows.card ORDER BY min(rows.seq)", (self._board, self._collection))]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cards())
+
+    def __len__(self) -> int:
+        return len(self._cards())
 
 
 class ArchiveIndex:
@@ -93,7 +134,8 @@ class ArchiveIndex:
     def __init__(self, reader: ArchiveReader, *, cards: bool = True, workdir: Path | None = None) -> None:
         self.reader = reader
         self._dir = Path(tempfile.mkdtemp(prefix="k2p-index-", dir=workdir))
-        self._db = sqlite3.connect(self._dir / "index.sqlite")
+        self._db = sqlite3.connect(self._dir / "index.sqlite", check_same_thread=False)
+        self._lock = threading.Lock()
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE rows (collection TEXT, card TEXT, seq INTEGER, line BLOB)")
@@ -195,35 +237,64 @@ class ArchiveIndex:
                 self.company.primary_spaces[board] = str(space.get("space_id", space.get("id")))
                 return
 
+    def _query(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
     def card(self, card_id: str) -> Record | None:
         """One card's raw payload by id (``None`` when the archive does not hold it)."""
-        row = self._db.execute("SELECT line FROM rows WHERE card = ? AND collection = ? LIMIT 1",
-                               (str(card_id), C.CARDS.name)).fetchone()
-        return None if row is None else jsoncodec.loads(row[0])["raw"]
+        rows = self._query("SELECT line FROM rows WHERE card = ? AND collection = ? LIMIT 1",
+                           (str(card_id), C.CARDS.name))
+        return jsoncodec.loads(rows[0][0])["raw"] if rows else None
 
     def board_of(self, card_id: object) -> str | None:
         """The board of a card the archive holds (``None``: it holds no such card)."""
-        row = self._db.execute("SELECT board FROM cards WHERE card = ?", (str(card_id),)).fetchone()
-        return None if row is None else row[0]
+        rows = self._query("SELECT board FROM cards WHERE card = ?", (str(card_id),))
+        return rows[0][0] if rows else None
 
     def has_card(self, card_id: object) -> bool:
         """Whether the archive holds a card record with this source id (live or archived)."""
         return self.board_of(card_id) is not None
 
     def board(self, board_id: str) -> BoardRecords:
-        """Everything card-level that belongs to ``board_id``, in archive order."""
-        records = BoardRecords(str(board_id))
-        targets = {C.COMMENTS.name: records.comments, C.FILES.name: records.files,
-                   C.TIME_LOGS.name: records.time_logs,
-                   C.LOCATION_HISTORY.name: records.location_history}
-        query = ("SELECT rows.collection, rows.card, rows.line FROM cards JOIN rows ON rows.card = cards.card "
-                 "WHERE cards.board = ? ORDER BY rows.collection, rows.seq")
-        for collection, card, line in self._db.execute(query, (str(board_id),)):
-            record = jsoncodec.loads(line)
-            if collection == C.CARDS.name:
-                records.cards.append(record["raw"])
-            elif collection == "missing":
-                records.missing[str(record.get("id"))] = record
-            else:
-                targets[collection].setdefault(card, []).append(record)
+        """Everything card-level that belongs to ``board_id``, in archive order: the cards (their
+        nested objects that repeat from card to card, such as the board, column or owner, shared
+        as one read-only object), the board's ``missing`` entries, and the sub-records on demand."""
+        board_id = str(board_id)
+        records = BoardRecords(board_id, comments=CardRows(self, C.COMMENTS.name, board_id),
+                               files=CardRows(self, C.FILES.name, board_id),
+                               time_logs=CardRows(self, C.TIME_LOGS.name, board_id),
+                               location_history=CardRows(self, C.LOCATION_HISTORY.name, board_id))
+        pool: dict[bytes, Any] = {}
+        query = ("SELECT rows.collection, rows.line FROM cards JOIN rows ON rows.card = cards.card "
+                 "WHERE cards.board = ? AND rows.collection IN (?, 'missing') ORDER BY rows.collection, rows.seq")
+        with self._lock:   # a line at a time: the board's lines are never all in memory
+            for collection, line in self._db.execute(query, (board_id, C.CARDS.name)):
+                record = jsoncodec.loads(line)
+                if collection == C.CARDS.name:
+                    records.cards.append(_shared(record["raw"], pool))
+                else:
+                    records.missing[str(record.get("id"))] = record
         return records
+
+
+def _shared(card: Record, pool: dict[bytes, Any]) -> Record:
+    """``card`` with each nested object equal to one seen before on the board replaced by that one
+    (a board's cards repeat their board, column, lane, owner and members). Raw payloads are read,
+    never changed, so sharing is invisible; it halves the memory of a board's cards."""
+    for key, value in card.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value = [_pooled(item, pool) if isinstance(item, dict) else item for item in value]
+        if isinstance(value, (dict, list)) and value:
+            card[key] = _pooled(value, pool)
+    return card
+
+
+def _pooled(value: Any, pool: dict[bytes, Any]) -> Any:
+    """The pool's object equal to ``value`` (keyed by a 128-bit digest of its JSON, so that the
+    pool holds digests, not a second copy of the board's text)."""
+    try:
+        key = hashlib.blake2b(orjson.dumps(value), digest_size=16).digest()
+    except (TypeError, orjson.JSONEncodeError):
+        return value
+    return pool.setdefault(key, value)

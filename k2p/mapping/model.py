@@ -222,6 +222,7 @@ class Fidelity:
                 return
             if self._spill is None:
                 self._spill = tempfile.TemporaryFile(prefix="k2p-fidelity-")
+            self._spill.seek(0, os.SEEK_END)
             self._spill.write(orjson.dumps(dataclasses.astuple(note)) + b"\n")
             self._spilled += 1
 
@@ -242,10 +243,17 @@ class Fidelity:
         yield from held
         if self._spill is None or not spilled:
             return
-        with open(os.dup(self._spill.fileno()), "rb") as handle:   # its own position
-            handle.seek(0)
-            for _ in range(spilled):
-                yield Note(*orjson.loads(handle.readline()))
+        fd, offset, pending = self._spill.fileno(), 0, b""   # pread: the writer's position stays
+        while spilled:
+            block = os.pread(fd, 1 << 16, offset)
+            if not block:
+                return
+            offset += len(block)
+            lines = (pending + block).split(b"\n")
+            pending = lines.pop()
+            for line in lines[:spilled]:
+                yield Note(*orjson.loads(line))
+            spilled -= min(spilled, len(lines))
 
     def extend(self, other: "Fidelity") -> None:
         for note in other.iter_notes():
