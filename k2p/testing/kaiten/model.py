@@ -41,6 +41,10 @@ class CompanyData:
 
     ``landmarks`` names the records that carry each deliberate edge case (``"hidden_space"``,
     ``"subcolumn_card"``, ``"malicious_file"`` …) so tests can find them without searching.
+
+    In a big company ``cards``, ``location_history``, ``files``, ``checklists`` and ``time_logs``
+    are :class:`~k2p.testing.kaiten.compact.PackedRecords` (same keys, order and values as the
+    dicts): index them to mutate, read them with ``compact.peek`` / ``compact.read_field``.
     """
 
     scale: str
