@@ -45,7 +45,8 @@ def _predicates(req: Request) -> list[Callable[[int], bool]]:
         if moment is not None:
             bound = iso_ms(moment)
             tests.append(lambda cid, key=key, bound=bound, sign=sign:
-                         (read_field(cards, cid, key) > bound) if sign > 0 else (read_field(cards, cid, key) < bound))
+                         (read_field(cards, cid, key) > bound) if sign > 0
+                         else (read_field(cards, cid, key) < bound))
     tag_ids = req.ints("tag_ids")
     if tag_ids:
         tests.append(lambda cid: bool(tag_ids & set(read_field(cards, cid, "tag_ids") or ())))

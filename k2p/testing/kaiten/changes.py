@@ -143,7 +143,8 @@ class _Evolver:
             card.update(column_id=target, state=co.columns[target]["type"], last_moved_at=moved,
                         column_changed_at=moved)
             history = co.location_history.setdefault(card_id, [])
-            history_id = self.next_id(int(row["id"]) for _, rows in peek_items(co.location_history) for row in rows)
+            history_id = self.next_id(int(row["id"]) for _, rows in peek_items(co.location_history)
+                                      for row in rows)
             history.append({"id": str(history_id), "card_id": card_id, "board_id": card["board_id"],
                             "column_id": target, "subcolumn_id": None, "lane_id": card["lane_id"],
                             "sprint_id": None, "condition": card["condition"],

@@ -84,7 +84,8 @@ class KaitenCompany(CompanyData):
             "spaces": sorted(set(self.spaces) - self.visible_space_ids(token)),
             "boards": sorted(set(self.boards) - self.visible_board_ids(token)),
             "cards": sorted(set(self.served_card_ids()) - visible_cards),
-            "deleted_cards": sorted(cid for cid in self.cards if read_field(self.cards, cid, "condition") == 3),
+            "deleted_cards": sorted(cid for cid in self.cards
+                                    if read_field(self.cards, cid, "condition") == 3),
             "files": files,
             "collections": expected_collections(self, info),
         }
