@@ -1,18 +1,27 @@
 """The ``huge`` scale and card budgets of the Kaiten simulator's generator.
 
 The huge company itself is a benchmark (benchmarks/scale_bench.py); these tests run it at a small
-card budget and check that the lazy comment threads give exactly the records of the eager build,
-served through the same views.
+card budget and check that the lazy comment threads and the compact per-card tables
+(:mod:`k2p.testing.kaiten.compact`) give exactly the records of the eager build, served through the
+same views, routes and a real export.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from k2p.testing.kaiten import compact as kaiten_compact
 from k2p.testing.kaiten import views
+from k2p.testing.kaiten.changes import evolve_company
 from k2p.testing.kaiten.comment_tail import CommentThread
+from k2p.testing.kaiten import company as kaiten_company
 from k2p.testing.kaiten.company import generate_company
+from k2p.testing.kaiten.compact import PackedRecords, peek_items
 from k2p.testing.kaiten.generator import SCALES
+from k2p.testing.kaiten.sim import KaitenSimulator
+from tests.helpers.export import content, export
+
+COMPACT_TABLES = ("cards", "location_history", "files", "checklists", "time_logs")
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +77,94 @@ def test_budget_rescales_every_scale_and_keeps_the_default():
     assert spec.boards[0][0] >= 11 and spec.boards[0][1] >= 2
     with pytest.raises(ValueError, match="too small"):
         SCALES["huge"].with_cards(5)
+
+
+# --- compact storage -----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def compact_pair():
+    """The same small huge-mix company stored compactly (with a tiny pack window, so a generator
+    step that kept a record while packing it would lose its change and differ) and eagerly."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(kaiten_compact, "PACK_WINDOW", 3)
+        packed = generate_company("huge", seed=5, cards=400, compact=True)
+    return packed, generate_company("huge", seed=5, cards=400, compact=False)
+
+
+def unpinned(company) -> dict[str, int]:
+    return {name: getattr(company, name).pinned for name in COMPACT_TABLES}
+
+
+def test_compact_tables_hold_the_eager_records_packed(compact_pair):
+    packed, eager = compact_pair
+    for name in COMPACT_TABLES:
+        table = getattr(packed, name)
+        assert isinstance(table, PackedRecords) and isinstance(getattr(eager, name), dict), name
+        assert list(table) == list(getattr(eager, name)), f"{name}: keys or their order differ"
+        assert dict(peek_items(table)) == getattr(eager, name), name
+    assert unpinned(packed) == dict.fromkeys(COMPACT_TABLES, 0), "generation must end fully packed"
+    assert packed.landmarks == eager.landmarks and packed.auto_archived == eager.auto_archived
+
+
+def test_serving_compact_tables_gives_the_eager_payloads_without_pinning(compact_pair):
+    packed, eager = compact_pair
+    paths = ["/cards", "/tags", "/time-logs?from=2022-01-01&to=2026-12-31"]
+    for card_id in eager.served_card_ids():
+        paths += [f"/cards/{card_id}", f"/cards/{card_id}/location-history", f"/cards/{card_id}/files",
+                  f"/cards/{card_id}/time-logs", f"/cards/{card_id}/children"]
+    for board_id in list(eager.boards)[:5]:
+        paths += [f"/boards/{board_id}", f"/cards?board_id={board_id}&condition=2",
+                  f"/cards?board_id={board_id}&updated_after=2024-06-01&order_by=title"]
+    for path in paths:
+        base, _, query = path.partition("?")
+        params = dict(pair.split("=") for pair in query.split("&")) if query else {}
+        for token in ("admin", "user"):
+            try:
+                expected = eager.expected(token, base, **params)
+            except LookupError as error:
+                with pytest.raises(LookupError, match=str(error)):
+                    packed.expected(token, base, **params)
+                continue
+            assert packed.expected(token, base, **params) == expected, (token, path)
+    assert unpinned(packed) == dict.fromkeys(COMPACT_TABLES, 0), "read-only serving must not pin"
+
+
+def test_mutations_of_compact_records_are_kept():
+    """Drift (changes.py), add_card and direct edits by tests change pinned records in place."""
+    packed = generate_company("huge", seed=2, cards=300, compact=True)
+    eager = generate_company("huge", seed=2, cards=300, compact=False)
+    assert evolve_company(packed, per_kind=3) == evolve_company(eager, per_kind=3)
+    for company in (packed, eager):
+        card_id = company.served_card_ids()[-1]
+        company.cards[card_id]["title"] = "Edited by a test"
+        company.location_history.setdefault(card_id, []).append({"id": "1", "changed": "x"})
+        company.add_card(company.landmarks["boards"][0], title="Added")
+    assert 0 < packed.cards.pinned < len(packed.cards), "only records handed out are pinned"
+    for name in COMPACT_TABLES:
+        assert dict(peek_items(getattr(packed, name))) == getattr(eager, name), name
+    for card_id in eager.served_card_ids():
+        assert packed.card_payload(card_id) == eager.card_payload(card_id)
+
+
+def test_a_real_export_of_compact_storage_equals_the_eager_one(compact_pair, tmp_path):
+    """Both companies served in turn on the same ports (URLs are part of the records and digests)."""
+    archives, ports = [], {}
+    for company in compact_pair:
+        root = tmp_path / f"{len(archives)}.k2p"
+        with KaitenSimulator(company, idle_timeout=120, **ports) as sim:
+            export(sim, root, files=False)
+            ports = {"port": port_of(sim.base_url), "storage_port": port_of(sim.storage_url)}
+        archives.append(content(root))
+    assert sorted(archives[0]) == sorted(archives[1])
+    for name, data in archives[0].items():
+        assert data == archives[1][name], name
+    assert unpinned(compact_pair[0]) == dict.fromkeys(COMPACT_TABLES, 0), "an export must not pin records"
+
+
+def port_of(url: str) -> int:
+    return int(url.split("/")[2].rsplit(":", 1)[1])
+
+
+def test_compact_is_the_default_for_big_budgets_only(monkeypatch):
+    monkeypatch.delenv("K2P_SIM_COMPACT", raising=False)
+    assert isinstance(generate_company("tiny").cards, dict)
+    assert isinstance(generate_company("huge", cards=kaiten_company.COMPACT_FROM).cards, PackedRecords)

@@ -3,7 +3,9 @@
 Data moves in one direction, each module depending only on those before it:
 
 - ``formats`` (ids, timestamps, colours, text shapes) and ``files`` (blob bytes, signed URLs) are
-  the leaves;
+  the leaves; ``compact`` stores a big company's per-card tables (cards, location history, files,
+  checklists, time logs) as compressed JSON, pinning what callers take to mutate; read-only paths
+  (views, routes, ground truth) go through its ``peek``/``read_field``, which work on plain dicts too;
 - ``model`` holds the company as API-shaped records (:class:`~k2p.testing.kaiten.model.CompanyData`:
   records keyed by id, per-card relations, tokens, visibility rules) and imports no behaviour;
 - ``generator`` (spaces, boards, users …), ``cards``, ``cards_text`` and ``cards_edges`` fill a

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 import orjson
 
+from k2p.testing.kaiten.compact import peek
 
 if TYPE_CHECKING:
     from k2p.testing.kaiten.model import CompanyData, TokenInfo
@@ -175,7 +176,7 @@ def visible_board(req: Request, board_id: int) -> dict[str, Any]:
 
 def visible_card(req: Request, card_id: int, missing: int = 404) -> dict[str, Any]:
     """Deleted cards (condition 3) do not exist for the API."""
-    card = req.company.cards.get(card_id)
+    card = peek(req.company.cards, card_id)  # read-only: not pinned in compact storage
     if card is None or card["condition"] == 3:
         raise fail(missing)
     visible_board(req, card["board_id"])

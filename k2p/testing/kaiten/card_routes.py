@@ -9,6 +9,7 @@ from k2p.testing.kaiten import views
 from k2p.testing.kaiten.api import (
     ApiError, Reply, Request, fail, page_bounds, route, visible_board, visible_card, write_only,
 )
+from k2p.testing.kaiten.compact import peek, read_field
 from k2p.testing.kaiten.formats import iso_ms, parse_iso
 
 ORDER_FIELDS = ("id", "created", "updated", "sort_order", "title")
@@ -31,21 +32,24 @@ def _conditions(req: Request) -> set[int] | None:
     return chosen
 
 
-def _predicates(req: Request) -> list[Callable[[dict[str, Any]], bool]]:
-    tests: list[Callable[[dict[str, Any]], bool]] = []
+def _predicates(req: Request) -> list[Callable[[int], bool]]:
+    """Tests of a card id (fields read without pinning: compact storage stays compact)."""
+    cards = req.company.cards
+    tests: list[Callable[[int], bool]] = []
     for param, key in _ID_FILTERS:
         values = req.ints(param)
         if values:
-            tests.append(lambda card, key=key, values=values: card[key] in values)
+            tests.append(lambda cid, key=key, values=values: read_field(cards, cid, key) in values)
     for param, key, sign in _TIME_FILTERS:
         moment = parse_iso(req.params.get(param, ""))
         if moment is not None:
             bound = iso_ms(moment)
-            tests.append(lambda card, key=key, bound=bound, sign=sign:
-                         (card[key] > bound) if sign > 0 else (card[key] < bound))
+            tests.append(lambda cid, key=key, bound=bound, sign=sign:
+                         (read_field(cards, cid, key) > bound) if sign > 0
+                         else (read_field(cards, cid, key) < bound))
     tag_ids = req.ints("tag_ids")
     if tag_ids:
-        tests.append(lambda card: bool(tag_ids & set(card["tag_ids"] or ())))
+        tests.append(lambda cid: bool(tag_ids & set(read_field(cards, cid, "tag_ids") or ())))
     return tests
 
 
@@ -63,20 +67,20 @@ def filter_cards(req: Request) -> list[int]:
     conditions = _conditions(req)
     tests = _predicates(req)
     ids = []
+    cards = co.cards
     for card_id in co.served_card_ids():
-        card = co.cards[card_id]
-        if card["board_id"] not in boards:
+        if read_field(cards, card_id, "board_id") not in boards:
             continue
         if conditions is None and card_id in co.auto_archived:
             continue
-        if conditions is not None and card["condition"] not in conditions:
+        if conditions is not None and read_field(cards, card_id, "condition") not in conditions:
             continue
-        if all(test(card) for test in tests):
+        if all(test(card_id) for test in tests):
             ids.append(card_id)
     order_by = req.params.get("order_by")
     if order_by in ORDER_FIELDS:
         reverse = req.params.get("order_direction", "desc").lower() != "asc"
-        ids.sort(key=lambda cid: (co.cards[cid][order_by], cid), reverse=reverse)
+        ids.sort(key=lambda cid: (read_field(cards, cid, order_by), cid), reverse=reverse)
     return ids
 
 
@@ -143,7 +147,7 @@ def private_file(req: Request, card_uid: str, file_id: str, comment_uid: str | N
     if card is None or card["condition"] == 3:
         raise fail(404)
     visible_board(req, card["board_id"])
-    record = next((r for r in co.files.get(card["id"], []) if r["type"] == 11 and r["id"] == file_id
+    record = next((r for r in peek(co.files, card["id"], []) if r["type"] == 11 and r["id"] == file_id
                    and r.get("comment_uid") == comment_uid), None)
     if record is None:
         raise fail(404)

@@ -18,6 +18,7 @@ from k2p.testing.kaiten.cards_text import (
     CARD_PERMISSIONS, ITEM_TEXTS, MD_COMMENTS, card_title, short_description,
 )
 from k2p.testing.kaiten.comment_tail import CommentThread, last_created, thread_records
+from k2p.testing.kaiten.compact import read_field
 from k2p.testing.kaiten.files import MB, FileBlob
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, day, rng_uuid
 from k2p.testing.kaiten.generator import DAY, Ids, ScaleSpec
@@ -61,6 +62,7 @@ class CardBuilder:
         self.marks = co.landmarks
         unassigned = set(self.marks["unassigned_users"]) | set(self.marks["directors_only_users"])
         self.people = [uid for uid, user in co.users.items() if user["activated"] and uid not in unassigned]
+        self.everyone = tuple(self.people)  # one shared tuple: thread authors of cards without members
         self.main_board = self.marks["boards"][0]
         self.roles: dict[int, tuple[str, ...]] = {}
         self.large_left = spec.large_files
@@ -250,7 +252,7 @@ class CardBuilder:
 
     def add_thread(self, card: Record, count: int, start: float) -> None:
         """A long comment thread after the card's own comments, lazily generated (or eagerly)."""
-        members = tuple(uid for uid, _ in self.co.card_members.get(card["id"], [])) or tuple(self.people)
+        members = tuple(uid for uid, _ in self.co.card_members.get(card["id"], [])) or self.everyone
         first_id = self.ids.next("comment")
         for _ in range(count - 1):
             self.ids.next("comment")
@@ -387,8 +389,8 @@ class CardBuilder:
     # --- company-wide passes -------------------------------------------------------------------
     def attach_tags(self) -> None:
         cards, rng, marks = self.co.cards, self.rng, self.marks
-        live = [cid for cid, card in cards.items() if card["condition"] == 1]
-        archived = [cid for cid, card in cards.items() if card["condition"] == 2]
+        live = [cid for cid in cards if read_field(cards, cid, "condition") == 1]
+        archived = [cid for cid in cards if read_field(cards, cid, "condition") == 2]
         chosen: dict[int, set[int]] = defaultdict(set)
         for n, tag_id in enumerate(marks["live_tags"]):  # every "live" tag sits on a live card
             chosen[live[(n * 7) % len(live)]].add(tag_id)
@@ -404,14 +406,14 @@ class CardBuilder:
         """Parent/child links and card blockers between cards of the same board."""
         rng, cards = self.rng, self.co.cards
         by_board: dict[int, list[int]] = defaultdict(list)
-        for card_id, card in cards.items():
-            if card["condition"] != 3:
-                by_board[card["board_id"]].append(card_id)
+        for card_id in cards:
+            if read_field(cards, card_id, "condition") != 3:
+                by_board[read_field(cards, card_id, "board_id")].append(card_id)
         for board_cards in by_board.values():
             for child in board_cards[5:]:
                 if rng.random() < 0.05:
                     self.link_parent(rng.choice(board_cards[:5]), child)
-                elif rng.random() < 0.03 and cards[child]["condition"] == 1:
+                elif rng.random() < 0.03 and read_field(cards, child, "condition") == 1:
                     blocker = rng.choice(board_cards[:5]) if rng.random() < 0.5 else None
                     self.add_blocker(child, blocker, "Waiting for a decision")
 
@@ -422,7 +424,7 @@ class CardBuilder:
         self.co.blockers.setdefault(card_id, []).append({
             "id": self.ids.next("blocker"), "uid": rng_uuid(self.rng), "card_id": card_id,
             "blocker_id": user, "blocker_card_id": blocker_card_id,
-            "blocker_card_title": cards[blocker_card_id]["title"] if blocker_card_id else None,
+            "blocker_card_title": read_field(cards, blocker_card_id, "title") if blocker_card_id else None,
             "reason": reason, "released": False, "released_by_id": None, "due_date": None,
             "due_date_time_present": False, "created": card["updated"], "updated": card["updated"]})
         card.update(blocked=True, block_reason=reason, blocked_at=card["updated"], blocker_id=user)
@@ -434,10 +436,11 @@ class CardBuilder:
 
     def mark_auto_archived(self) -> None:
         """Some archived cards in auto-archiving (done) columns were archived by Kaiten itself."""
-        for n, (card_id, card) in enumerate(self.co.cards.items()):
+        cards = self.co.cards
+        for n, card_id in enumerate(cards):
             roles = self.roles.get(card_id, ())
-            column = self.co.columns[card["column_id"]]
-            auto_column = card["condition"] == 2 and column["archive_after_days"] > 0
+            column = self.co.columns[read_field(cards, card_id, "column_id")]
+            auto_column = read_field(cards, card_id, "condition") == 2 and column["archive_after_days"] > 0
             chosen = auto_column and n % 5 in (1, 3) and "plain_archived" not in roles
             if "auto_archived" in roles or chosen:
                 self.co.auto_archived.add(card_id)
@@ -453,7 +456,7 @@ class CardBuilder:
         child["parents_count"] = len(child["parents_ids"])
         parent["children_ids"] = sorted({*(parent["children_ids"] or []), child_id})
         parent["children_count"] = len(parent["children_ids"])
-        parent["children_done"] = sum(cards[c]["state"] == 3 for c in parent["children_ids"])
+        parent["children_done"] = sum(read_field(cards, c, "state") == 3 for c in parent["children_ids"])
 
 
 FILE_NAMES: tuple[tuple[str, str | None, str], ...] = (

@@ -30,6 +30,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from k2p.testing.kaiten.compact import peek, peek_items, read_field
 from k2p.testing.kaiten.files import FileBlob
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, rng_uuid
 
@@ -85,8 +86,8 @@ class _Evolver:
         """``count`` distinct served cards not changed yet (sorted candidates, seeded choice)."""
         co = self.co
         candidates = [cid for cid in sorted(co.cards) if cid not in self.taken
-                      and co.cards[cid]["condition"] in ((1,) if live else (1, 2))
-                      and accept(co.cards[cid])]
+                      and read_field(co.cards, cid, "condition") in ((1,) if live else (1, 2))
+                      and accept(peek(co.cards, cid))]  # read-only: compact storage stays packed
         chosen = sorted(self.rng.sample(candidates, k=min(count, len(candidates))))
         self.taken.update(chosen)
         return chosen
@@ -132,7 +133,7 @@ class _Evolver:
     def move(self, count: int) -> None:
         co = self.co
         movable = [cid for cid in sorted(co.cards)
-                   if len(co.board_column_ids(co.cards[cid]["board_id"], top_level=True)) > 1]
+                   if len(co.board_column_ids(read_field(co.cards, cid, "board_id"), top_level=True)) > 1]
         for card_id in self.pick(count, lambda card: card["id"] in movable and self.isolated(card)):
             card = co.cards[card_id]
             columns = [c for c in co.board_column_ids(card["board_id"], top_level=True)
@@ -142,7 +143,8 @@ class _Evolver:
             card.update(column_id=target, state=co.columns[target]["type"], last_moved_at=moved,
                         column_changed_at=moved)
             history = co.location_history.setdefault(card_id, [])
-            history_id = self.next_id(int(row["id"]) for rows in co.location_history.values() for row in rows)
+            history_id = self.next_id(int(row["id"]) for _, rows in peek_items(co.location_history)
+                                      for row in rows)
             history.append({"id": str(history_id), "card_id": card_id, "board_id": card["board_id"],
                             "column_id": target, "subcolumn_id": None, "lane_id": card["lane_id"],
                             "sprint_id": None, "condition": card["condition"],
@@ -156,18 +158,19 @@ class _Evolver:
             for checklist_id in checklist_ids:
                 owners.setdefault(checklist_id, []).append(cid)
 
-        def open_item(card: Record) -> Record | None:
+        def open_item(card: Record, pin: bool = False) -> Record | None:
             for checklist_id in co.card_checklists.get(card["id"], []):
                 if owners[checklist_id] != [card["id"]]:
                     continue  # shared checklists change several cards at once
-                for item in co.checklists[checklist_id]["items"]:
+                checklist = co.checklists[checklist_id] if pin else peek(co.checklists, checklist_id)
+                for item in checklist["items"]:
                     if not item["checked"] and not item["deleted"]:
                         return item
             return None
 
         for card_id in self.pick(count, lambda card: open_item(card) is not None):
             card = co.cards[card_id]
-            item = open_item(card)
+            item = open_item(card, pin=True)  # pinned: the item is changed in place
             assert item is not None
             when = self.now()
             item.update(checked=True, checker_id=card["owner_id"], checked_at=when, updated=when)
@@ -183,7 +186,7 @@ class _Evolver:
                             size=1500 + self.rng.randrange(4000), content_seed=self.rng.getrandbits(32),
                             kind="text")
             co.blobs[blob.key] = blob
-            file_id = self.next_id(f["id"] for rows in co.files.values() for f in rows)
+            file_id = self.next_id(f["id"] for _, rows in peek_items(co.files) for f in rows)
             created = self.now()
             co.files.setdefault(card_id, []).append({
                 "id": file_id, "url": f"{DEFAULT_FILES_ORIGIN}/{blob.key}.txt", "name": blob.name, "type": 1,
@@ -200,7 +203,7 @@ class _Evolver:
         for card_id in self.pick(count):
             card = co.cards[card_id]
             when = self.now()
-            log_id = self.next_id(row["id"] for rows in co.time_logs.values() for row in rows)
+            log_id = self.next_id(row["id"] for _, rows in peek_items(co.time_logs) for row in rows)
             co.time_logs.setdefault(card_id, []).append({
                 "id": log_id, "card_id": card_id, "user_id": card["owner_id"], "author_id": card["owner_id"],
                 "updater_id": card["owner_id"], "role_id": -1, "time_spent": 45, "for_date": when[:10],
@@ -215,11 +218,11 @@ class _Evolver:
 
     def create(self, count: int) -> None:
         co = self.co
-        boards = sorted({card["board_id"] for card in co.cards.values()})
+        boards = sorted({read_field(co.cards, cid, "board_id") for cid in co.cards})
         for n in range(count):
             board_id = boards[n % len(boards)]
-            like = next(cid for cid in sorted(co.cards) if co.cards[cid]["board_id"] == board_id
-                        and co.cards[cid]["condition"] == 1)
+            like = next(cid for cid in sorted(co.cards) if read_field(co.cards, cid, "board_id") == board_id
+                        and read_field(co.cards, cid, "condition") == 1)
             card_id = co.add_card(board_id, like=like, title=f"Follow-up task {n + 1}")
             self.taken.add(card_id)
             self.log.created.append(card_id)
@@ -265,9 +268,10 @@ class _Evolver:
                   and user.get("role") != 1}
         if not counts:
             return
-        for card in co.cards.values():
-            if card["owner_id"] in counts:
-                counts[card["owner_id"]] += 1
+        for card_id in co.cards:
+            owner = read_field(co.cards, card_id, "owner_id")
+            if owner in counts:
+                counts[owner] += 1
         for rows in co.card_members.values():
             for uid, _ in rows:
                 if uid in counts:

@@ -9,6 +9,7 @@ answers.
 
 from __future__ import annotations
 
+import os
 import random
 from typing import Any, Iterable
 
@@ -16,11 +17,17 @@ from k2p.testing.kaiten import documents, space_config
 from k2p.testing.kaiten import routes as kaiten_routes
 from k2p.testing.kaiten import views as kaiten_views
 from k2p.testing.kaiten.cards import CardBuilder, new_live_card
+from k2p.testing.kaiten.compact import PackedRecords, pack_tables, peek, read_field
 from k2p.testing.kaiten.files import FileRef
 from k2p.testing.kaiten.generator import SCALES, Ids, StructureBuilder, finish_company
 from k2p.testing.kaiten.model import CompanyData, Record, TokenInfo
 
 __all__ = ["KaitenCompany", "TokenInfo", "generate_company"]
+
+COMPACT_FROM = 10_000  # cards from which generate_company stores per-card tables compressed
+# Card fields the listing filters read for every card (kept unpacked next to the packed bytes).
+CARD_HOT_FIELDS = ("uid", "condition", "board_id", "sprint_id", "owner_id", "updated", "tag_ids")
+COMPACT_TABLES = ("location_history", "files", "checklists", "time_logs")
 
 
 class KaitenCompany(CompanyData):
@@ -53,7 +60,7 @@ class KaitenCompany(CompanyData):
         """Every file payload of the given (default: all served) cards and its download outcome."""
         refs = []
         for card_id in sorted(card_ids if card_ids is not None else self.served_card_ids()):
-            for record in self.files.get(card_id, []):
+            for record in peek(self.files, card_id, []):
                 refs.append(kaiten_views.file_ref(self, card_id, record))
         return refs
 
@@ -77,7 +84,8 @@ class KaitenCompany(CompanyData):
             "spaces": sorted(set(self.spaces) - self.visible_space_ids(token)),
             "boards": sorted(set(self.boards) - self.visible_board_ids(token)),
             "cards": sorted(set(self.served_card_ids()) - visible_cards),
-            "deleted_cards": sorted(cid for cid, card in self.cards.items() if card["condition"] == 3),
+            "deleted_cards": sorted(cid for cid in self.cards
+                                    if read_field(self.cards, cid, "condition") == 3),
             "files": files,
             "collections": expected_collections(self, info),
         }
@@ -106,7 +114,7 @@ def expected_collections(co: KaitenCompany, info: TokenInfo) -> dict[str, int]:
 
 
 def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None = None,
-                     lazy: bool = True) -> KaitenCompany:
+                     lazy: bool = True, compact: bool | None = None) -> KaitenCompany:
     """Generate a deterministic company: ``"tiny"`` (unit tests), ``"small"`` (default), ``"large"``,
     ``"huge"`` (≈100,000 cards over 200 boards, for benchmarks).
 
@@ -114,11 +122,22 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
     ``lazy`` (the default) long comment threads are generated on demand
     (:class:`~k2p.testing.kaiten.comment_tail.CommentThread`); ``lazy=False`` builds the same
     records as plain lists.
+
+    ``compact`` stores the per-card tables (cards, location history, files, checklists, time logs)
+    compressed (:mod:`k2p.testing.kaiten.compact`) instead of as dicts; the records are identical.
+    The default is compact from :data:`COMPACT_FROM` cards on (or as ``K2P_SIM_COMPACT=1|0`` says).
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
     spec = SCALES[scale] if cards is None else SCALES[scale].with_cards(cards)
     company = KaitenCompany(scale=scale, seed=seed)
+    if compact is None:
+        forced = os.environ.get("K2P_SIM_COMPACT", "")
+        compact = forced == "1" if forced in ("0", "1") else spec.cards >= COMPACT_FROM
+    if compact:
+        company.cards = PackedRecords(hot=CARD_HOT_FIELDS)
+        for name in COMPACT_TABLES:
+            setattr(company, name, PackedRecords())
     rng = random.Random(seed)
     ids = Ids()
     StructureBuilder(company, spec, rng, ids).run()
@@ -126,4 +145,5 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
     finish_company(company, spec, rng, ids)
     space_config.build(company)
     documents.build(company)
+    pack_tables(company, seal=True)
     return company

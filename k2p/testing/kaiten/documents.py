@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from k2p.testing.kaiten.api import Request, fail, page_bounds, route
+from k2p.testing.kaiten.compact import read_field
 from k2p.testing.kaiten.files import COVER_PNG_SHAPE, FileBlob
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN, at, opaque_segment, png_bytes, rng_uuid
 from k2p.testing.kaiten.views import rewrite_links, user_summary
@@ -124,8 +125,8 @@ class DocumentBuilder:
 
     def run(self) -> None:
         co, marks = self.co, self.marks
-        cards = [cid for cid in co.served_card_ids() if co.cards[cid]["condition"] == 1]
-        visible = co.cards_visible_to("user")
+        cards = [cid for cid in co.served_card_ids() if read_field(co.cards, cid, "condition") == 1]
+        visible = set(co.cards_visible_to("user"))
         linked = [cid for cid in cards if cid in visible][:2]
         hidden = next((cid for cid in cards if cid not in visible), None)
         product = co.spaces[marks["product_space"]]["uid"]
@@ -157,7 +158,8 @@ class DocumentBuilder:
                 {"type": "table_row", "content": [_cell("Step", True), _cell("Owner", True)]},
                 {"type": "table_row", "content": [_cell("Deploy"), _cell("Ops")]}]},
             {"type": "code_block", "attrs": {"language": "bash"}, "content": [_text("make release\nmake deploy")]},
-            {"type": "block_card_link", "attrs": {"card_id": linked[0], "title": co.cards[linked[0]]["title"]}},
+            {"type": "block_card_link",
+             "attrs": {"card_id": linked[0], "title": read_field(co.cards, linked[0], "title")}},
             _para(_text("See also "), {"type": "inline_card_link", "attrs": {"card_id": linked[-1]}}),
             _para(_image(diagram, "Architecture")),
             _para(_file(checklist_pdf)),

@@ -27,9 +27,13 @@ def iso_ms(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+_BASE_NAIVE = BASE_TIME.replace(tzinfo=None)
+
+
 def at(minutes: float) -> str:
-    """ISO timestamp ``minutes`` after :data:`BASE_TIME`."""
-    return iso_ms(BASE_TIME + timedelta(minutes=minutes))
+    """ISO timestamp ``minutes`` after :data:`BASE_TIME` (the :func:`iso_ms` text, built faster:
+    the generator calls this for every timestamp of a 100,000-card company)."""
+    return (_BASE_NAIVE + timedelta(minutes=minutes)).isoformat(timespec="milliseconds") + "Z"
 
 
 def day(minutes: float) -> str:

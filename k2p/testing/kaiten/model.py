@@ -17,6 +17,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from k2p.testing.kaiten.compact import peek
+from k2p.testing.kaiten.compact import read_field as record_field
 from k2p.testing.kaiten.files import FileBlob
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN
 
@@ -39,6 +41,10 @@ class CompanyData:
 
     ``landmarks`` names the records that carry each deliberate edge case (``"hidden_space"``,
     ``"subcolumn_card"``, ``"malicious_file"`` …) so tests can find them without searching.
+
+    In a big company ``cards``, ``location_history``, ``files``, ``checklists`` and ``time_logs``
+    are :class:`~k2p.testing.kaiten.compact.PackedRecords` (same keys, order and values as the
+    dicts): index them to mutate, read them with ``compact.peek`` / ``compact.read_field``.
     """
 
     scale: str
@@ -103,7 +109,9 @@ class CompanyData:
         return next((space for space in self.spaces.values() if space["uid"] == uid), None)
 
     def card_by_uid(self, uid: str) -> Record | None:
-        return next((card for card in self.cards.values() if card["uid"] == uid), None)
+        """The card (read-only: not pinned in compact storage) with that uid."""
+        card_id = next((cid for cid in self.cards if record_field(self.cards, cid, "uid") == uid), None)
+        return None if card_id is None else peek(self.cards, card_id)
 
     def board_column_ids(self, board_id: int, *, top_level: bool = False) -> list[int]:
         return [cid for cid, column in self.columns.items() if column["board_id"] == board_id
@@ -135,12 +143,13 @@ class CompanyData:
     def served_card_ids(self) -> list[int]:
         """Ids of every card the API can return (condition 1 or 2), newest (highest id) first."""
         with self.lock:
-            return sorted((cid for cid, card in self.cards.items() if card["condition"] != 3), reverse=True)
+            cards = self.cards
+            return sorted((cid for cid in cards if record_field(cards, cid, "condition") != 3), reverse=True)
 
     def cards_visible_to(self, token: str) -> list[int]:
         """All non-deleted cards (live, archived, auto-archived) on boards the token can see."""
         boards = self.visible_board_ids(token)
-        return [cid for cid in self.served_card_ids() if self.cards[cid]["board_id"] in boards]
+        return [cid for cid in self.served_card_ids() if record_field(self.cards, cid, "board_id") in boards]
 
     def users_visible_to(self, token: str, include_inactive: bool = False) -> list[int]:
         """What ``GET /users`` lists: the caller plus members of spaces the caller can see."""
@@ -155,9 +164,10 @@ class CompanyData:
         """``GET /tags`` lists only tags attached to at least one live (condition 1) card."""
         used: set[int] = set()
         with self.lock:
-            for card in self.cards.values():
-                if card["condition"] == 1 and card["tag_ids"]:
-                    used.update(card["tag_ids"])
+            for card_id in self.cards:
+                tag_ids = record_field(self.cards, card_id, "tag_ids")
+                if tag_ids and record_field(self.cards, card_id, "condition") == 1:
+                    used.update(tag_ids)
         return sorted(used)
 
     # --- files ---------------------------------------------------------------------------------

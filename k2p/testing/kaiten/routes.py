@@ -15,6 +15,7 @@ from k2p.testing.kaiten.api import (
     JSON, Request, dispatch, fail, paged, property_or_404, require_admin, route, search, visible_board,
     visible_space, write_only,
 )
+from k2p.testing.kaiten.compact import peek, read_field
 from k2p.testing.kaiten.formats import parse_iso
 
 if TYPE_CHECKING:
@@ -228,7 +229,7 @@ def one_sprint(req: Request, sprint_id: int) -> Any:
     co = req.company
     if sprint_id not in co.sprints:
         raise fail(404)
-    cards = [cid for cid in co.served_card_ids() if co.cards[cid]["sprint_id"] == sprint_id]
+    cards = [cid for cid in co.served_card_ids() if read_field(co.cards, cid, "sprint_id") == sprint_id]
     return {**co.sprints[sprint_id], "cards": [views.card_list_item(co, cid) for cid in cards],
             "cardUpdates": [], "customProperties": []}
 
@@ -242,9 +243,9 @@ def company_time_logs(req: Request) -> Any:
     co = req.company
     rows = []
     for card_id in sorted(co.time_logs):
-        if co.cards[card_id]["condition"] == 3:
+        if read_field(co.cards, card_id, "condition") == 3:
             continue
-        for row in co.time_logs[card_id]:
+        for row in peek(co.time_logs, card_id, []):
             if start[:10] <= row["for_date"] <= end[:10]:
                 rows.append({**views.time_log_view(co, row), "card": views.card_list_item(co, card_id)})
     return paged(req, rows, 100, 200)

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from k2p.testing.kaiten import routes as kaiten_routes  # noqa: F401  (importing it registers every route)
 from k2p.testing.kaiten.api import Reply, Request, dispatch
 from k2p.testing.kaiten.company import KaitenCompany, TokenInfo, generate_company
+from k2p.testing.kaiten.compact import read_field
 from k2p.testing.kaiten.files import FileBlob, UrlSigner, s3_error
 from k2p.testing.loopback import FaultPlan, LoopbackServer, RequestLog, SimHandler, Simulator
 
@@ -428,8 +429,8 @@ class KaitenSimulator(Simulator):
         (``condition=2``) are not shifted."""
         if not self.drift:
             return
-        first = self.company.cards[first_card_id]
-        self.company.add_card(first["board_id"], like=first_card_id)
+        board_id = read_field(self.company.cards, first_card_id, "board_id")
+        self.company.add_card(board_id, like=first_card_id)
         self.stats.incr("drift_inserts")
 
 

@@ -23,6 +23,7 @@ import random
 from typing import TYPE_CHECKING, Any
 
 from k2p.testing.kaiten.api import Request, fail, paged, require_admin, route, visible_card, visible_space
+from k2p.testing.kaiten.compact import peek, read_field
 from k2p.testing.kaiten.formats import at, rng_uuid
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def build(co: "KaitenCompany") -> None:
     cfg["services"] = [{"id": 301 + i, "uid": rng_uuid(rng), "name": name, "board_id": None, "archived": False,
                         "created": at(-150 * DAY), "updated": at(-10 * DAY)}
                        for i, name in enumerate(("IT help desk", "Facilities"))]
-    live = sorted(cid for cid, card in co.cards.items() if card["condition"] == 1)
+    live = sorted(cid for cid in co.cards if read_field(co.cards, cid, "condition") == 1)
     requests = live[1:3]
     cfg["sla"] = {}
     for cid in requests:
@@ -69,7 +70,7 @@ def build(co: "KaitenCompany") -> None:
     cfg["baselines"] = {cid: [{"id": rng_uuid(rng), "card_id": cid, "name": "Plan v1", "planned_start": at(-30 * DAY),
                                "planned_end": at(-10 * DAY), "created": at(-31 * DAY)}] for cid in live[:3]}
     busy = live[0]   # a long activity feed: more than one page of 100 events
-    card = co.cards[busy]
+    card = peek(co.cards, busy)
     cfg["activity_extra"] = {busy: [
         {"id": str(busy * 1000 + 500 + n), "created": at(-20 * DAY + n), "action": "card_change",
          "author_id": card["owner_id"], "card_id": busy, "board_id": card["board_id"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
+from k2p.testing.kaiten.compact import peek, read_field
 from k2p.testing.kaiten.files import FileRef
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN
 
@@ -148,7 +149,7 @@ def space_view(co: "CompanyData", space_id: int, with_boards: bool) -> Record:
 
 def board_full(co: "CompanyData", board_id: int) -> Record:
     """``GET /boards/{id}``: settings, short columns, live lanes and every served card."""
-    cards = [cid for cid in co.served_card_ids() if co.cards[cid]["board_id"] == board_id]
+    cards = [cid for cid in co.served_card_ids() if read_field(co.cards, cid, "board_id") == board_id]
     return {**co.boards[board_id], **_board_structure(co, board_id),
             "cards": [card_list_item(co, cid) for cid in cards]}
 
@@ -169,7 +170,7 @@ def _properties(co: "CompanyData", values: Record | None, broken_api: bool) -> R
 
 def card_tags(co: "CompanyData", card_id: int) -> list[Record]:
     return [{"id": tid, "tag_id": tid, "name": co.tags[tid]["name"], "color": co.tags[tid]["color"],
-             "card_id": card_id} for tid in co.cards[card_id]["tag_ids"] or []]
+             "card_id": card_id} for tid in read_field(co.cards, card_id, "tag_ids") or []]
 
 
 def card_members(co: "CompanyData", card_id: int) -> list[Record]:
@@ -188,11 +189,11 @@ def path_data(co: "CompanyData", card: Record) -> Record:
 
 
 def card_brief(co: "CompanyData", card_id: int, link_id: int) -> Record:
-    return {**pick(co.cards[card_id], CARD_BRIEF), "card_id": link_id}
+    return {**pick(peek(co.cards, card_id), CARD_BRIEF), "card_id": link_id}
 
 
 def checklist_view(co: "CompanyData", checklist_id: int, with_items: bool) -> Record:
-    checklist = co.checklists[checklist_id]
+    checklist = peek(co.checklists, checklist_id)
     if with_items:
         return {**checklist, "items": [dict(item) for item in checklist["items"]]}
     live = [item for item in checklist["items"] if not item["deleted"]]
@@ -212,7 +213,7 @@ def file_view(co: "CompanyData", record: Record, with_author: bool) -> Record:
 def card_files(co: "CompanyData", card_id: int, full: bool = True) -> list[Record]:
     """Single-card shape (both generations, legacy files with ``author``) or, with ``full=False``,
     the list shape (legacy files only, no ``author``)."""
-    return [file_view(co, rec, with_author=full) for rec in co.files.get(card_id, [])
+    return [file_view(co, rec, with_author=full) for rec in peek(co.files, card_id, [])
             if full or rec["type"] != 11]
 
 
@@ -226,15 +227,15 @@ def external_links(co: "CompanyData", card_id: int) -> list[Record]:
 
 
 def children(co: "CompanyData", card_id: int) -> list[Record]:
-    return [card_brief(co, cid, card_id) for cid in co.cards[card_id]["children_ids"] or []]
+    return [card_brief(co, cid, card_id) for cid in read_field(co.cards, card_id, "children_ids") or []]
 
 
 def parents(co: "CompanyData", card_id: int) -> list[Record]:
-    return [card_brief(co, pid, card_id) for pid in co.cards[card_id]["parents_ids"] or []]
+    return [card_brief(co, pid, card_id) for pid in read_field(co.cards, card_id, "parents_ids") or []]
 
 
 def _card_base(co: "CompanyData", card_id: int, broken_api: bool) -> Record:
-    card = co.cards[card_id]
+    card = peek(co.cards, card_id)
     out = {key: value for key, value in card.items() if key not in SINGLE_ONLY}
     out.update(properties=_properties(co, card["properties"], broken_api),
                owner=user_summary(co, card["owner_id"]),
@@ -258,7 +259,7 @@ def card_list_item(co: "CompanyData", card_id: int, broken_api: bool = True,
     """One ``GET /cards`` element: no description unless asked, checklist counters, legacy files."""
     out = _card_base(co, card_id, broken_api)
     if with_description:
-        out["description"] = rewrite_links(co, co.cards[card_id]["description"])
+        out["description"] = rewrite_links(co, read_field(co.cards, card_id, "description"))
     checklists = [checklist_view(co, cid, False) for cid in co.card_checklists.get(card_id, [])]
     return _set_optional(out, checklists=checklists, files=card_files(co, card_id, full=False),
                          blockers=blockers(co, card_id), parents=parents(co, card_id),
@@ -268,7 +269,7 @@ def card_list_item(co: "CompanyData", card_id: int, broken_api: bool = True,
 def card_single(co: "CompanyData", card_id: int, broken_api: bool = True) -> Record:
     """``GET /cards/{id}``: every field and relation, checklist items, both file generations."""
     out = _card_base(co, card_id, broken_api)
-    card = co.cards[card_id]
+    card = peek(co.cards, card_id)
     out.update({key: card[key] for key in SINGLE_ONLY})
     out["description"] = rewrite_links(co, card["description"])
     checklists = [checklist_view(co, cid, True) for cid in co.card_checklists.get(card_id, [])]
@@ -292,19 +293,19 @@ def time_log_view(co: "CompanyData", row: Record) -> Record:
 
 
 def time_logs(co: "CompanyData", card_id: int) -> list[Record]:
-    return [time_log_view(co, row) for row in co.time_logs.get(card_id, [])]
+    return [time_log_view(co, row) for row in peek(co.time_logs, card_id, [])]
 
 
 def location_history(co: "CompanyData", card_id: int) -> list[Record]:
     return [{**row, "author": user_summary(co, row["author_id"])}
-            for row in co.location_history.get(card_id, [])]
+            for row in peek(co.location_history, card_id, [])]
 
 
 def card_activity(co: "CompanyData", card_id: int) -> list[Record]:
     """A derived event feed (string ids, oldest first): add, moves, comments, member changes."""
-    card = co.cards[card_id]
+    card = peek(co.cards, card_id)
     events: list[tuple[str, str, int, Record]] = [(card["created"], "card_add", card["owner_id"], {})]
-    for row in co.location_history.get(card_id, [])[1:]:
+    for row in peek(co.location_history, card_id, [])[1:]:
         events.append((row["changed"], "card_move", row["author_id"],
                        {"column_id": row["column_id"], "subcolumn_id": row["subcolumn_id"]}))
     for row in co.comments.get(card_id, []):
