@@ -10,7 +10,8 @@ with threads of 100-400 comments) and served by the Kaiten simulator; a Planka s
 child process (``python -m k2p.cli``); its peak RSS is the child's own ``VmHWM`` from
 ``/proc/self/status``, written at exit (not ``ru_maxrss``, which would include this process). The
 commands: export, verify, inspect, cat cards, browse (without files), import --dry-run, import,
-the no-op rerun of the import (its mutating requests are counted: they must be 0), check, a
+the no-op rerun of the import (its mutating requests are counted: they must be 0), check,
+fixup-sql (with and without ``--history``; the script is written into the work directory), a
 second export of the evolved company with
 ``--since``, diff of the two archives, and the re-import of the newer archive. Prints one table
 per size and the ratios of the largest size to the smallest. Nothing is asserted. File bytes are
@@ -95,6 +96,11 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
         rerun_writes = planka.mutation_count() - writes
         rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
                               ok=(0, 11)), cards)
+        rows["fixup-sql"] = (*run(["fixup-sql", str(old), *ledger, "-o", str(workdir / f"fixup{size}.sql"),
+                                   "--force"], env, workdir), cards)
+        rows["fixup-sql --history"] = (*run(["fixup-sql", str(old), *ledger, "-o",
+                                             str(workdir / f"fixup{size}.sql"), "--force", "--history"],
+                                            env, workdir), cards)
         evolve_company(company, per_kind=max(2, size // 1000), new_board=False)
         rows["export --since"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(new), "--rps",
                                         str(args.rps), "--since", str(old), *files], env, workdir), cards)
@@ -108,6 +114,8 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
         print(f"{name:27s} {seconds:8.1f} s {units / seconds:9.1f} cards/s   peak RSS {peak:7.1f} MB", flush=True)
     for path in (old, new, workdir / f"site{size}"):
         shutil.rmtree(path, ignore_errors=True)
+    for script in (workdir / f"fixup{size}.sql", workdir / f"fixup{size}-undo.sql"):
+        script.unlink(missing_ok=True)
     return cards, rows
 
 
