@@ -236,6 +236,15 @@ class Targets:
 
 
 
+SCRATCH = """
+CREATE TABLE events (seq INTEGER PRIMARY KEY, card_id TEXT NOT NULL, changed TEXT NOT NULL, id TEXT NOT NULL,
+                     board TEXT NOT NULL, leaf TEXT, author TEXT NOT NULL);
+CREATE TABLE card_stamps (card_id TEXT PRIMARY KEY, created TEXT NOT NULL, updated TEXT NOT NULL);
+CREATE TABLE moved (event TEXT PRIMARY KEY);
+"""
+SCRATCH_BATCH = 2000
+
+
 class _Event(NamedTuple):
     """The parts of a Kaiten location-history record the fix-up uses (records carry big avatars)."""
 
@@ -260,7 +269,10 @@ class _Collector:
         self.ledger = ledger
         self.history = history
         self.out = Targets()
-        self.seen_events: set[str] = set()
+        # Per-card lookups (location events, card times, events already moved) live in a private
+        # temporary SQLite database, not in dicts over the company.
+        self.db = sqlite3.connect("")
+        self.db.executescript(SCRATCH)
 
     def records(self, collection: C.Collection) -> Iterator[dict[str, Any]]:
         if self.reader.has_collection(collection.name):
@@ -280,26 +292,35 @@ class _Collector:
         return True
 
     def run(self) -> Targets:
+        try:
+            return self._run()
+        finally:
+            self.db.close()
+
+    def _run(self) -> Targets:
         for record in self.records(C.SPACES):
             self.add("project", f"project:{record['id']}", _stamps(record["raw"], None))
         for record in self.records(C.BOARDS):
             self.add("board", f"board:{record['id']}", _stamps(record["raw"], None))
         for record in self.records(C.COLUMNS):
             self._column(record)
-        history = self._history()
-        card_stamps: dict[str, tuple[str, str]] = {}
+        self._history()
         for record in self.records(C.CARDS):
-            self._card(record["raw"], history.get(str(record["id"]), []), card_stamps)
+            self._card(record["raw"], self._events(str(record["id"])))
         for record in self.records(C.COMMENTS):
             raw = record["raw"]
             self.add("comment", f"comment:{record['id']}",
-                     _stamps(raw, card_stamps.get(str((record.get("ref") or {}).get("card_id")))),
+                     _stamps(raw, self._card_stamps(str((record.get("ref") or {}).get("card_id")))),
                      user=raw.get("author_id"))
         for record in self.records(C.FILES):
             card = str((record.get("ref") or {}).get("card_id"))
             self.add("attachment", f"attachment:{card}:file:{record['id']}",
-                     _stamps(record["raw"], card_stamps.get(card)), user=record["raw"].get("author_id"))
+                     _stamps(record["raw"], self._card_stamps(card)), user=record["raw"].get("author_id"))
         return self.out
+
+    def _card_stamps(self, card_id: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT created, updated FROM card_stamps WHERE card_id = ?", (card_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
 
     def _column(self, record: dict[str, Any]) -> None:
         raw = record["raw"]
@@ -310,9 +331,9 @@ class _Collector:
             if isinstance(sub, dict):
                 self.add("list", f"list:{board}:subcolumn:{sub.get('id')}", _stamps(sub, None))
 
-    def _history(self) -> dict[str, list[_Event]]:
-        """Card id → its location events, oldest first (only the newest one without ``history``)."""
-        events: dict[str, list[_Event]] = {}
+    def _history(self) -> None:
+        """Every location event into the scratch database (card id, archive order)."""
+        batch: list[tuple[str, ...] | tuple[Any, ...]] = []
         for record in self.records(C.LOCATION_HISTORY):
             raw = record["raw"]
             changed = utc(raw.get("changed"))
@@ -320,24 +341,32 @@ class _Collector:
                 continue
             leaf = raw.get("subcolumn_id") or raw.get("column_id")
             card = str((record.get("ref") or {}).get("card_id", raw.get("card_id")))
-            event = _Event(changed, str(record["id"]), str(raw.get("board_id")),
-                           None if leaf is None else str(leaf), str(raw.get("author_id")))
-            known = events.setdefault(card, [])
-            if self.history:
-                known.append(event)
-            elif not known or event.changed > known[0].changed:
-                known[:] = [event]
-        for entries in events.values():
-            entries.sort(key=lambda event: (event.changed, len(event.id), event.id))
-        return events
+            batch.append((card, changed, str(record["id"]), str(raw.get("board_id")),
+                          None if leaf is None else str(leaf), str(raw.get("author_id"))))
+            if len(batch) >= SCRATCH_BATCH:
+                self.db.executemany("INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?)", batch)
+                batch.clear()
+        self.db.executemany("INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?)", batch)
+        self.db.execute("CREATE INDEX events_card ON events (card_id, changed)")
 
-    def _card(self, raw: dict[str, Any], events: list[_Event], card_stamps: dict[str, tuple[str, str]]) -> None:
+    def _events(self, card_id: str) -> list[_Event]:
+        """A card's location events, oldest first (ties: shorter id, then id, then archive order);
+        without ``history`` only the newest one (the first of the newest in archive order)."""
+        if self.history:
+            rows = self.db.execute("SELECT changed, id, board, leaf, author FROM events WHERE card_id = ? "
+                                   "ORDER BY changed, length(id), id, seq", (card_id,)).fetchall()
+        else:
+            rows = self.db.execute("SELECT changed, id, board, leaf, author FROM events WHERE card_id = ? "
+                                   "ORDER BY changed DESC, seq LIMIT 1", (card_id,)).fetchall()
+        return [_Event(*row) for row in rows]
+
+    def _card(self, raw: dict[str, Any], events: list[_Event]) -> None:
         card_id = str(raw.get("id"))
         stamps = _stamps(raw, None)
         if stamps is None:
             self.add("card", f"card:{card_id}", None)
             return
-        card_stamps[card_id] = stamps
+        self.db.execute("INSERT OR REPLACE INTO card_stamps VALUES (?, ?, ?)", (card_id, *stamps))
         moved = utc(raw.get("last_moved_at")) or (events[-1].changed if events else None) or stamps[0]
         if not self.add("card", f"card:{card_id}", stamps, user=raw.get("owner_id"), list_changed_at=moved):
             return
@@ -369,11 +398,15 @@ class _Collector:
         for index, event in enumerate(events):
             current = self._list_of(board, event)
             if index and previous is not None and current is not None and current != previous \
-                    and event.id not in self.seen_events:
-                self.seen_events.add(event.id)
+                    and self._first_move(event.id):
                 self.out.moves.append(Move(event.id, planka_card, previous, current,
                                            self.ledger.people.get(event.author), event.changed))
             previous = current
+
+
+    def _first_move(self, event: str) -> bool:
+        """Whether no move was planned yet for this location event (then it is, now)."""
+        return self.db.execute("INSERT OR IGNORE INTO moved VALUES (?)", (event,)).rowcount == 1
 
 
 def collect_targets(reader: ArchiveReader, ledger: LedgerView, *, history: bool = False) -> Targets:
