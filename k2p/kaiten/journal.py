@@ -145,6 +145,14 @@ class ExportJournal:
         rows = self._db.execute("SELECT card_id FROM card_listing WHERE board_id = ?", (board_id,))
         return [row[0] for row in rows]
 
+    def card_digest(self, card_id: str) -> str | None:
+        """The list digest of one listed card (``None`` when it was not listed)."""
+        row = self._db.execute("SELECT digest FROM card_listing WHERE card_id = ?", (card_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def board_card_count(self, board_id: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM board_cards WHERE board_id = ?", (board_id,)).fetchone()[0])
+
     def listed_card(self, card_id: str) -> tuple[str, str, dict[str, Any]] | None:
         """``(board id, list digest, list signals)`` of one listed card, or ``None``."""
         row = self._db.execute("SELECT board_id, digest, signals FROM card_listing WHERE card_id = ?",
