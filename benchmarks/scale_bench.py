@@ -1,20 +1,26 @@
 """Scale benchmark: peak memory, duration and throughput of every command from 5,000 cards upwards.
 
     nice -n 19 python benchmarks/scale_bench.py [--sizes 5000,20000] [--latency-ms 0] [--files]
-    nice -n 19 python benchmarks/scale_bench.py --sizes 5000,50000,100000 --latency-ms 20
+    nice -n 19 python benchmarks/scale_bench.py --sides kaiten --sizes 5000,50000 --rps 100 --workdir W --keep
+    nice -n 19 python benchmarks/scale_bench.py --sides planka --archives W --sizes 5000 --latency-ms 20
+    nice -n 19 python benchmarks/scale_bench.py --sides planka --archives W --sizes 50000,100000 --dry-run-only
 
 For each size the simulated ``huge`` company is rescaled to that many cards
 (``generate_company("huge", cards=N)``: 200 boards, almost every card moved, half commented, 1 %
 with threads of 100-400 comments) and served by the Kaiten simulator; a Planka simulator (with
 ``--latency-ms`` added to every request) receives the import. Each k2p command runs as its own
 child process (``python -m k2p.cli``); its peak RSS is the child's own ``VmHWM`` from
-``/proc/self/status``, written at exit (not ``ru_maxrss``, which would include this process). The
-commands: export, verify, inspect, cat cards, browse (without files), import --dry-run, import,
-the no-op rerun of the import (its mutating requests are counted: they must be 0), check, a
-second export of the evolved company with
-``--since``, diff of the two archives, and the re-import of the newer archive. Prints one table
-per size and the ratios of the largest size to the smallest. Nothing is asserted. File bytes are
-not downloaded unless ``--files`` (the archive would grow by about 40 KB per card).
+``/proc/self/status``, written at exit (not ``ru_maxrss``, which would include this process).
+
+The Kaiten side: export, verify, inspect, cat cards, browse (without files), a second export of the
+evolved company with ``--since``, and diff of the two archives. The Planka side (from those
+archives, or from ``--archives`` holding ``aN.k2p`` and ``bN.k2p``): import --dry-run, import (the
+simulator's write rate is printed every minute), the no-op rerun (it finds the archive applied and
+stops early) and the ``--recheck`` rerun (replans every board) with their mutating requests counted
+(they must be 0), check, fixup-sql with and without ``--history``, and the re-import of the newer
+archive. Prints one table per size and the ratios of the largest size to the smallest. Nothing is
+asserted. File bytes are not downloaded unless ``--files`` (the archive would grow by about 40 KB
+per card).
 """
 
 from __future__ import annotations
@@ -77,7 +83,7 @@ def run(args: list[str], env: dict[str, str], workdir: Path, ok: tuple[int, ...]
 
 KAITEN_SIDE = ("export", "verify", "inspect", "cat cards", "browse", "export --since", "diff")
 PLANKA_SIDE = ("import --dry-run", "import", "import (no-op rerun)", "import --recheck (no-op)", "check",
-               "fixup-sql", "re-import (newer archive)")
+               "fixup-sql", "fixup-sql --history", "re-import (newer archive)")
 
 
 def _sample_writes(planka: PlankaSimulator, stop: threading.Event, started: float) -> None:
@@ -144,6 +150,11 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
                                   ok=(0, 11)), cards)
             rows["fixup-sql"] = (*run(["fixup-sql", str(old), *ledger, "-o", str(workdir / f"fixup{size}.sql"),
                                        "--force"], env, workdir), cards)
+            rows["fixup-sql --history"] = (*run(["fixup-sql", str(old), *ledger, "-o",
+                                                 str(workdir / f"fixup{size}.sql"), "--force", "--history"],
+                                                env, workdir), cards)
+            for script in (workdir / f"fixup{size}.sql", workdir / f"fixup{size}-undo.sql"):
+                script.unlink(missing_ok=True)
             rows["re-import (newer archive)"] = (*run(["import", str(new), *target, *ledger], env, workdir), cards)
         print(f"no-op reruns: {rerun_writes} mutating requests (import itself: {writes})")
         ledger_size = ledger_path.stat().st_size

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Iterable
 
 from k2p.archive.reader import ArchiveReader
 from k2p.errors import ExitCode, RemoteError
@@ -94,8 +95,19 @@ def check_fixup(archive: Path, ledger: Path, planka_url: str, credentials: Crede
     usual ``K2P_PLANKA_*`` credentials. Sends GET requests only.
     """
     view = read_ledger(ledger, strict=False)
-    with ArchiveReader(archive) as reader:
-        targets = collect_targets(reader, view).rows
+    try:
+        with ArchiveReader(archive) as reader:
+            collected = collect_targets(reader, view)
+    finally:
+        view.close()
+    try:
+        return _check(collected.rows, planka_url, credentials, sample, ca_bundle)
+    finally:
+        collected.close()
+
+
+def _check(targets: Iterable[Target], planka_url: str, credentials: Credentials, sample: int,
+           ca_bundle: str | None) -> CheckOutcome:
     cards = _sample([row for row in targets if row.table == "card"], sample)
     wanted = {row.id for row in cards}
     comments: dict[int, list[Target]] = {}

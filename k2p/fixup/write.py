@@ -13,7 +13,7 @@ from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
 from k2p.errors import ExitCode, K2PError, Refused
 from k2p.fileio import atomic_writer
-from k2p.fixup.source import SLACK_SECONDS, LedgerView, collect_targets, read_ledger
+from k2p.fixup.source import SLACK_SECONDS, LedgerView, Targets, collect_targets, read_ledger
 from k2p.fixup.sql import TABLES, fixup_script, undo_script
 from k2p.timestamps import utc_now
 
@@ -74,6 +74,14 @@ def write_fixup(archive: Path, ledger: Path, output: Path, *, undo_output: Path 
             raise Refused(f"{path} already exists; choose another -o/--undo-output or pass --force "
                           f"to replace it")
     view = read_ledger(ledger, slack_seconds=slack_seconds)
+    try:
+        return _write(archive, ledger, output, undo_output, view, history)
+    finally:
+        view.close()
+
+
+def _write(archive: Path, ledger: Path, output: Path, undo_output: Path, view: LedgerView,
+           history: bool) -> FixupOutcome:
     check = verify_archive(archive, level="fast")
     if not check.ok:
         raise K2PError(f"{archive}: the archive failed verification ({check.problems[0]}); run "
@@ -84,6 +92,14 @@ def write_fixup(archive: Path, ledger: Path, output: Path, *, undo_output: Path 
             raise Refused(f"ledger {ledger} belongs to another Kaiten company ({view.source}) than "
                           f"{archive}; pass the --state file of this archive's import")
         targets = collect_targets(reader, view, history=history)
+    try:
+        return _write_scripts(archive, output, undo_output, view, check.fingerprint, targets)
+    finally:
+        targets.close()
+
+
+def _write_scripts(archive: Path, output: Path, undo_output: Path, view: LedgerView, fingerprint: str | None,
+                   targets: Targets) -> FixupOutcome:
     outcome = FixupOutcome(output, undo_output, dict(Counter(row.table for row in targets.rows)),
                            len(targets.moves), len(view.people), len(view.created_people),
                            targets.without_time)
@@ -91,9 +107,9 @@ def write_fixup(archive: Path, ledger: Path, output: Path, *, undo_output: Path 
     apply, undo = APPLY.format(script=output.name), APPLY.format(script=undo_output.name)
     scripts = (
         fixup_script(targets.rows, targets.moves, view, _header(
-            "SQL fix-up", archive, view, check.fingerprint,
+            "SQL fix-up", archive, view, fingerprint,
             [f"apply: {apply}", f"undo:  {undo}", f"planned: {planned}"])),
-        undo_script(_header("SQL fix-up undo", archive, view, check.fingerprint,
+        undo_script(_header("SQL fix-up undo", archive, view, fingerprint,
                             [f"restores what {output.name} saved in k2p_fixup_saved: {undo}"])))
     with ExitStack() as stack:      # both files, or neither
         for path, statements in zip((output, undo_output), scripts):

@@ -75,8 +75,9 @@ class CardBatchExporter:
         self.downloads = ThreadPoolExecutor(max_workers=ctx.options.concurrency, thread_name_prefix="file")
         # Files stored by earlier units (also of an interrupted run) are never downloaded again.
         self.known_files: dict[str, tuple[str, int]] = ctx.journal.stored_files()
-        # The digest of each card's list item goes into its record (compared by the next --since).
-        self.listed: dict[str, str] = ctx.journal.card_digests()
+        # The digest of each card's list item goes into its record (compared by the next --since);
+        # read per card from the journal (every listing unit committed before the card batches).
+        self.listed = ctx.journal.card_digest
         self.sub_lists = SUB_LISTS + card_lists(ctx.options)   # extras: SLA, --with-activity, …
 
     def close(self) -> None:
@@ -160,7 +161,7 @@ class CardBatchExporter:
         card = result.card
         if card is None:
             return
-        listed = self.listed.get(result.card_id)
+        listed = self.listed(result.card_id)
         self.ctx.write(C.CARDS, result.card_id, card, ref={"board_id": str(card.get("board_id"))},
                        **({"list_sha256": listed} if listed else {}))
         self._count(out, result, C.CARDS.name, 1)

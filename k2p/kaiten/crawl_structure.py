@@ -185,16 +185,16 @@ def export_company_listing(ctx: CrawlContext, out: UnitOutput) -> None:
 
 def export_card_sweep(ctx: CrawlContext, out: UnitOutput) -> None:
     """A company-wide card listing catching cards the space walk missed (full scope only)."""
-    known = ctx.journal.all_card_ids()
+    known = ctx.journal.has_card   # one indexed query per card: no company-wide set of ids
     extra: dict[str, None] = {}
     if ctx.options.lists_company_wide:
         for card_id in ctx.journal.listed_cards():
-            if card_id not in known:
+            if not known(card_id):
                 extra.setdefault(card_id, None)
     else:
         for condition in CARD_CONDITIONS:
             for card_id in _listed_card_ids(ctx, out, {"condition": condition}):
-                if card_id not in known:
+                if not known(card_id):
                     extra.setdefault(card_id, None)
     ordered = sorted(extra, key=id_order)
     out.board_cards = ("sweep", ordered)

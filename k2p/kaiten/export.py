@@ -238,21 +238,24 @@ def _run_units(ctx: CrawlContext, runner: UnitRunner, identity: dict[str, Any], 
     return _seal(ctx, identity, resumed, delta)
 
 
-def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions, groups: list[str],
-                  progress: Callable[[str, Any], None], carrier: CardCarrier | None = None) -> None:
-    batches = []
+def _batches(ctx: CrawlContext, groups: list[str], size: int) -> Iterator[tuple[str, list[str]]]:
+    """``(unit name, card ids)`` of every card batch, one board's ids read at a time."""
     for group in groups:
         ids = ctx.journal.board_card_ids(group)
-        for start in range(0, len(ids), options.batch_size):
-            batches.append((f"cards:{group}:{start // options.batch_size}", ids[start:start + options.batch_size]))
+        for start in range(0, len(ids), size):
+            yield f"cards:{group}:{start // size}", ids[start:start + size]
+
+
+def _export_cards(ctx: CrawlContext, runner: UnitRunner, options: ExportOptions, groups: list[str],
+                  progress: Callable[[str, Any], None], carrier: CardCarrier | None = None) -> None:
     progress("phase", "cards")
-    progress("cards_total", sum(len(ids) for _, ids in batches))
+    progress("cards_total", sum(ctx.journal.board_card_count(group) for group in groups))
     fetcher = FileFetcher(ctx.client, ctx.writer.blobs, download=options.files, max_size=options.max_file_size,
                           on_bytes=lambda size: progress("bytes", size),
                           policy=FileHostPolicy(ctx.client.endpoint, options.allow_file_hosts))
     exporter = CardBatchExporter(ctx, fetcher, carrier)
     try:
-        for name, ids in batches:
+        for name, ids in _batches(ctx, groups, options.batch_size):
             if not runner.run(name, lambda out, batch=ids: exporter.export_batch(out, batch)):
                 progress("card", len(ids))
     finally:

@@ -10,10 +10,20 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from k2p import jsoncodec
 from k2p.archive.records import FilePosition
+
+
+def _id_collation() -> Any:
+    """SQLite collation ordering ids as :func:`~k2p.kaiten.context.id_order` does (text breaks ties)."""
+    from k2p.kaiten.context import id_order   # context imports this module
+
+    def compare(left: str, right: str) -> int:
+        a, b = (*id_order(left), left), (*id_order(right), right)
+        return (a > b) - (a < b)
+    return compare
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -28,6 +38,7 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS card_listing (card_id TEXT PRIMARY KEY, board_id TEXT NOT NULL,
                                          digest TEXT NOT NULL, signals TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS card_listing_board ON card_listing (board_id);
+CREATE INDEX IF NOT EXISTS board_cards_card ON board_cards (card_id);
 """
 
 
@@ -37,6 +48,7 @@ class ExportJournal:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.create_collation("id_order", _id_collation())
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
 
@@ -100,6 +112,19 @@ class ExportJournal:
     def all_card_ids(self) -> set[str]:
         return {row[0] for row in self._db.execute("SELECT card_id FROM board_cards")}
 
+    def has_card(self, card_id: str) -> bool:
+        """Whether a committed board (or sweep) unit exported ``card_id``."""
+        return self._db.execute("SELECT 1 FROM board_cards WHERE card_id = ? LIMIT 1",
+                                (card_id,)).fetchone() is not None
+
+    def iter_card_ids(self) -> Iterator[str]:
+        """The ids of :meth:`all_card_ids` in :func:`~k2p.kaiten.context.id_order`, streamed from
+        SQLite's sorter (the company's ids are never all in memory). Nothing may write
+        ``board_cards`` while the iterator is open."""
+        rows = self._db.execute("SELECT DISTINCT card_id FROM board_cards ORDER BY card_id COLLATE id_order")
+        for (card_id,) in rows:
+            yield card_id
+
     def card_tags(self) -> list[tuple[str, Any]]:
         rows = self._db.execute("SELECT tag_id, raw FROM card_tags")
         return [(tag_id, jsoncodec.loads(raw)) for tag_id, raw in rows]
@@ -119,6 +144,20 @@ class ExportJournal:
             return [row[0] for row in self._db.execute("SELECT card_id FROM card_listing")]
         rows = self._db.execute("SELECT card_id FROM card_listing WHERE board_id = ?", (board_id,))
         return [row[0] for row in rows]
+
+    def card_digest(self, card_id: str) -> str | None:
+        """The list digest of one listed card (``None`` when it was not listed)."""
+        row = self._db.execute("SELECT digest FROM card_listing WHERE card_id = ?", (card_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def board_card_count(self, board_id: str) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM board_cards WHERE board_id = ?", (board_id,)).fetchone()[0])
+
+    def listed_card(self, card_id: str) -> tuple[str, str, dict[str, Any]] | None:
+        """``(board id, list digest, list signals)`` of one listed card, or ``None``."""
+        row = self._db.execute("SELECT board_id, digest, signals FROM card_listing WHERE card_id = ?",
+                               (card_id,)).fetchone()
+        return None if row is None else (row[0], row[1], jsoncodec.loads(row[2]))
 
     def card_listing(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
         """``{card id: (board id, list digest, list signals)}`` of every listed card."""

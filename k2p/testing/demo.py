@@ -91,7 +91,9 @@ def _demo(base: Path, scale: str) -> None:
         with progress() as bar:
             first = run_import(import_options, credentials, on_progress=ImportProgress(bar))
         show_import(first)
-        new_accounts = {str(user_id) for user_id in read_ledger(base / "ledger.sqlite", strict=False).created_people}
+        view = read_ledger(base / "ledger.sqlite", strict=False)
+        view.close()   # only the people are needed, not the per-key object lookups
+        new_accounts = {str(user_id) for user_id in view.created_people}
         to_them = [mail for mail in planka.outbox if mail.user_id in new_accounts]
         say(f"E-mails Planka would have sent: {len(planka.outbox)} in all, {len(to_them)} to the "
             f"{len(new_accounts)} people whose accounts k2p created")

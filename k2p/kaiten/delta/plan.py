@@ -17,14 +17,13 @@ members …), ``comments``, ``time_logs``, ``location_history``. Rules, in order
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import Any, Container, Iterable, Iterator, Protocol
 
 from k2p.archive import collections as C
 from k2p.kaiten.delta.previous import ENTITY_COLLECTIONS, PreviousIndex, record_digest
 from k2p.kaiten.delta.signals import SUB_LIST_SIGNALS, differing
 
 PARTS = (C.CARDS.name, C.COMMENTS.name, C.TIME_LOGS.name, C.LOCATION_HISTORY.name)
-Listing = dict[str, tuple[str, str, dict[str, Any]]]   # card id -> (board id, digest, signals)
 
 
 def changed_entities(previous: PreviousIndex, current: dict[str, Iterable[dict[str, Any]]]) -> dict[str, set[str]]:
@@ -37,22 +36,31 @@ def changed_entities(previous: PreviousIndex, current: dict[str, Iterable[dict[s
     return changed
 
 
-def plan_rereads(previous: PreviousIndex, listing: Listing, card_ids: Iterable[str], *, full: bool,
-                 refresh_boards: set[str], changed: dict[str, set[str]]) -> dict[str, list[str]]:
-    """``{card id: parts to read again}`` for the cards to export; absent cards are carried whole."""
-    wanted = list(card_ids)
-    exported = set(wanted)
-    states = {card: (board, digest, signals, related)
-              for card, board, digest, signals, related in previous.card_states()}
-    flagged = previous.flagged()
+class CardListing(Protocol):
+    """The current card listing, looked up one card at a time (the export journal, or a dict)."""
+
+    def get(self, card_id: str, /) -> tuple[str, str, dict[str, Any]] | None: ...
+
+
+def plan_rereads(previous: PreviousIndex, listing: CardListing, card_ids: Iterable[str], *, full: bool,
+                 refresh_boards: set[str], changed: dict[str, set[str]],
+                 exported: Container[str] | None = None) -> dict[str, list[str]]:
+    """``{card id: parts to read again}`` for the cards to export; absent cards are carried whole.
+
+    Streams: ``card_ids`` is read once, PREVIOUS's cards are looked up one at a time, and
+    ``exported`` (default: ``set(card_ids)``) answers membership, so only the plan itself — the
+    cards that changed — is held in memory, never the company's listing."""
+    if exported is None:
+        card_ids = list(card_ids)
+        exported = set(card_ids)
     users = changed[C.USERS.name] | changed[C.COMPANY_USERS.name]
     by_user = previous.cards_referencing("user", users)
     by_role = previous.cards_referencing("role", changed[C.USER_ROLES.name])
     plan: dict[str, set[str]] = {}
-    for card in wanted:
-        board, digest, signals = listing.get(card, ("", None, {}))
-        before = states.get(card)
-        if full or board in refresh_boards or before is None or card in flagged or card in by_user:
+    for card in card_ids:
+        board, digest, signals = listing.get(card) or ("", None, {})
+        before = None if full or board in refresh_boards else previous.card_state(card)
+        if before is None or card in by_user or previous.is_flagged(card):
             plan[card] = set(PARTS)
             continue
         _, old_digest, old_signals, _ = before
@@ -66,19 +74,27 @@ def plan_rereads(previous: PreviousIndex, listing: Listing, card_ids: Iterable[s
             parts.add(C.TIME_LOGS.name)
         if parts:
             plan[card] = parts
-    for card in _relatives(plan, states, listing, exported):
+    for card in _relatives(previous, plan, listing, exported):
         plan.setdefault(card, set()).add(C.CARDS.name)
     return {card: [part for part in PARTS if part in parts] for card, parts in plan.items()}
 
 
-def _relatives(plan: dict[str, set[str]], states: dict[str, Any], listing: Listing,
-               exported: set[str]) -> Iterator[str]:
+def _relatives(previous: PreviousIndex, plan: dict[str, set[str]], listing: CardListing,
+               exported: Container[str]) -> Iterator[str]:
     """Cards whose payload embeds a brief of a card read again or deleted (one level)."""
-    sources = {card for card, parts in plan.items() if C.CARDS.name in parts}
-    sources |= set(states) - exported  # deleted (or no longer in scope)
+    sources = {card: None for card, parts in plan.items() if C.CARDS.name in parts}
+    known: dict[str, list[str]] = {}
+    for card, _, _, _, related in previous.card_states():
+        if card not in exported:   # deleted (or no longer in scope)
+            sources[card] = None
+            known[card] = related
     for card in sorted(sources):
-        related: set[str] = set(states[card][3]) if card in states else set()
-        signals = listing.get(card, ("", None, {}))[2]
+        if card in known:
+            related: set[str] = set(known[card])
+        else:
+            state = previous.card_state(card)
+            related = set(state[3]) if state is not None else set()
+        signals = (listing.get(card) or ("", None, {}))[2]
         for key in ("parents_ids", "children_ids"):
             related.update(str(item) for item in signals.get(key) or [] if item is not None)
-        yield from sorted(related & exported)
+        yield from sorted(card for card in related if card in exported)

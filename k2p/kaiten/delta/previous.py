@@ -56,6 +56,14 @@ CREATE TABLE deleted (card_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, line BLOB 
 CREATE TABLE entities (collection TEXT NOT NULL, id TEXT NOT NULL, digest TEXT NOT NULL,
                        PRIMARY KEY (collection, id));
 """
+# Created after the rows are in (and on opening an index an earlier version built without them).
+INDEXES = """
+CREATE INDEX IF NOT EXISTS subs_card ON subs (card_id, collection, seq);
+CREATE INDEX IF NOT EXISTS cards_seq ON cards (seq);
+CREATE INDEX IF NOT EXISTS refs_ref ON refs (kind, ref_id);
+"""
+PAGE = 1000          # rows per query when streaming every card of PREVIOUS
+BATCH = 2000         # rows per INSERT batch while building
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,7 @@ class PreviousIndex:
 
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db.executescript(INDEXES)
         self._lock = threading.Lock()
 
     @classmethod
@@ -181,10 +190,25 @@ class PreviousIndex:
 
     # --- cards ----------------------------------------------------------------------------
     def card_states(self) -> Iterator[tuple[str, str, str | None, dict[str, Any], list[str]]]:
-        """``(card id, board id, digest, signals, related card ids)`` of every card of PREVIOUS."""
-        for card_id, board_id, digest, signals, relations in self._rows(
-                "SELECT card_id, board_id, digest, signals, relations FROM cards ORDER BY seq"):
-            yield card_id, board_id, digest, jsoncodec.loads(signals), jsoncodec.loads(relations)
+        """``(card id, board id, digest, signals, related card ids)`` of every card of PREVIOUS,
+        in PREVIOUS's order, ``PAGE`` cards per query (never all of them in memory)."""
+        after = -1
+        while True:
+            rows = self._rows("SELECT seq, card_id, board_id, digest, signals, relations FROM cards "
+                              "WHERE seq > ? ORDER BY seq LIMIT ?", (after, PAGE))
+            for _, card_id, board_id, digest, signals, relations in rows:
+                yield card_id, board_id, digest, jsoncodec.loads(signals), jsoncodec.loads(relations)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
+
+    def card_state(self, card_id: str) -> tuple[str, str | None, dict[str, Any], list[str]] | None:
+        """``(board id, digest, signals, related card ids)`` of one card of PREVIOUS, or ``None``."""
+        rows = self._rows("SELECT board_id, digest, signals, relations FROM cards WHERE card_id = ?", (card_id,))
+        if not rows:
+            return None
+        board_id, digest, signals, relations = rows[0]
+        return board_id, digest, jsoncodec.loads(signals), jsoncodec.loads(relations)
 
     def card_record(self, card_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT line FROM cards WHERE card_id = ?", (card_id,))
@@ -199,11 +223,18 @@ class PreviousIndex:
         """Cards a ``missing`` entry of PREVIOUS names (read again: retry what failed)."""
         return {row[0] for row in self._rows("SELECT card_id FROM flagged")}
 
+    def is_flagged(self, card_id: str) -> bool:
+        """Whether a ``missing`` entry of PREVIOUS names ``card_id``."""
+        return bool(self._rows("SELECT 1 FROM flagged WHERE card_id = ?", (card_id,)))
+
     def cards_referencing(self, kind: str, ids: set[str]) -> set[str]:
-        if not ids:
-            return set()
-        rows = self._rows("SELECT card_id, ref_id FROM refs WHERE kind = ?", (kind,))
-        return {card for card, ref in rows if ref in ids}
+        """Cards of PREVIOUS whose records name one of ``ids`` (users, roles): one indexed query
+        per id, so only the cards that match are read."""
+        found: set[str] = set()
+        for ref in sorted(ids):
+            found.update(row[0] for row in self._rows("SELECT card_id FROM refs WHERE kind = ? AND ref_id = ?",
+                                                      (kind, ref)))
+        return found
 
     def entity_digests(self, collection: str) -> dict[str, str]:
         return dict(self._rows("SELECT id, digest FROM entities WHERE collection = ?", (collection,)))  # type: ignore[arg-type]
@@ -234,7 +265,7 @@ def build_index(previous: Path, target: Path) -> None:
         db.executescript(SCHEMA)
         with ArchiveReader(previous) as reader:
             _index(reader, db)
-        db.execute("CREATE INDEX subs_card ON subs (card_id, collection, seq)")
+        db.executescript(INDEXES)
         db.commit()
     finally:
         db.close()
@@ -243,7 +274,7 @@ def build_index(previous: Path, target: Path) -> None:
 
 def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
     batch: list[tuple[Any, ...]] = []
-    refs: set[tuple[str, str, str]] = set()
+    refs: set[tuple[str, str, str]] = set()   # flushed with each batch: the table's key deduplicates
     if reader.has_collection(C.CARDS.name):
         for seq, line, record in _lines(reader, C.CARDS.name):
             raw, card_id = record["raw"], record["id"]
@@ -252,9 +283,10 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
             batch.append((card_id, seq, board, record.get("list_sha256"),
                           jsoncodec.dumps(list_signals(raw)).decode(), jsoncodec.dumps(relations).decode(), line))
             _note_users(refs, card_id, raw)
-            if len(batch) >= 2000:
+            if len(batch) >= BATCH:
                 db.executemany("INSERT OR IGNORE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
                 batch.clear()
+                _flush_refs(db, refs)
         db.executemany("INSERT OR IGNORE INTO cards VALUES (?, ?, ?, ?, ?, ?, ?)", batch)
         batch.clear()
     for collection in PER_CARD:
@@ -266,9 +298,10 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
             _note_users(refs, card_id, record["raw"])
             if collection is C.TIME_LOGS and record["raw"].get("role_id") is not None:
                 refs.add((card_id, "role", str(record["raw"]["role_id"])))
-            if len(batch) >= 2000:
+            if len(batch) >= BATCH:
                 db.executemany("INSERT INTO subs VALUES (?, ?, ?, ?)", batch)
                 batch.clear()
+                _flush_refs(db, refs)
         db.executemany("INSERT INTO subs VALUES (?, ?, ?, ?)", batch)
         batch.clear()
     if reader.has_collection(C.FILES.name):
@@ -276,6 +309,8 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
             raw, blob = record["raw"], record.get("blob")
             card_id = str((record.get("ref") or {}).get("card_id"))
             _note_users(refs, card_id, raw)
+            if len(refs) >= BATCH:
+                _flush_refs(db, refs)
             if record.get("status") == "stored" and isinstance(blob, dict):
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
                            (file_key(raw), _text(raw.get("url")), _text(raw.get("size")),
@@ -288,7 +323,7 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
                 db.execute("INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?)",
                            (document_file_key(url), url, _text(raw.get("size")),
                             str(blob.get("sha256")), int(blob.get("size") or 0)))
-    db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", sorted(refs))
+    _flush_refs(db, refs)
     for _, _, entry in _lines(reader, "missing"):
         ref = entry.get("ref") or {}
         card = ref.get("card_id") if isinstance(ref, dict) else None
@@ -304,6 +339,11 @@ def _index(reader: ArchiveReader, db: sqlite3.Connection) -> None:
             db.executemany("INSERT OR IGNORE INTO entities VALUES (?, ?, ?)",
                            [(collection.name, record["id"], record_digest(record["raw"]))
                             for _, _, record in _lines(reader, collection.name)])
+
+
+def _flush_refs(db: sqlite3.Connection, refs: set[tuple[str, str, str]]) -> None:
+    db.executemany("INSERT OR IGNORE INTO refs VALUES (?, ?, ?)", sorted(refs))
+    refs.clear()
 
 
 def _note_users(refs: set[tuple[str, str, str]], card_id: str, raw: Any) -> None:

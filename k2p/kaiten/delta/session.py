@@ -78,11 +78,11 @@ class DeltaExport:
         """Decide what to read again (committed in the journal: a resumed run carries the same)."""
         current = {collection.name: list(ctx.writer.iter_written(collection.name))
                    for collection in ENTITY_COLLECTIONS}
-        listing = ctx.journal.card_listing()
-        plan = plan_rereads(self.index, listing, sorted(ctx.journal.all_card_ids(), key=id_order),
+        journal = ctx.journal
+        plan = plan_rereads(self.index, _JournalListing(journal), journal.iter_card_ids(),
                             full=self.options.full,
                             refresh_boards={str(board) for board in self.options.refresh_boards},
-                            changed=changed_entities(self.index, current))
+                            changed=changed_entities(self.index, current), exported=_Exported(journal))
         out.meta[PLAN_KEY] = plan
         out.counters["delta:cards_planned"] += len(plan)
 
@@ -100,7 +100,7 @@ class DeltaExport:
         """``deleted_cards``: cards of PREVIOUS the listing no longer shows, and those PREVIOUS
         already listed as deleted (with the time they were last seen), in id order."""
         ctx.open(C.DELETED_CARDS)
-        listed = ctx.journal.all_card_ids()
+        listed = _Exported(ctx.journal)
         rows: dict[str, tuple[dict[str, str], str, dict[str, Any], bool]] = {}
         for card_id, board_id, *_ in self.index.card_states():
             if card_id not in listed:
@@ -126,3 +126,20 @@ class DeltaExport:
         return ChainInfo(previous=ChainPrevious(**self.previous.chain_entry()), carried_over=carried,
                          reread=reread, refreshed_boards=sorted(self.options.refresh_boards),
                          full=self.options.full)
+
+
+class _JournalListing:
+    """The journal's card listing as :class:`~.plan.CardListing` (one indexed query per card)."""
+
+    def __init__(self, journal: ExportJournal) -> None:
+        self.get = journal.listed_card
+
+
+class _Exported:
+    """The cards this export lists, as a container (one indexed query per card)."""
+
+    def __init__(self, journal: ExportJournal) -> None:
+        self._journal = journal
+
+    def __contains__(self, card_id: object) -> bool:
+        return isinstance(card_id, str) and self._journal.has_card(card_id)
