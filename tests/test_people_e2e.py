@@ -175,8 +175,11 @@ def test_rerun_writes_nothing(imported: dict[str, Any]) -> None:
     planka: PlankaSimulator = imported["planka"]
     before = planka.mutation_count()
     options = {**imported["options"], "credentials_out": imported["work"] / "credentials-rerun.csv"}
-    outcome = import_into(planka, imported["archive"], imported["ledger"], **options)
+    quick = import_into(planka, imported["archive"], imported["ledger"], **options)
+    assert quick.report.get("already_applied"), "the accounts the run created must not make the rerun replan"
+    outcome = import_into(planka, imported["archive"], imported["ledger"], recheck=True, **options)
     assert planka.mutation_count() == before
+    assert outcome.report["counts"]["user"]["unchanged"] > 0
     assert all(row["created"] == row["updated"] == row["failed"] == 0 for row in outcome.report["counts"].values())
     assert not options["credentials_out"].exists()
 

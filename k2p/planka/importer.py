@@ -224,9 +224,11 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         syncer = Syncer(ledger, tally, dry_run=options.dry_run)
         run = {"started_at": started, "finished_at": None, "completed": False, "server_high_water": None}
         stamp = freshness.stamp_of(reader, fingerprint)
-        settings = applied.settings_digest(
-            fingerprint=fingerprint, rules=rules, users_file=users_file, me=me, planka_users=planka_users,
-            options=options.model_dump(mode="json", include=PLAN_OPTIONS))
+        def settings_with(accounts: list[dict[str, Any]] | None) -> str:
+            return applied.settings_digest(fingerprint=fingerprint, rules=rules, users_file=users_file, me=me,
+                                           planka_users=accounts, options=options.model_dump(mode="json", include=PLAN_OPTIONS))
+
+        settings = settings_with(planka_users)
         try:
             freshness.guard(ledger, stamp, allow_older=options.allow_older, archive=str(options.archive))
             before = None if options.recheck else applied.already_applied(ledger, fingerprint, settings)
@@ -271,8 +273,10 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             if not options.dry_run:
                 ledger.record_run({**run, "finished_at": utc_now(), "server_high_water": syncer.high_water})
                 freshness.record(ledger, stamp, applied_at=started, completed=bool(run["completed"]) and not tally.failed)
-                if run["completed"] and not tally.failed:
-                    applied.record_applied(ledger, fingerprint, settings, {**run, "finished_at": utc_now()})
+                if run["completed"] and not tally.failed and client is not None:
+                    # the accounts as the run leaves them (it may have created some): what a rerun will see
+                    accounts = list(client.get("/api/users").get("items", []))
+                    applied.record_applied(ledger, fingerprint, settings_with(accounts), {**run, "finished_at": utc_now()})
             ledger.close()
     report = _report(options, reader, fingerprint, client, started, tally, fidelity, users,
                      ledger_path if not options.dry_run or options.state else None)
