@@ -224,11 +224,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         syncer = Syncer(ledger, tally, dry_run=options.dry_run)
         run = {"started_at": started, "finished_at": None, "completed": False, "server_high_water": None}
         stamp = freshness.stamp_of(reader, fingerprint)
-        def settings_with(accounts: list[dict[str, Any]] | None) -> str:
-            return applied.settings_digest(fingerprint=fingerprint, rules=rules, users_file=users_file, me=me,
-                                           planka_users=accounts, options=options.model_dump(mode="json", include=PLAN_OPTIONS))
-
-        settings = settings_with(planka_users)
+        settings = _settings(options, fingerprint, rules, users_file, me, planka_users)
         try:
             freshness.guard(ledger, stamp, allow_older=options.allow_older, archive=str(options.archive))
             before = None if options.recheck else applied.already_applied(ledger, fingerprint, settings)
@@ -274,9 +270,7 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
                 ledger.record_run({**run, "finished_at": utc_now(), "server_high_water": syncer.high_water})
                 freshness.record(ledger, stamp, applied_at=started, completed=bool(run["completed"]) and not tally.failed)
                 if run["completed"] and not tally.failed and client is not None:
-                    # the accounts as the run leaves them (it may have created some): what a rerun will see
-                    accounts = list(client.get("/api/users").get("items", []))
-                    applied.record_applied(ledger, fingerprint, settings_with(accounts), {**run, "finished_at": utc_now()})
+                    _record_applied(client, ledger, options, fingerprint, rules, users_file, me, run)
             ledger.close()
     report = _report(options, reader, fingerprint, client, started, tally, fidelity, users,
                      ledger_path if not options.dry_run or options.state else None)
@@ -289,6 +283,24 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
     path = _report_path(options, started)
     write_report(path, report, fidelity)
     return ImportOutcome(with_notes(report, fidelity), path, tally, options.dry_run, client is None)
+
+
+def _settings(options: ImportOptions, fingerprint: str | None, rules: Any, users_file: bytes | None,
+              me: dict[str, Any] | None, accounts: list[dict[str, Any]] | None) -> str:
+    return applied.settings_digest(fingerprint=fingerprint, rules=rules, users_file=users_file, me=me,
+                                   planka_users=accounts, options=options.model_dump(mode="json", include=PLAN_OPTIONS))
+
+
+def _record_applied(client: PlankaClient, ledger: Ledger, options: ImportOptions, fingerprint: str | None,
+                    rules: Any, users_file: bytes | None, me: dict[str, Any] | None, run: dict[str, Any]) -> None:
+    """Remember a complete, clean run with Planka's accounts as it leaves them (it may have created
+    some: they are what a rerun sees); when they cannot be read, the next run simply replans."""
+    try:
+        accounts = list(client.get("/api/users").get("items", []))
+    except (PlankaError, K2PError):
+        return
+    settings = _settings(options, fingerprint, rules, users_file, me, accounts)
+    applied.record_applied(ledger, fingerprint, settings, {**run, "finished_at": utc_now()})
 
 
 def _nothing_to_do(options: ImportOptions, reader: ArchiveReader, fingerprint: str | None,
