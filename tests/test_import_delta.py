@@ -116,7 +116,9 @@ def test_delta_dry_run_equals_real_run_and_rerun_writes_nothing(world: Any) -> N
     assert texts[-1].endswith("Written in Kaiten after the first import")
 
     before = planka.mutation_count()
-    again = import_into(planka, world["week2"], ledger, api_key=key)
+    quick = import_into(planka, world["week2"], ledger, api_key=key)
+    assert quick.report.get("already_applied"), "the rerun of an applied delta has nothing to do"
+    again = import_into(planka, world["week2"], ledger, api_key=key, recheck=True)   # replans every board
     assert planka.mutation_count() == before, "a rerun of the same delta wrote to Planka"
     # what was taken off (a tag) has left Planka and the ledger; the rest is listed again, unchanged
     assert _listed(again.report) == [entry for entry in _listed(real.report) if entry[2] != "taken off the card"]
@@ -180,7 +182,7 @@ def test_on_deleted_trash_then_rerun(world: Any) -> None:
     assert (counts["deleted_comment"]["updated"], counts["deleted_task"]["updated"],
             counts["deleted_attachment"]["updated"], counts["deleted_task_list"]["updated"]) == (1, 1, 2, 1)
     before = planka.mutation_count()
-    again = import_into(planka, world["week2"], ledger, api_key=key, on_deleted="trash")
+    again = import_into(planka, world["week2"], ledger, api_key=key, on_deleted="trash", recheck=True)
     assert planka.mutation_count() == before
     assert [item["key"] for item in again.report["deleted_in_kaiten"]["items"]] == [f"card:{week.deleted_card}"]
 
