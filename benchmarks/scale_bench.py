@@ -81,11 +81,6 @@ def run(args: list[str], env: dict[str, str], workdir: Path, ok: tuple[int, ...]
     return seconds, int(hwm.read_text()) / 1024
 
 
-KAITEN_SIDE = ("export", "verify", "inspect", "cat cards", "browse", "export --since", "diff")
-PLANKA_SIDE = ("import --dry-run", "import", "import (no-op rerun)", "import --recheck (no-op)", "check",
-               "fixup-sql", "fixup-sql --history", "re-import (newer archive)")
-
-
 def _sample_writes(planka: PlankaSimulator, stop: threading.Event, started: float) -> None:
     last, last_at = planka.mutation_count(), started
     while not stop.wait(60):

@@ -307,7 +307,8 @@ def _nothing_to_do(options: ImportOptions, reader: ArchiveReader, fingerprint: s
                    client: PlankaClient | None, started: str, tally: Tally, users: UserMap,
                    before: dict[str, Any], stamp: freshness.ArchiveStamp) -> ImportOutcome:
     """The outcome of a run whose archive and settings the ledger shows applied completely."""
-    report = _report(options, reader, fingerprint, client, started, tally, Fidelity(), users,
+    nothing = Fidelity()
+    report = _report(options, reader, fingerprint, client, started, tally, nothing, users,
                      options.state or default_ledger_path(reader.manifest.source.company_id))
     report["already_applied"] = {
         "started_at": before.get("started_at"), "finished_at": before.get("finished_at"),
@@ -316,8 +317,8 @@ def _nothing_to_do(options: ImportOptions, reader: ArchiveReader, fingerprint: s
                 "`k2p check` compares Planka with the archive)"}
     report["archive_stamp"] = stamp.as_record()
     path = _report_path(options, started)
-    write_report(path, report, Fidelity())
-    return ImportOutcome(with_notes(report, Fidelity()), path, tally, options.dry_run, client is None)
+    write_report(path, report, nothing)
+    return ImportOutcome(with_notes(report, nothing), path, tally, options.dry_run, client is None)
 
 
 def _report_path(options: ImportOptions, started: str) -> Path:
