@@ -3,7 +3,8 @@
     nice -n 19 python benchmarks/scale_bench.py [--sizes 5000,20000] [--latency-ms 0] [--files]
     nice -n 19 python benchmarks/scale_bench.py --sides kaiten --sizes 5000,50000 --rps 100 --workdir W --keep
     nice -n 19 python benchmarks/scale_bench.py --sides planka --archives W --sizes 5000 --latency-ms 20
-    nice -n 19 python benchmarks/scale_bench.py --sides planka --archives W --sizes 50000,100000 --dry-run-only
+    nice -n 19 python benchmarks/scale_bench.py --sides planka --archives W --sizes 50000,100000 --steps dry-run
+    nice -n 19 python benchmarks/scale_bench.py --sides planka --archives W --sizes 100000 --steps import,rerun
 
 For each size the simulated ``huge`` company is rescaled to that many cards
 (``generate_company("huge", cards=N)``: 200 boards, almost every card moved, half commented, 1 %
@@ -90,6 +91,9 @@ def _sample_writes(planka: PlankaSimulator, stop: threading.Event, started: floa
         last, last_at = count, now
 
 
+STEPS = ("dry-run", "import", "rerun", "recheck", "check", "fixup", "reimport")
+
+
 def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, dict[str, tuple[float, float, int]]]:
     """Rows ``command -> (seconds, peak MB, units)`` for one company size."""
     rows: dict[str, tuple[float, float, int]] = {}
@@ -126,31 +130,40 @@ def measure(size: int, args: argparse.Namespace, workdir: Path) -> tuple[int, di
             rows["export --since"] = (*run(["export", "--kaiten-url", kaiten.base_url, "--out", str(new), "--rps",
                                             str(args.rps), "--since", str(old), *files], base, workdir), cards)
             rows["diff"] = (*run(["diff", str(old), str(new)], base, workdir, ok=(0, 10)), cards)
+    steps = set(args.steps.split(",")) if "planka" in sides else set()
     if "planka" in sides:
         with PlankaSimulator(require_terms=False, faults=FaultPlan(latency_ms=args.latency_ms)) as planka:
             env = {**base, "K2P_PLANKA_API_KEY": planka.create_api_key(planka.admin_email)}
             ledger_path = workdir / f"ledger{size}.sqlite"
             ledger = ["--state", str(ledger_path)]
             target = ["--planka-url", planka.url, "--concurrency", str(args.concurrency)]
-            rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
-            if args.dry_run_only:
-                return cards, rows
-            rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir, planka=planka), cards)
-            writes = planka.mutation_count()
-            rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir), cards)
-            rows["import --recheck (no-op)"] = (*run(["import", str(old), *target, *ledger, "--recheck"], env,
-                                                     workdir), cards)
-            rerun_writes = planka.mutation_count() - writes
-            rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
-                                  ok=(0, 11)), cards)
-            rows["fixup-sql"] = (*run(["fixup-sql", str(old), *ledger, "-o", str(workdir / f"fixup{size}.sql"),
-                                       "--force"], env, workdir), cards)
-            rows["fixup-sql --history"] = (*run(["fixup-sql", str(old), *ledger, "-o",
-                                                 str(workdir / f"fixup{size}.sql"), "--force", "--history"],
-                                                env, workdir), cards)
-            for script in (workdir / f"fixup{size}.sql", workdir / f"fixup{size}-undo.sql"):
-                script.unlink(missing_ok=True)
-            rows["re-import (newer archive)"] = (*run(["import", str(new), *target, *ledger], env, workdir), cards)
+            if "dry-run" in steps:
+                rows["import --dry-run"] = (*run(["import", str(old), "--dry-run", *ledger], env, workdir), cards)
+            if "import" in steps:
+                rows["import"] = (*run(["import", str(old), *target, *ledger], env, workdir, planka=planka), cards)
+                writes = planka.mutation_count()
+                if "rerun" in steps:
+                    rows["import (no-op rerun)"] = (*run(["import", str(old), *target, *ledger], env, workdir),
+                                                    cards)
+                if "recheck" in steps:
+                    rows["import --recheck (no-op)"] = (*run(["import", str(old), *target, *ledger, "--recheck"],
+                                                                 env, workdir), cards)
+                rerun_writes = planka.mutation_count() - writes
+                if "check" in steps:
+                    rows["check"] = (*run(["check", str(old), "--planka-url", planka.url, *ledger], env, workdir,
+                                          ok=(0, 11)), cards)
+                if "fixup" in steps:
+                    script = str(workdir / f"fixup{size}.sql")
+                    rows["fixup-sql"] = (*run(["fixup-sql", str(old), *ledger, "-o", script, "--force"], env,
+                                              workdir), cards)
+                    rows["fixup-sql --history"] = (*run(["fixup-sql", str(old), *ledger, "-o", script, "--force",
+                                                         "--history"], env, workdir), cards)
+                    for script in (workdir / f"fixup{size}.sql", workdir / f"fixup{size}-undo.sql"):
+                        script.unlink(missing_ok=True)
+                if "reimport" in steps:
+                    rows["re-import (newer archive)"] = (*run(["import", str(new), *target, *ledger], env, workdir),
+                                                         cards)
+    if "import" in steps:
         print(f"no-op reruns: {rerun_writes} mutating requests (import itself: {writes})")
         ledger_size = ledger_path.stat().st_size
         print(f"ledger: {ledger_size / 1e6:.1f} MB ({ledger_size / cards:.0f} bytes per card, "
@@ -177,8 +190,9 @@ def main() -> None:
     parser.add_argument("--archives", type=Path, help="with --sides planka: read aN.k2p / bN.k2p (full and "
                         "--since export of size N) from this directory instead of exporting them")
     parser.add_argument("--keep", action="store_true", help="keep the archives in --workdir")
-    parser.add_argument("--dry-run-only", action="store_true",
-                        help="with --sides planka: only the import's dry run (sizes whose real import is too long)")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help=f"with --sides planka: which of {','.join(STEPS)} to run (without import only the "
+                        f"dry run runs, for sizes whose real import is too long)")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     if args.workdir is not None:
@@ -194,7 +208,7 @@ def main() -> None:
     (small_cards, small), (big_cards, big) = results[0], results[-1]
     if len(results) > 1 and small:
         print(f"\nRATIOS {big_cards} / {small_cards} cards ({big_cards / small_cards:.1f}x the company):")
-        for name in small:
+        for name in (name for name in small if name in big):
             (s_sec, s_peak, s_units), (b_sec, b_peak, b_units) = small[name], big[name]
             print(f"{name:27s} peak RSS x{b_peak / s_peak:5.2f}   throughput x{(b_units / b_sec) / (s_units / s_sec):5.2f}")
 
