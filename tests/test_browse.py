@@ -207,6 +207,18 @@ def test_documents_are_rendered_and_searchable(tmp_path: Path) -> None:
     assert '"handbook"' in shards
 
 
+def test_a_property_the_archive_does_not_name_is_shown_by_its_id(tmp_path: Path) -> None:
+    """A card can carry a value of a property the company's records no longer hold (deleted in
+    Kaiten, or hidden by the tariff): the card page names it by its id instead of failing."""
+    content = sample_content()
+    card = content["records"]["cards"][0]
+    card["raw"]["properties"] = {"id_900": "value of an unnamed property"}
+    write_archive(tmp_path / "a.k2p", content)
+    build_site(BrowseOptions(archive=tmp_path / "a.k2p", out=tmp_path / "site"))
+    page = (tmp_path / "site" / "cards" / f"{card['id']}.html").read_text("utf-8")
+    assert "<dt>Property 900</dt><dd>value of an unnamed property</dd>" in page
+
+
 def test_markup_blobs_are_never_linked(tmp_path: Path) -> None:
     """A blob has no extension, so a browser would sniff markup in it and run it as a page: such
     bytes are copied under a safe name even when the other files are linked."""

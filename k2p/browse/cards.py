@@ -9,12 +9,13 @@ Field meanings follow the Kaiten research notes: members of ``type`` 2 are respo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from k2p.archive.index import BoardRecords, CompanyRecords
 from k2p.browse.markup import comment_html, markdown_html, safe_url
 from k2p.browse.paths import page_token
+from k2p.mapping.context import BoardContext
+from k2p.mapping.model import Fidelity
 from k2p.mapping.ordering import id_order, position, time_order
 from k2p.mapping.properties import PropertyFormatter, property_name
 from k2p.mapping.relations import related_ids
@@ -91,6 +92,7 @@ class Lookups:
     columns: dict[str, Record] = field(default_factory=dict)
     lanes: dict[str, Record] = field(default_factory=dict)
     rules: MappingRules = field(init=False)   # default rules in the archive's language (yes/no, units)
+    _board_ctx: tuple[BoardContext, PropertyFormatter] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.users = UserMap(names=self.company)
@@ -106,6 +108,15 @@ class Lookups:
             for record in records:
                 raw = _dict(record.get("raw"))
                 self.lanes[str(raw.get("id"))] = raw
+
+    def properties(self, records: BoardRecords) -> tuple[BoardContext, PropertyFormatter]:
+        """The board's planning context and property formatter, made once per board (the formatter
+        indexes the company's users and select values). The site renders a board's cards together,
+        so only the last board's are kept."""
+        if self._board_ctx is None or self._board_ctx[0].records is not records:
+            ctx = BoardContext(records.board_id, self.company, records, self.rules, self.users, Fidelity())
+            self._board_ctx = (ctx, PropertyFormatter(ctx))
+        return self._board_ctx
 
     def person(self, user_id: object, embedded: Any = None) -> str:
         name = display_name(embedded) if isinstance(embedded, dict) else None
@@ -314,12 +325,9 @@ def _relations(card: Record, relation: Relation) -> list[dict[str, Any]]:
 
 
 def _properties(card: Record, records: BoardRecords, lookups: Lookups) -> list[tuple[str, str]]:
-    formatter = PropertyFormatter(SimpleNamespace(company=lookups.company, records=records,   # type: ignore[arg-type]
-                                                  users=lookups.users, rules=lookups.rules))
+    ctx, formatter = lookups.properties(records)
     values = formatter.card_values(card)
-    ctx = SimpleNamespace(company=lookups.company)
-    return [(property_name(ctx, pid), text) for pid, text in  # type: ignore[arg-type]
-            sorted(values.items(), key=lambda item: id_order(item[0]))]
+    return [(property_name(ctx, pid), text) for pid, text in sorted(values.items(), key=lambda item: id_order(item[0]))]
 
 
 def _time_logs(logs: list[Record], lookups: Lookups) -> list[dict[str, str]]:
