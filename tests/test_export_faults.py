@@ -89,7 +89,9 @@ def test_pacing_never_exceeds_the_limit(sim: KaitenSimulator, recorder: Recorder
     elapsed = time.monotonic() - started
     api = [event for event in recorder.arrivals if event.origin == "api"]
     assert busiest_second(api) <= LIMIT + BURST
-    assert len(api) / elapsed > 0.6 * LIMIT  # paced, not stalled
+    # paced, not stalled: a pacer that waited out a whole window per request would send about 1 a
+    # second; the margin below the limit is for a loaded machine, which slows the export itself
+    assert len(api) / elapsed > 0.3 * LIMIT
     assert content(tmp_path / "acme.k2p") == board_reference
 
 
