@@ -1,7 +1,8 @@
 """Replaying one planned board into Planka: board, members, labels, lists, fields, then cards.
 
-Cards are replayed by a worker pool (``--concurrency``); their order in Planka comes from the
-explicit positions planned up front, not from the order in which workers finish. Within a card,
+Cards are replayed by a worker pool (``--concurrency``), the longest first (:func:`card_writes`);
+their order in Planka comes from the explicit positions planned up front, not from the order in
+which workers start or finish. Within a card,
 children are replayed in a fixed order: labels (the ``Blocked`` label with them), task lists and
 tasks, comments (oldest first), attachments, custom field values, the card's own details group
 (its fields and values; fields of details the card no longer has are deleted), the card's cover
