@@ -2,7 +2,9 @@
 
 The archive index keeps cards, their sub-records and their ``missing`` entries on disk and hands
 out one board at a time; fidelity notes past the first ones go to a spill file; the ledger is read
-a page at a time. Each is compared here with a plain in-memory reading of the same data.
+a page at a time. Each is compared here with a plain in-memory reading of the same data. And
+the card pool is handed a board's longest cards first, which keeps an import's throughput from
+depending on where a long comment thread sits in the plan.
 """
 
 from __future__ import annotations
@@ -142,3 +144,41 @@ def test_the_relation_spool_gives_back_every_card_in_order() -> None:
         assert [card for chunk in chunks for card in chunk] == cards
     finally:
         spool.close()
+
+
+def test_the_card_pool_starts_the_longest_cards_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card's children are written one after another, so a card with hundreds of comments is a
+    long chain; started last, it would hold its board long after the other workers ran dry. The
+    pool is handed the cards by descending length (equal ones in plan order), whatever the plan's
+    order, and replays every card once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from k2p.mapping.model import BoardPlan, CardPlan, CommentPlan
+    from k2p.planka import replay
+
+    lengths = [3, 0, 250, 7, 1, 40, 0, 120, 2]
+    cards = [CardPlan(f"card:{n}", "list:1", f"card {n}", "project",
+                      comments=[CommentPlan(f"comment:{n}:{i}", "text") for i in range(count)])
+             for n, count in enumerate(lengths)]
+    handed: list[str] = []
+    replayed: list[str] = []
+    lock = threading.Lock()
+
+    class Pool(ThreadPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            handed.append(args[0].key)
+            return super().submit(fn, *args, **kwargs)
+
+    def replay_card(ctx: Any, state: Any, card: CardPlan, position: float) -> None:
+        with lock:
+            replayed.append(card.key)
+
+    monkeypatch.setattr(replay, "ThreadPoolExecutor", Pool)
+    monkeypatch.setattr(replay, "replay_card", replay_card)
+    ctx = SimpleNamespace(syncer=SimpleNamespace(row=lambda key: None), concurrency=2, client=None,
+                          on_progress=lambda event, value: None)
+    replay._replay_cards(ctx, BoardPlan("board:1", "Board", cards=cards), SimpleNamespace())  # type: ignore[arg-type]
+    assert handed == ["card:2", "card:7", "card:5", "card:3", "card:0", "card:8", "card:4", "card:1", "card:6"]
+    assert sorted(replayed) == sorted(card.key for card in cards)
