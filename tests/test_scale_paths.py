@@ -9,16 +9,19 @@ depending on where a long comment thread sits in the plan.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from click.testing import CliRunner
 
 from k2p.archive import collections as C
 from k2p.archive.index import PER_CARD, ArchiveIndex
 from k2p.archive.reader import ArchiveReader
+from k2p.cli import main
 from k2p.mapping.model import Fidelity, Note
 from k2p.mapping.relations import LinkPlan, RelationListPlan
 from k2p.planka.ledger import Ledger
@@ -80,6 +83,35 @@ def test_the_index_serves_each_board_as_the_archive_holds_it(archive: Path) -> N
                                        (C.LOCATION_HISTORY, records.location_history)):
                 assert target == dict(expected[collection.name]), (board, collection.name)
             assert records.missing == {key: rows[-1] for key, rows in expected["missing"].items()}
+
+
+def test_a_card_record_repeated_in_the_archive_is_indexed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """k2p writes each card once; an archive that repeats a card's id (crafted, or joined from two)
+    is indexed with the first record only, on the first record's board, so that no step plans the
+    card twice (two workers creating one card at once) or counts it on a board that lacks it."""
+    from tests.helpers.archives import sample_content, write_archive
+
+    content = sample_content()
+    cards = content["records"]["cards"][:6]
+    for n, card in enumerate(cards):
+        card["raw"]["board_id"] = 7 if n < 3 else 8
+    repeated = {**cards[1], "raw": {**cards[1]["raw"], "board_id": 8, "title": "the second record"}}
+    content["records"]["cards"] = [*cards, repeated, dict(cards[4])]
+    write_archive(tmp_path / "a.k2p", content)
+    with ArchiveReader(tmp_path / "a.k2p") as reader, ArchiveIndex(reader) as index:
+        assert index.company.card_counts == {"7": 3, "8": 3}
+        assert (index.company.repeated_cards, index.company.repeated_card_ids) == (2, ["101", "104"])
+        assert index.board_of("101") == "7"
+        assert [card["id"] for card in index.board("7").cards] == [100, 101, 102]
+        assert index.board("7").cards[1]["title"] == cards[1]["raw"]["title"]
+        assert [card["id"] for card in index.board("8").cards] == [103, 104, 105]
+    monkeypatch.chdir(tmp_path)        # the dry run writes its plan report here
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "a.k2p"), "--dry-run", "--json",
+                                       "--state", str(tmp_path / "ledger.sqlite")])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.output)["fidelity_notes"]
+    assert sorted((note["entity"], note["category"]) for note in notes if note["field"] == "record") == [
+        ("card:101", "skipped"), ("card:104", "skipped")]
 
 
 def test_fidelity_notes_past_memory_are_spilled_and_reported_in_full(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ Record = dict[str, Any]
 PER_CARD = (C.COMMENTS, C.FILES, C.TIME_LOGS, C.LOCATION_HISTORY)
 BATCH_ROWS = 5000
 BATCH_BYTES = 2 * 1024 * 1024
+REPEATED_KEPT = 100   # ids of repeated card records kept for the report
 
 
 def _ref(record: Record, name: str) -> str | None:
@@ -60,6 +61,11 @@ class CompanyRecords:
     catalog_values: dict[str, Record] = field(default_factory=dict)
     missing: list[Record] = field(default_factory=list)   # entries not tied to an archived card
     card_counts: dict[str, int] = field(default_factory=dict)              # board id → cards
+    # Card records that repeat an earlier record's id (k2p never writes them; a crafted or
+    # damaged archive may): the first is the card, the later ones are left out; how many, and
+    # the ids of the first REPEATED_KEPT.
+    repeated_cards: int = 0
+    repeated_card_ids: list[str] = field(default_factory=list)
     # Only card payloads say which space is a board's primary (board.spaces[].primary_path).
     primary_spaces: dict[str, str] = field(default_factory=dict)           # board id → space id
     _missing_by_id: tuple[tuple[int, int], dict[str, Record]] | None = field(default=None, repr=False, compare=False)
@@ -189,6 +195,7 @@ class ArchiveIndex:
         self._cards_indexed = True
         batch: list[tuple[str, str, int, bytes]] = []
         boards: list[tuple[str, str]] = []
+        pending: set[str] = set()   # card ids of the batch not yet in SQLite
         size = [0]
 
         def insert(row: tuple[str, str, int, bytes] | None = None) -> None:
@@ -202,10 +209,17 @@ class ArchiveIndex:
                 self._db.executemany("INSERT OR REPLACE INTO cards VALUES (?, ?)", boards)
                 batch.clear()
                 boards.clear()
+                pending.clear()
                 size[0] = 0
 
         if self.reader.has_collection(C.CARDS.name):
             for seq, (line, record) in enumerate(self.reader.iter_parsed(C.CARDS.name)):
+                if record["id"] in pending or self.board_of(record["id"]) is not None:
+                    self.company.repeated_cards += 1
+                    if len(self.company.repeated_card_ids) < REPEATED_KEPT:
+                        self.company.repeated_card_ids.append(str(record["id"]))
+                    continue
+                pending.add(record["id"])
                 board = str(record["raw"].get("board_id", _ref(record, "board_id")))
                 self._note_primary_space(board, record["raw"])
                 self.company.card_counts[board] = self.company.card_counts.get(board, 0) + 1

@@ -236,6 +236,9 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
             return _nothing_to_do(options, reader, fingerprint, client, started, tally, users, before, stamp)
         progress("phase", "indexing archive")
         index.index_cards()
+        for card_id in index.company.repeated_card_ids:
+            fidelity.add("skipped", f"card:{card_id}", "record", "the archive holds this card's record more than "
+                         "once (k2p writes each card once: check where the archive came from); the first was used")
         try:
             if not options.dry_run:
                 ledger.record_run(run)
