@@ -2,14 +2,15 @@
 
 orjson parses integers outside the signed 64-bit range as floats and refuses to encode them. A
 backup must keep such numbers exactly, so documents containing a run of 19+ digits (where that
-range ends) are parsed by the stdlib instead; the check is a cheap regex, and a long digit run
-inside a string only costs the slower path.
+range ends) that does not open a string are parsed by the stdlib instead; the check is cheap, and
+a long digit run inside a string after other text only costs the slower path.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any
 
@@ -21,12 +22,17 @@ import orjson
 # overflows a float needs no check: orjson refuses it ("number is infinity"), and the stdlib path
 # then names it. (Looking for 3-digit exponents sent every line with a hex digest or UUID — "3e412"
 # — down the slow path.)
+# A run that starts right after a quote opens a string (in JSON a closing quote is never followed
+# by a digit), so it is text, not a number: Planka's ids ("1920637665284195646") are such runs
+# in every answer, and they alone would send every Planka answer down the stdlib path, which
+# also decodes the whole document to a str first.
 _LONG_RUN = b"9" * 19
 _DIGITS = bytes.maketrans(b"0123456789", b"9" * 10)
+_NUMBER_RUN = re.compile(rb'(?<!["0-9])[0-9]{19}')
 
 
 def _needs_stdlib(raw: bytes) -> bool:
-    return _LONG_RUN in raw.translate(_DIGITS)
+    return _LONG_RUN in raw.translate(_DIGITS) and _NUMBER_RUN.search(raw) is not None
 
 
 class Unrepresentable(ValueError):
