@@ -42,3 +42,16 @@ def test_planka_ids_stay_on_the_fast_path() -> None:
     answer = b'{"item":{"id":"1920637665284195646","boardId":"1920637663086380276","position":65536}}'
     assert not jsoncodec._needs_stdlib(answer)
     assert jsoncodec.loads(answer)["item"]["id"] == "1920637665284195646"
+
+
+def test_quoted_runs_are_told_from_numbers_without_the_regex_and_long_ones_with_it() -> None:
+    """Where every long run opens a string the counts decide; a run of 38+ digits (counted twice)
+    or a run inside a string after other text sends the document to the regex, which decides
+    exactly: only an unquoted run is a number."""
+    ids = b'{"items":[' + b",".join(b'{"id":"%d","cardId":"%d"}' % (10 ** 18 + n, 10 ** 18 - n)
+                                   for n in range(500)) + b"]}"
+    assert not jsoncodec._needs_stdlib(ids)
+    assert not jsoncodec._needs_stdlib(b'{"a":"' + b"7" * 40 + b'"}')
+    assert jsoncodec._needs_stdlib(b'{"a":"x' + b"7" * 19 + b'"}')           # conservative: text after x
+    assert jsoncodec._needs_stdlib(ids[:-2] + b',{"id":12345678901234567890}]}')
+    assert jsoncodec.loads(ids[:-2] + b',{"id":12345678901234567890}]}')["items"][-1]["id"] == 12345678901234567890
