@@ -14,8 +14,10 @@ How data moves, one board at a time (memory follows the largest board, not the c
   Markdown, attribution lines), so intended differences are not failures.
 * **found** — ``GET /api/projects/:id``, ``GET /api/boards/:id``, the first page of the board's
   archive list, ``GET /api/cards/:id`` for every other card the ledger knows (Planka 2.1.1 cannot
-  page archive lists), comment pages, and attachment downloads (hashed while streamed; all files up
-  to a byte budget, ``--sample N`` per board, or ``--all-files``) — :mod:`k2p.check.found`.
+  page archive lists), and attachment downloads (hashed while streamed; all files up to a byte
+  budget, ``--sample N`` per board, or ``--all-files``) — :mod:`k2p.check.found`. Each item keeps
+  only the attributes the comparison reads; comment pages are read card by card, a few cards at a
+  time, and compared as they come.
 * **comparison** — :mod:`k2p.check.compare` → :class:`k2p.check.verdict.Verdict`: per kind
   expected / found / differing / missing / duplicate / unexpected, and the named differences.
 * **report** — a summary table (``k2p.views.check``), ``--json``, ``--report FILE``; exit 0 when

@@ -6,6 +6,10 @@ the archive placement. The plan already holds what the mapping intends (truncate
 Markdown, attribution lines), so an intended difference is no difference here. Objects found under
 the board that no ledger row claims are *unexpected* (someone works there: informational), unless
 they repeat a k2p object (same name in the same place): then they are *duplicates*.
+
+Memory: the ledger rows of a card are looked up while the card is compared and forgotten after;
+its comments are compared when they are read (:meth:`BoardCheck.card_comments`, fed by
+:func:`k2p.check.found.read_comments`), not kept with the board.
 """
 
 from __future__ import annotations
@@ -68,6 +72,29 @@ def _same(name: str, expected: Any, found: Any) -> bool:
     return bool(expected == found)
 
 
+# Attributes of Planka's items the comparison reads besides the plan's fields (see compared_names).
+READ = frozenset({"id", "boardId", "listId", "cardId", "taskListId", "customFieldGroupId", "customFieldId",
+                  "labelId", "userId", "position", "type", "name", "text", "color", "role", "data", "content",
+                  "linkedCardId", "coverAttachmentId", "creatorUserId", "commentsTotal"})
+
+
+def compared_names(plan: BoardPlan) -> frozenset[str]:
+    """Every attribute of Planka's items that comparing ``plan`` reads: what a found item keeps."""
+    names = set(READ)
+    boards: list[Any] = [plan, *plan.labels, *plan.lists, *plan.custom_fields, *plan.members]
+    for item in boards:
+        names.update(item.fields())
+    for card in plan.cards:
+        names.update(card.fields())
+        for task_list in card.task_lists:
+            names.update(task_list.fields())
+            for task in task_list.tasks:
+                names.update(task.fields())
+        for detail in card.details:
+            names.update(detail.fields())
+    return frozenset(names)
+
+
 def card_keys(card: CardPlan) -> list[tuple[str, str]]:
     """(kind, key) of every ledger object of a card, the card first."""
     keys = [("card", card.key)]
@@ -121,7 +148,9 @@ class BoardCheck:
         self.want_file = want_file
         self.files: list[FileRead] = []
         self.claimed: set[str] = set()
+        self.talkative: list[str] = []           # cards whose comments Planka has, to be read
         self._rows: dict[str, Any] = {}
+        self._planned: dict[str, CardPlan] = {}  # Planka card id → plan, for the comments
 
     # --- helpers -------------------------------------------------------------------------------
     def row(self, key: str) -> Any:
@@ -297,9 +326,31 @@ class BoardCheck:
         self._card_labels(plan, card_id)
         self._card_members(plan, card_id)
         self._tasks(plan, card_id)
-        self._comments(plan, card_id)
         self._attachments(plan, card_id)
         self._values(plan, card_id)
+        self._scan_children(plan, card_id)
+        self._planned[card_id] = plan
+        if card.get("commentsTotal"):
+            self.talkative.append(card_id)      # compared when read: card_comments()
+        else:
+            self._comments(plan, card_id, [])
+        self._forget(plan)
+
+    def _forget(self, plan: CardPlan) -> None:
+        """Drop the cached ledger rows of a compared card's objects (the card's own row stays)."""
+        for _, key in card_keys(plan)[1:]:
+            self._rows.pop(key, None)
+
+    def card_comments(self, card_id: str, comments: list[Item] | None) -> None:
+        """Compare the comments read of a card found and planned (None: the read was refused)."""
+        plan = self._planned[card_id]
+        if comments is None:
+            self.verdict.note(f"GET /api/cards/{card_id}/comments was refused; what it holds was not compared")
+            comments = []
+        self._comments(plan, card_id, comments)
+        texts = {comment.text: comment.key for comment in plan.comments}
+        self._scan("comment", comments, lambda item: texts.get(item.get("text")))
+        self._forget(plan)
 
     def _dated(self, kind: str, key: str, planka_id: str | None, item: Item) -> None:
         kaiten = self.kaiten_times.get(key)
@@ -378,8 +429,7 @@ class BoardCheck:
                     self.fields("linked_task", link.key, found, {"linkedCardId": self.pid(link.target_key)})
         self.order("task_list", order, lists, plan.key)
 
-    def _comments(self, plan: CardPlan, card_id: str) -> None:
-        comments = self.found.comments.get(card_id, [])
+    def _comments(self, plan: CardPlan, card_id: str, comments: list[Item]) -> None:
         by_id = {str(item["id"]): item for item in comments}
         rank = {str(item["id"]): index for index, item in enumerate(comments)}
         for comment in plan.comments:
@@ -467,17 +517,16 @@ class BoardCheck:
                    else cards.get((item.get("name"), item.get("listId"))))
         self._scan("board_membership", [item for item in found.memberships.values()
                                         if str(item.get("userId")) != self.people.me], lambda item: None)
-        planned = {self.pid(card.key): card for card in self.plan.cards}
-        for card_id in [card_id for card_id in found.cards if card_id in self.claimed]:
-            card = planned.get(card_id)
-            texts = {comment.text: comment.key for comment in card.comments} if card else {}
-            names = {attachment.name: attachment.key for attachment in card.attachments} if card else {}
-            self._scan("comment", found.comments.get(card_id, []), lambda item: texts.get(item.get("text")))
-            self._scan("attachment", found.attachments.get(card_id, []), lambda item: names.get(item.get("name")))
-            task_lists = found.task_lists.get(card_id, [])
-            self._scan("task_list", task_lists, lambda item: None)
-            for task_list in task_lists:
-                self._scan("task", found.tasks.get(str(task_list["id"]), []), lambda item: None)
+
+    def _scan_children(self, plan: CardPlan, card_id: str) -> None:
+        """What hangs from a compared card that k2p did not create (its comments: card_comments)."""
+        found = self.found
+        names = {attachment.name: attachment.key for attachment in plan.attachments}
+        self._scan("attachment", found.attachments.get(card_id, []), lambda item: names.get(item.get("name")))
+        task_lists = found.task_lists.get(card_id, [])
+        self._scan("task_list", task_lists, lambda item: None)
+        for task_list in task_lists:
+            self._scan("task", found.tasks.get(str(task_list["id"]), []), lambda item: None)
 
     def _scan(self, kind: str, items: list[Item], twin_of: Callable[[Item], str | None]) -> None:
         for item in items:

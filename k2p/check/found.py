@@ -5,15 +5,19 @@ and closed lists and everything hanging from them (labels, members, task lists, 
 attachments, custom fields and values). Archived cards are not in it, and Planka 2.1.1 cannot page
 its archive list over HTTP (``before[...]`` answers 500), so the first page of the archive list is
 read once and every other card the ledger or the plan knows is read by its Planka id
-(``GET /api/cards/:id``; 404: gone). Comments come from ``GET /api/cards/:id/comments`` (50 a page,
-newest first) for the cards that have any. Those reads run on a bounded pool of workers.
+(``GET /api/cards/:id``; 404: gone). Those reads run on a bounded pool of workers.
+
+Every item is kept with only the attributes the comparison reads (``keep``), so what a board holds
+while it is compared is a fraction of Planka's answer. Comments are not kept with the board: they
+are read card by card (``GET /api/cards/:id/comments``, 50 a page, newest first) by
+:func:`read_comments`, in small batches, and dropped once the card's comments are compared.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from k2p.errors import RemoteError
 from k2p.planka.client import PlankaClient, PlankaError
@@ -22,6 +26,7 @@ Item = dict[str, Any]
 PAGE = 50
 COMMENT_PAGES = 400        # 20,000 comments on one card at most (a bound on what is read)
 REFUSED = (403, 404)
+COMMENT_BATCH = 32         # cards whose comments are held at once
 
 
 def _by_parent(items: Iterable[Item], parent: str) -> dict[str, list[Item]]:
@@ -48,9 +53,9 @@ class BoardFound:
     groups: dict[str, Item] = field(default_factory=dict)
     fields: dict[str, list[Item]] = field(default_factory=dict)          # group id → fields
     values: dict[str, list[Item]] = field(default_factory=dict)          # card id → values
-    comments: dict[str, list[Item]] = field(default_factory=dict)        # card id → oldest first
     gone_cards: set[str] = field(default_factory=set)                    # read by id: 404
     refused: list[str] = field(default_factory=list)                     # reads Planka refused
+    keep: frozenset[str] | None = None            # the attributes kept of each item (None: all)
 
     @property
     def archive_list_id(self) -> str | None:
@@ -59,7 +64,7 @@ class BoardFound:
     def absorb(self, included: Item, cards: Iterable[Item] = ()) -> None:
         """Add a board, list-cards or card read (``included`` sets and their cards)."""
         for card in [*cards, *included.get("cards", [])]:
-            self.cards[str(card["id"])] = card
+            self.cards[str(card["id"])] = self._slim(card, CARD_ONLY)
         for name, target, parent in (("cardLabels", self.card_labels, "cardId"),
                                      ("cardMemberships", self.card_members, "cardId"),
                                      ("taskLists", self.task_lists, "cardId"),
@@ -69,10 +74,16 @@ class BoardFound:
                                      ("customFields", self.fields, "customFieldGroupId")):
             for parent_id, items in _by_parent(included.get(name, []), parent).items():
                 known = {str(item["id"]) for item in target.get(parent_id, [])}
-                target.setdefault(parent_id, []).extend(item for item in items if str(item["id"]) not in known)
+                target.setdefault(parent_id, []).extend(self._slim(item) for item in items
+                                                        if str(item["id"]) not in known)
         for name, target in (("lists", self.lists), ("labels", self.labels),
                              ("boardMemberships", self.memberships), ("customFieldGroups", self.groups)):
-            target.update({str(item["id"]): item for item in included.get(name, [])})
+            target.update({str(item["id"]): self._slim(item) for item in included.get(name, [])})
+
+    def _slim(self, item: Item, extra: frozenset[str] = frozenset()) -> Item:
+        if self.keep is None:
+            return item
+        return {name: value for name, value in item.items() if name in self.keep or name in extra}
 
     def card_values(self, card_id: str) -> dict[tuple[str, str], Item]:
         return {(str(value.get("customFieldGroupId")), str(value.get("customFieldId"))): value
@@ -87,6 +98,9 @@ def get_or_none(client: PlankaClient, path: str, params: dict[str, Any] | None =
         if error.status in REFUSED:
             return None
         raise RemoteError(f"{error}; check that the account can read the imported boards") from None
+
+
+CARD_ONLY = frozenset({"createdAt"})   # kept of cards only (their creation date is compared)
 
 
 def comments_of(client: PlankaClient, card_id: str) -> list[Item] | None:
@@ -106,14 +120,16 @@ def comments_of(client: PlankaClient, card_id: str) -> list[Item] | None:
 
 
 def read_board(client: PlankaClient, board_id: str, card_ids: Iterable[str], concurrency: int,
-               on_read: Callable[[int], None] = lambda count: None) -> BoardFound:
-    """Planka's side of the board ``board_id``; ``card_ids`` are the cards k2p knows (plan and
-    ledger) that must be read by id when the board payload does not hold them."""
+               keep: frozenset[str] | None = None, on_read: Callable[[int], None] = lambda count: None) -> BoardFound:
+    """Planka's side of the board ``board_id`` (comments aside: :func:`read_comments`);
+    ``card_ids`` are the cards k2p knows (plan and ledger) that must be read by id when the board
+    payload does not hold them; ``keep``: the attributes kept of each item (None: all)."""
     answer = get_or_none(client, f"/api/boards/{board_id}")
     if answer is None:
         return BoardFound(None)
-    found = BoardFound(answer["item"])
-    found.absorb(answer.get("included", {}))
+    found = BoardFound(answer["item"], keep=keep)
+    found.absorb(answer.pop("included", {}))
+    del answer
     archive = found.archive_list_id
     if archive is not None:
         page = get_or_none(client, f"/api/lists/{archive}/cards")
@@ -133,10 +149,14 @@ def read_board(client: PlankaClient, board_id: str, card_ids: Iterable[str], con
                 found.gone_cards.add(card_id)
             else:
                 found.absorb(card.get("included", {}), [card["item"]])
-        talkative = [card_id for card_id, card in found.cards.items() if card.get("commentsTotal")]
-        for card_id, comments in zip(talkative, pool.map(lambda card_id: comments_of(client, card_id), talkative)):
-            if comments is None:
-                found.refused.append(f"GET /api/cards/{card_id}/comments")
-            else:
-                found.comments[card_id] = comments
     return found
+
+
+def read_comments(client: PlankaClient, card_ids: list[str],
+                  concurrency: int) -> Iterator[tuple[str, list[Item] | None]]:
+    """(card id, its comments oldest first, or None when refused) for ``card_ids``, in order; at
+    most ``COMMENT_BATCH`` cards' comments are held at once."""
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="comments") as pool:
+        for start in range(0, len(card_ids), COMMENT_BATCH):
+            batch = card_ids[start:start + COMMENT_BATCH]
+            yield from zip(batch, pool.map(lambda card_id: comments_of(client, card_id), batch))

@@ -1,8 +1,9 @@
 """``k2p check``: the whole run — archive and ledger opened, Planka connected, one board at a time.
 
-Per board: plan it (:func:`k2p.mapping.board.plan_board`, with the people the ledger recorded),
-read it (:mod:`k2p.check.found`), compare (:mod:`k2p.check.compare`), hash the chosen files, then
-drop it all before the next board: memory follows the largest board, not the company. With
+Per board: plan it (:func:`k2p.mapping.board.plan_board`, with the people the ledger recorded) and
+drop the archive's records, read it (:mod:`k2p.check.found`), compare (:mod:`k2p.check.compare`;
+the comments card by card as they are read), hash the chosen files, then drop it all before the
+next board: memory follows the largest board, not the company. With
 ``--repair`` (:mod:`k2p.check.repair`) the boards with differences are replayed through the
 import's ledger protocol and checked again.
 """
@@ -22,13 +23,13 @@ from k2p.archive.index import ArchiveIndex, BoardRecords
 from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
 from k2p.archive.verify import verify_archive
-from k2p.check.compare import BoardCheck, FileRead, People, file_chooser
-from k2p.check.found import BoardFound, get_or_none, read_board
+from k2p.check.compare import BoardCheck, FileRead, People, compared_names, file_chooser
+from k2p.check.found import BoardFound, get_or_none, read_board, read_comments
 from k2p.check.verdict import Difference, Verdict
 from k2p.errors import ExitCode, K2PError
 from k2p.fileio import atomic_write_bytes
 from k2p.mapping.board import plan_board
-from k2p.mapping.model import Fidelity, ProjectPlan
+from k2p.mapping.model import BoardPlan, Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import MappingRules, load_rules, localized
 from k2p.mapping.users import MANAGER_ROLES, UserMap
@@ -256,27 +257,38 @@ def _project(session: Session, project: ProjectPlan, verdict: Verdict) -> str | 
 
 
 def check_board(session: Session, board_id: str, project_id: str | None, verdict: Verdict) -> None:
-    """Plan, read and compare one board, then hash its chosen files."""
-    records = session.index.board(board_id)
-    plan = plan_board(board_id, session.index.company, records, session.rules,
-                      session.users, Fidelity(), linked=session.linked)
+    """Plan, read and compare one board (its comments card by card), then hash its chosen files."""
+    plan, times = _plan(session, board_id)
     ledger, options = session.ledger, session.options
     row = ledger.get(plan.key)
     card_ids = [str(card_row.planka_id) for card_row in (ledger.get(card.key) for card in plan.cards)
                 if card_row is not None and card_row.done and card_row.planka_id]
     if row is not None and row.done:
-        found = read_board(session.client, str(row.planka_id), card_ids, options.concurrency)
+        found = read_board(session.client, str(row.planka_id), card_ids, options.concurrency,
+                           keep=compared_names(plan))
     else:
         found = BoardFound(None)
+    del card_ids
     for refused in found.refused:
         verdict.note(f"{refused} was refused; what it holds was not compared")
     keys = [item.key for card in plan.cards for item in card.attachments if item.type == "file"]
     chosen = file_chooser(keys, options.sample) if options.sample is not None else None
     board = BoardCheck(plan, ledger, found, verdict, session.people, project_id,
-                       lambda key: chosen is None or key in chosen, kaiten_times(records))
+                       lambda key: chosen is None or key in chosen, times)
     board.run()
+    for card_id, comments in read_comments(session.client, board.talkative, options.concurrency):
+        board.card_comments(card_id, comments)
     session.progress("cards", len(plan.cards))
     _hash_files(session, board.files, verdict)
+
+
+def _plan(session: Session, board_id: str) -> tuple[BoardPlan, dict[str, str]]:
+    """The board's plan and the Kaiten creation dates it is compared with; the archive's records
+    are dropped here, before Planka's side is read."""
+    records = session.index.board(board_id)
+    plan = plan_board(board_id, session.index.company, records, session.rules,
+                      session.users, Fidelity(), linked=session.linked)
+    return plan, kaiten_times(records)
 
 
 def kaiten_times(records: BoardRecords) -> dict[str, str]:
