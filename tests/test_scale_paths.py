@@ -112,6 +112,14 @@ def test_a_card_record_repeated_in_the_archive_is_indexed_once(tmp_path: Path, m
     notes = json.loads(result.output)["fidelity_notes"]
     assert sorted((note["entity"], note["category"]) for note in notes if note["field"] == "record") == [
         ("card:101", "skipped"), ("card:104", "skipped")]
+    import k2p.archive.index as index_module
+
+    monkeypatch.setattr(index_module, "REPEATED_KEPT", 1)   # past the ids kept: the total is said once
+    result = CliRunner().invoke(main, ["import", str(tmp_path / "a.k2p"), "--dry-run", "--json",
+                                       "--state", str(tmp_path / "ledger.sqlite")])
+    notes = [note for note in json.loads(result.output)["fidelity_notes"] if note["field"] == "record"]
+    assert [note["entity"] for note in notes] == ["card:101", "archive"]
+    assert "2 card records" in notes[1]["detail"] and "the other 1" in notes[1]["detail"]
 
 
 def test_fidelity_notes_past_memory_are_spilled_and_reported_in_full(tmp_path: Path) -> None:
@@ -214,3 +222,31 @@ def test_the_card_pool_starts_the_longest_cards_first(monkeypatch: pytest.Monkey
     replay._replay_cards(ctx, BoardPlan("board:1", "Board", cards=cards), SimpleNamespace())  # type: ignore[arg-type]
     assert handed == ["card:2", "card:7", "card:5", "card:3", "card:0", "card:8", "card:4", "card:1", "card:6"]
     assert sorted(replayed) == sorted(card.key for card in cards)
+
+
+def test_the_planned_cards_answer_as_the_set_of_their_keys(archive: Path) -> None:
+    """The import keeps which cards it planned without a key per card: by board, through the
+    index. It must answer exactly as the set of planned keys would, for Kaiten cards on planned
+    and unplanned boards, Documents cards (not in the archive), and a card planned elsewhere."""
+    from k2p.mapping.model import BoardPlan, CardPlan
+    from k2p.planka.importer import PlannedCards
+
+    with ArchiveReader(archive) as reader, ArchiveIndex(reader) as index:
+        boards = sorted(index.company.card_counts)
+        assert len(boards) >= 3
+        every = {board: [f"card:{card['id']}" for card in index.board(board).cards] for board in boards}
+        planned = PlannedCards(index.board_of)
+        expected: set[str] = set()
+        elsewhere = every[boards[-1]][0]           # the index has it on the last board, not planned
+        for board in boards[:-1]:
+            keys = every[board] + ([elsewhere] if board == boards[0] else [])
+            planned.add(BoardPlan(f"board:{board}", "B", cards=[CardPlan(key, "list:1", "c", "story") for key in keys]))
+            expected.update(keys)
+        documents = ["card:document:abc", "card:document:def"]
+        planned.add(BoardPlan("board:document:space1", "Docs", cards=[CardPlan(key, "list:1", "d", "story")
+                                                                      for key in documents]))
+        expected.update(documents)
+        probes = [key for keys in every.values() for key in keys] + documents + [
+            "card:document:other", "card:999999999", "board:" + boards[0], "comment:1", ""]
+        assert {key for key in probes if key in planned} == expected & set(probes)
+        assert elsewhere in planned and every[boards[-1]][1] not in planned

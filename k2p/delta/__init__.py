@@ -17,8 +17,10 @@ ledger, three things matter beyond creating and updating (which :mod:`k2p.planka
   label (``--on-deleted archive``, default), to the trash list (``trash``) or stay (``keep``);
   comments, checklists, tasks, files and links are marked, deleted or kept the same way.
 
-Data flow: ``importer`` builds one :class:`~k2p.delta.run.DeltaRun` per import; ``replay_board``
-calls :meth:`~k2p.delta.run.DeltaRun.enter_board` before a board (snapshot) and
+Data flow: ``importer`` builds one :class:`~k2p.delta.run.DeltaRun` per import and calls
+:meth:`~k2p.delta.run.DeltaRun.prefetch` before it plans a board (the snapshot is read while the
+board's records and plan are not in memory); ``replay_board`` calls
+:meth:`~k2p.delta.run.DeltaRun.enter_board` before the board (it takes that snapshot) and
 :meth:`~k2p.delta.run.DeltaRun.leave_board` after its cards (cards restored in Kaiten come back,
 children no longer planned are handled); once every board is replayed,
 :meth:`~k2p.delta.run.DeltaRun.finish` handles deleted cards. Every write goes

@@ -126,15 +126,17 @@ class Deletions:
         if policy not in POLICIES:
             raise ValueError(policy)
         self.policy = policy
-        self.planned_cards: set[str] = set()   # keys only: about 80 bytes per card
+        self.planned_other: set[str] = set()   # cards planned that the archive does not hold (Documents)
         self.planned_boards: set[str] = set()
         self.found: list[Deleted] = []
         self._labels: dict[str, Result] = {}     # the board's "Deleted in Kaiten" label, by key
         self._lock = threading.Lock()
 
-    def observe(self, plan: BoardPlan) -> None:
+    def observe(self, plan: BoardPlan, in_archive: Callable[[str], bool]) -> None:
+        """A board this run plans; ``in_archive(kaiten id)``: whether the archive holds the card
+        (those are not kept: the deletion pass asks the archive, not a key per card)."""
         self.planned_boards.add(plan.key)
-        self.planned_cards.update(card.key for card in plan.cards)
+        self.planned_other.update(card.key for card in plan.cards if not in_archive(card.key.split(":", 1)[1]))
 
     def _list(self, entry: Deleted) -> None:
         with self._lock:
@@ -293,7 +295,7 @@ class Deletions:
         boards = {row.planka_id: row for row in ctx.syncer.ledger.of_kind("board")}
         for row in ctx.syncer.ledger.iter_kind("card"):
             kaiten_id = row.key.split(":", 1)[1]
-            if row.key in self.planned_cards or in_archive(kaiten_id):
+            if row.key in self.planned_other or in_archive(kaiten_id):
                 continue                         # still in Kaiten (maybe on a board not replayed now)
             board = boards.get(row.parent_id)
             if board is None:

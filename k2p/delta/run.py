@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from k2p.archive.index import ArchiveIndex
 from k2p.archive.reader import ArchiveReader
@@ -22,12 +22,15 @@ MAX_TITLE = 1024
 class DeltaRun:
     """Created by the importer once the ledger is open; the replay calls it around each board."""
 
-    def __init__(self, ctx: "ImportContext", *, on_deleted: str, on_conflict: str) -> None:
+    def __init__(self, ctx: "ImportContext", *, on_deleted: str, on_conflict: str,
+                 in_archive: Callable[[str], bool] = lambda card_id: False) -> None:
         self.ctx = ctx
+        self.in_archive = in_archive            # Kaiten card id → whether the archive holds it
         self.deletions = Deletions(on_deleted)
         self.guard = ConflictGuard(on_conflict, self._current, self._list_name)
         self.snapshots: dict[str, BoardSnapshot | None] = {}     # board key → what Planka had
         self._board: BoardSnapshot | None = None                  # the board being replayed
+        self._next: tuple[str, BoardSnapshot | None] | None = None   # read ahead (prefetch)
         if ctx.client is not None:
             ctx.syncer.guard = self.guard
 
@@ -37,11 +40,21 @@ class DeltaRun:
         return self.ctx.client is not None
 
     # --- around each board ----------------------------------------------------------------
+    def prefetch(self, board_key: str) -> None:
+        """Before the board ``board_key`` is planned: read what Planka holds of it, so that Planka's
+        answer is decoded while neither the board's records nor its plan are in memory."""
+        row = self.ctx.syncer.row(board_key)
+        self._next = (board_key, self._load(row) if row is not None and row.done else None)
+
     def enter_board(self, plan: BoardPlan) -> None:
-        """Before ``plan``'s board is replayed: read what Planka holds of it (once)."""
-        self.deletions.observe(plan)
-        row = self.ctx.syncer.row(plan.key)
-        self._board = self._load(row) if row is not None and row.done else None
+        """Before ``plan``'s board is replayed: what Planka holds of it (read once)."""
+        self.deletions.observe(plan, self.in_archive)
+        ahead, self._next = self._next, None
+        if ahead is not None and ahead[0] == plan.key:
+            self._board = ahead[1]
+        else:
+            row = self.ctx.syncer.row(plan.key)
+            self._board = self._load(row) if row is not None and row.done else None
         self.snapshots[plan.key] = self._board
 
     def leave_board(self, plan: BoardPlan, list_ids: dict[str, str | None], archive_list_id: str | None) -> None:

@@ -6,6 +6,11 @@ field groups, fields and values. That is enough to tell, without a request per o
 field k2p set was changed in Planka since. Comments are not in it: they are read per card, and
 only for a card with a comment that is about to be changed or marked. Cards in the archive and
 trash lists are not in it either (Planka leaves them out).
+
+Each object is kept without the attributes k2p never sets (``UNOWNED``: timestamps, creators,
+former lists), which are a third of what Planka answers; the import reads the snapshot before it
+plans the board (:meth:`k2p.delta.run.DeltaRun.prefetch`), so that the answer is decoded while the
+board's records and plan are not in memory.
 """
 
 from __future__ import annotations
@@ -25,6 +30,16 @@ INCLUDED = {"list": "lists", "label": "labels", "card": "cards", "task_list": "t
             "card_label": "cardLabels", "card_membership": "cardMemberships"}
 
 
+# Attributes of Planka's objects that no k2p plan field maps to (so neither the conflict guard nor
+# the deletion pass reads them): dropped from the snapshot's objects.
+UNOWNED = frozenset({"createdAt", "updatedAt", "listChangedAt", "prevListId", "baseCustomFieldGroupId",
+                     "creatorUserId"})
+
+
+def _owned(item: Item) -> Item:
+    return {name: value for name, value in item.items() if name not in UNOWNED}
+
+
 class BoardSnapshot:
     """One board as Planka answered it; comments are read lazily per card (thread-safe)."""
 
@@ -34,7 +49,8 @@ class BoardSnapshot:
         self.board: Item = data.get("item") or {}
         included = data.get("included") or {}
         self.items: dict[str, dict[str, Item]] = {
-            kind: {str(item["id"]): item for item in included.get(name, []) if isinstance(item, dict) and "id" in item}
+            kind: {str(item["id"]): _owned(item) for item in included.get(name, [])
+                   if isinstance(item, dict) and "id" in item}
             for kind, name in INCLUDED.items()}
         lists = list(included.get("lists", []))
         self.archive_list_id = next((str(item["id"]) for item in lists if item.get("type") == "archive"), None)

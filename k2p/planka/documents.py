@@ -10,6 +10,8 @@ the linked card's title in the archive (else the one the document holds).
 
 from __future__ import annotations
 
+from typing import Container
+
 from k2p.archive.index import ArchiveIndex
 from k2p.mapping.documents import DocumentsBoard, load_documents, plan_documents
 from k2p.mapping.model import Fidelity, ProjectPlan
@@ -21,7 +23,7 @@ from k2p.planka.replay import ImportContext, guarded, known_positions, replay_bo
 
 
 def replay_documents(ctx: ImportContext, index: ArchiveIndex, rules: MappingRules, users: UserMap,
-                     fidelity: Fidelity, projects: list[ProjectPlan], planned: set[str], *,
+                     fidelity: Fidelity, projects: list[ProjectPlan], planned: Container[str], *,
                      spaces: tuple[int, ...] = ()) -> int:
     """Plan and replay every Documents board in scope; returns how many were replayed."""
     docs = load_documents(ctx.reader)

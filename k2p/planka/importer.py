@@ -29,7 +29,7 @@ from k2p.delta.deletions import ARCHIVE, POLICIES as DELETION_POLICIES
 from k2p.delta.run import DeltaRun
 from k2p.errors import ExitCode, K2PError
 from k2p.mapping.board import plan_board
-from k2p.mapping.model import Fidelity, ProjectPlan
+from k2p.mapping.model import BoardPlan, Fidelity, ProjectPlan
 from k2p.mapping.projects import plan_projects
 from k2p.mapping.rules import load_rules, localized
 from k2p.mapping.members import space_admins
@@ -239,13 +239,19 @@ def _run(options: ImportOptions, credentials: Credentials, reader: ArchiveReader
         for card_id in index.company.repeated_card_ids:
             fidelity.add("skipped", f"card:{card_id}", "record", "the archive holds this card's record more than "
                          "once (k2p writes each card once: check where the archive came from); the first was used")
+        unnamed = index.company.repeated_cards - len(index.company.repeated_card_ids)
+        if unnamed > 0:
+            fidelity.add("skipped", "archive", "record", f"{index.company.repeated_cards} card records repeat an "
+                         f"earlier card's id; the first {len(index.company.repeated_card_ids)} are named in their own "
+                         f"notes, the other {unnamed} were left out the same way")
         try:
             if not options.dry_run:
                 ledger.record_run(run)
                 freshness.record(ledger, stamp, applied_at=started, completed=False)
             ctx = ImportContext(client, syncer, tally, reader, me["id"] if me else None,
                                 options.concurrency, progress)
-            ctx.delta = DeltaRun(ctx, on_deleted=options.on_deleted, on_conflict=options.on_conflict)
+            ctx.delta = DeltaRun(ctx, on_deleted=options.on_deleted, on_conflict=options.on_conflict,
+                                 in_archive=index.has_card)
             ctx.quiet = QuietAccount(client, ledger, me, dry_run=options.dry_run)
             progress("phase", "people")
             users, people = start_people(ctx, index.company, rules, users, creating, planka_users or [], fidelity,
@@ -330,12 +336,12 @@ def _report_path(options: ImportOptions, started: str) -> Path:
 
 
 def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity, linked: Callable[[str], bool]) -> set[str]:
+                    users: UserMap, fidelity: Fidelity, linked: Callable[[str], bool]) -> "PlannedCards":
     """The project, board and relation steps of an import for ``projects`` with a ready context
     (the import runs them once; ``k2p check --repair`` again for what it invalidated in the ledger).
-    Returns the keys of the cards planned."""
+    Returns the cards planned."""
     relations = RelationSpool()
-    planned: set[str] = set()
+    planned = PlannedCards(index.board_of)
     try:
         for project in projects:
             _replay_project(ctx, project, index, rules, users, fidelity, relations, planned, linked)
@@ -344,6 +350,28 @@ def replay_projects(ctx: ImportContext, projects: list[ProjectPlan], index: Arch
     finally:
         relations.close()
     return planned
+
+
+class PlannedCards:
+    """The card keys a run planned, without holding a key per card (at 100,000 cards that would be
+    about 9 MB): a card the archive holds is planned when its board was (the index knows each
+    card's board); only the cards planned on another board than the index's are kept by key."""
+
+    def __init__(self, board_of: Callable[[str], str | None]) -> None:
+        self._board_of = board_of
+        self._boards: set[str] = set()
+        self._other: set[str] = set()
+
+    def add(self, plan: BoardPlan) -> None:
+        board_id = plan.key.split(":", 1)[1]
+        self._boards.add(board_id)
+        self._other.update(card.key for card in plan.cards if self._board_of(card.key.split(":", 1)[1]) != board_id)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        kind, _, card_id = key.partition(":")
+        return key in self._other or (kind == "card" and self._board_of(card_id) in self._boards)
 
 
 def restore_settings(ctx: ImportContext) -> None:
@@ -356,7 +384,7 @@ def restore_settings(ctx: ImportContext) -> None:
 
 
 def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveIndex, rules: Any,
-                    users: UserMap, fidelity: Fidelity, relations: RelationSpool, planned: set[str],
+                    users: UserMap, fidelity: Fidelity, relations: RelationSpool, planned: "PlannedCards",
                     linked: Callable[[str], bool]) -> None:
     # The type is chosen at creation only (Planka cannot turn a project with several managers private).
     before = ctx.syncer.row(project.key)
@@ -386,11 +414,13 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
     seen = False   # does anybody but the importing account see a board of the project?
     for ref in project.boards:
         ctx.on_progress("board", ref.board_id)
+        if ctx.delta is not None:
+            ctx.delta.prefetch(ref.key)      # Planka's side first, then the records and the plan
         plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity,
                           linked=linked)
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
         seen = seen or any(member.user_id != ctx.me for member in plan.members)
-        planned.update(card.key for card in plan.cards)
+        planned.add(plan)
         for card in plan.cards:
             if card.relations:
                 relations.add(CardRelations(card.key, card.relations, [item.key for item in card.task_lists]))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Callable, Iterator
+from typing import IO, Callable, Container, Iterator
 
 import orjson
 
@@ -78,13 +78,13 @@ class RelationSpool:
         self._file.close()
 
 
-def replay_relations(ctx: ImportContext, spool: RelationSpool, planned: set[str], fidelity: Fidelity) -> None:
+def replay_relations(ctx: ImportContext, spool: RelationSpool, planned: Container[str], fidelity: Fidelity) -> None:
     """Linked tasks for every relation whose card is in Planka (or, in a dry run, planned)."""
     for cards in spool.chunks():
         _replay_chunk(ctx, cards, planned, fidelity)
 
 
-def _replay_chunk(ctx: ImportContext, cards: list[CardRelations], planned: set[str], fidelity: Fidelity) -> None:
+def _replay_chunk(ctx: ImportContext, cards: list[CardRelations], planned: Container[str], fidelity: Fidelity) -> None:
     targets = {link.target_key for card in cards for item in card.lists for link in item.links}
     known = {key: _planka_id(ctx, key, planned) for key in targets | {card.card_key for card in cards}}
     for card in cards:
@@ -121,7 +121,7 @@ def _replay_list(ctx: ImportContext, card_id: str, item: RelationListPlan, posit
             create_extra={"linkedCardId": target}, state={"target": link.target_key}))
 
 
-def _planka_id(ctx: ImportContext, key: str, planned: set[str]) -> str | None:
+def _planka_id(ctx: ImportContext, key: str, planned: Container[str]) -> str | None:
     row = ctx.syncer.row(key)
     if row is not None and row.done:
         return row.planka_id
