@@ -18,7 +18,7 @@ from typing import Any, Callable
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
-from k2p import __version__
+from k2p import __version__, heap
 from k2p.archive.index import ArchiveIndex, BoardRecords
 from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
@@ -259,6 +259,7 @@ def _project(session: Session, project: ProjectPlan, verdict: Verdict) -> str | 
 def check_board(session: Session, board_id: str, project_id: str | None, verdict: Verdict) -> None:
     """Plan, read and compare one board (its comments card by card), then hash its chosen files."""
     plan, times = _plan(session, board_id)
+    heap.release()                      # the records are gone: their pages go back before the read
     ledger, options = session.ledger, session.options
     row = ledger.get(plan.key)
     card_ids = [str(card_row.planka_id) for card_row in (ledger.get(card.key) for card in plan.cards)
@@ -280,6 +281,8 @@ def check_board(session: Session, board_id: str, project_id: str | None, verdict
         board.card_comments(card_id, comments)
     session.progress("cards", len(plan.cards))
     _hash_files(session, board.files, verdict)
+    del board, found, plan
+    heap.release()
 
 
 def _plan(session: Session, board_id: str) -> tuple[BoardPlan, dict[str, str]]:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from k2p import __version__
+from k2p import __version__, heap
 from k2p.archive.index import ArchiveIndex
 from k2p.archive.opener import refuse_encrypted
 from k2p.archive.reader import ArchiveReader
@@ -418,12 +418,15 @@ def _replay_project(ctx: ImportContext, project: ProjectPlan, index: ArchiveInde
             ctx.delta.prefetch(ref.key)      # Planka's side first, then the records and the plan
         plan = plan_board(ref.board_id, index.company, index.board(ref.board_id), rules, users, fidelity,
                           linked=linked)
+        heap.release()                   # the board's records are gone (see k2p.heap)
         replay_board(ctx, result.planka_id, plan, positions[ref.key])
         seen = seen or any(member.user_id != ctx.me for member in plan.members)
         planned.add(plan)
         for card in plan.cards:
             if card.relations:
                 relations.add(CardRelations(card.key, card.relations, [item.key for item in card.task_lists]))
+        del plan
+        heap.release()
     if kind == "private" and not seen:
         fidelity.add("lossy", project.key, "members", "private project without board members who have an "
                      "account: only the importing account sees it (map or create the space's members)")
