@@ -27,6 +27,7 @@ PAGE = 50
 COMMENT_PAGES = 400        # 20,000 comments on one card at most (a bound on what is read)
 REFUSED = (403, 404)
 COMMENT_BATCH = 32         # cards whose comments are held at once
+CARD_ONLY = frozenset({"createdAt"})   # kept of cards only (their creation date is compared)
 
 
 def _by_parent(items: Iterable[Item], parent: str) -> dict[str, list[Item]]:
@@ -98,9 +99,6 @@ def get_or_none(client: PlankaClient, path: str, params: dict[str, Any] | None =
         if error.status in REFUSED:
             return None
         raise RemoteError(f"{error}; check that the account can read the imported boards") from None
-
-
-CARD_ONLY = frozenset({"createdAt"})   # kept of cards only (their creation date is compared)
 
 
 def comments_of(client: PlankaClient, card_id: str) -> list[Item] | None:
