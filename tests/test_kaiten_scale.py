@@ -166,5 +166,7 @@ def port_of(url: str) -> int:
 
 def test_compact_is_the_default_for_big_budgets_only(monkeypatch):
     monkeypatch.delenv("K2P_SIM_COMPACT", raising=False)
+    monkeypatch.delenv("K2P_SIM_LAZY_BOARDS", raising=False)
     assert isinstance(generate_company("tiny").cards, dict)
-    assert isinstance(generate_company("huge", cards=kaiten_company.COMPACT_FROM).cards, PackedRecords)
+    big = generate_company("huge", cards=kaiten_company.COMPACT_FROM).cards
+    assert isinstance(big.inner, PackedRecords), "a big company keeps its lazily built cards packed"

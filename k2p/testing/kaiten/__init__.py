@@ -11,7 +11,9 @@ Data moves in one direction, each module depending only on those before it:
 - ``generator`` (spaces, boards, users …), ``cards``, ``cards_text`` and ``cards_edges`` fill a
   model deterministically from a scale (``tiny`` … ``huge``, optionally rescaled to a card budget)
   and a seed; ``comment_tail`` generates long comment threads on demand from a seed instead of
-  storing them; ``changes`` evolves one between two exports;
+  storing them; ``lazy`` lets a big company start from a skeleton and build each board's cards
+  when first read (each board from its own random stream and id blocks, so the order of builds
+  does not matter); ``changes`` evolves one between two exports;
 - ``views`` assembles API payloads from the model; ``api`` is the request/reply and paging
   machinery; ``routes`` and ``card_routes`` map URL templates to views;
 - ``documents`` (wiki: document groups and documents with ProseMirror ``data`` as a JSON string,

@@ -388,9 +388,15 @@ class CardBuilder:
 
     # --- company-wide passes -------------------------------------------------------------------
     def attach_tags(self) -> None:
-        cards, rng, marks = self.co.cards, self.rng, self.marks
+        cards = self.co.cards
         live = [cid for cid in cards if read_field(cards, cid, "condition") == 1]
         archived = [cid for cid in cards if read_field(cards, cid, "condition") == 2]
+        for card_id, tag_ids in self.choose_tags(live, archived).items():
+            cards[card_id]["tag_ids"] = tag_ids
+
+    def choose_tags(self, live: list[int], archived: list[int]) -> dict[int, list[int]]:
+        """Card id -> its sorted tag ids, for the live and archived cards (ascending ids)."""
+        rng, marks = self.rng, self.marks
         chosen: dict[int, set[int]] = defaultdict(set)
         for n, tag_id in enumerate(marks["live_tags"]):  # every "live" tag sits on a live card
             chosen[live[(n * 7) % len(live)]].add(tag_id)
@@ -399,23 +405,27 @@ class CardBuilder:
                 chosen[card_id].update(rng.sample(marks["live_tags"], k=rng.randint(1, 2)))
         for n, tag_id in enumerate(marks["archived_only_tags"]):
             chosen[archived[n % len(archived)]].add(tag_id)
-        for card_id, tag_ids in chosen.items():
-            cards[card_id]["tag_ids"] = sorted(tag_ids)
+        return {card_id: sorted(tag_ids) for card_id, tag_ids in chosen.items()}
 
     def link_family(self) -> None:
         """Parent/child links and card blockers between cards of the same board."""
-        rng, cards = self.rng, self.co.cards
+        cards = self.co.cards
         by_board: dict[int, list[int]] = defaultdict(list)
         for card_id in cards:
             if read_field(cards, card_id, "condition") != 3:
                 by_board[read_field(cards, card_id, "board_id")].append(card_id)
         for board_cards in by_board.values():
-            for child in board_cards[5:]:
-                if rng.random() < 0.05:
-                    self.link_parent(rng.choice(board_cards[:5]), child)
-                elif rng.random() < 0.03 and read_field(cards, child, "condition") == 1:
-                    blocker = rng.choice(board_cards[:5]) if rng.random() < 0.5 else None
-                    self.add_blocker(child, blocker, "Waiting for a decision")
+            self.link_board(board_cards)
+
+    def link_board(self, board_cards: list[int]) -> None:
+        """Parents and blockers among one board's served cards (ascending ids)."""
+        rng, cards = self.rng, self.co.cards
+        for child in board_cards[5:]:
+            if rng.random() < 0.05:
+                self.link_parent(rng.choice(board_cards[:5]), child)
+            elif rng.random() < 0.03 and read_field(cards, child, "condition") == 1:
+                blocker = rng.choice(board_cards[:5]) if rng.random() < 0.5 else None
+                self.add_blocker(child, blocker, "Waiting for a decision")
 
     def add_blocker(self, card_id: int, blocker_card_id: int | None, reason: str) -> None:
         cards = self.co.cards
@@ -436,15 +446,19 @@ class CardBuilder:
 
     def mark_auto_archived(self) -> None:
         """Some archived cards in auto-archiving (done) columns were archived by Kaiten itself."""
-        cards = self.co.cards
-        for n, card_id in enumerate(cards):
-            roles = self.roles.get(card_id, ())
-            column = self.co.columns[read_field(cards, card_id, "column_id")]
-            auto_column = read_field(cards, card_id, "condition") == 2 and column["archive_after_days"] > 0
-            chosen = auto_column and n % 5 in (1, 3) and "plain_archived" not in roles
-            if "auto_archived" in roles or chosen:
-                self.co.auto_archived.add(card_id)
+        for n, card_id in enumerate(self.co.cards):
+            self.auto_archive(n, card_id)
         self.marks["auto_archived_cards"] = sorted(self.co.auto_archived)
+
+    def auto_archive(self, n: int, card_id: int) -> None:
+        """Mark the ``n``-th card (in id order) auto-archived if it is one."""
+        cards = self.co.cards
+        roles = self.roles.get(card_id, ())
+        column = self.co.columns[read_field(cards, card_id, "column_id")]
+        auto_column = read_field(cards, card_id, "condition") == 2 and column["archive_after_days"] > 0
+        chosen = auto_column and n % 5 in (1, 3) and "plain_archived" not in roles
+        if "auto_archived" in roles or chosen:
+            self.co.auto_archived.add(card_id)
 
     def apply_edges(self) -> None:
         apply_edge_roles(self)

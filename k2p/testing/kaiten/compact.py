@@ -52,7 +52,30 @@ class _Packed:
         self.blob, self.hot = blob, hot
 
 
-class PackedRecords(MutableMapping):
+class RecordTable(MutableMapping):
+    """A mapping of records that can also be read without pinning (:class:`PackedRecords`, and the
+    lazily generated tables of :mod:`k2p.testing.kaiten.lazy`)."""
+
+    def peek(self, key: Any, default: Any = None) -> Any:
+        """The value (read-only: do not mutate it) or ``default``."""
+        raise NotImplementedError
+
+    def field(self, key: Any, name: str) -> Any:
+        """``self[key][name]`` without pinning."""
+        raise NotImplementedError
+
+    def peek_items(self) -> Iterator[tuple[Any, Any]]:
+        for key in list(self):
+            value = self.peek(key, _MISSING)
+            if value is not _MISSING:
+                yield key, value
+
+    def cheap_keys_first(self) -> Iterator[Any]:
+        """Every key, those whose values cost nothing to read first (default: plain order)."""
+        return iter(self)
+
+
+class PackedRecords(RecordTable):
     """A mapping of JSON-shaped values stored compressed; see the module docstring for the protocol."""
 
     def __init__(self, hot: tuple[str, ...] = (), *, window: int | None = -1) -> None:
@@ -117,25 +140,23 @@ class PackedRecords(MutableMapping):
             return self._decode(value.blob)[name]
         return value[name]
 
-    def peek_items(self) -> Iterator[tuple[Any, Any]]:
-        for key in list(self._data):
-            value = self.peek(key, _MISSING)
-            if value is not _MISSING:
-                yield key, value
-
     @property
     def pinned(self) -> int:
         """How many values are held as objects (for tests and the benchmark)."""
         return len(self._pinned)
 
     # --- packing ---------------------------------------------------------------------------------
-    def pack(self, keep: int = 0) -> None:
-        """Re-encode every pinned value except the ``keep`` most recently pinned ones."""
+    def pack(self, keep: int = 0, keys: Any = None) -> None:
+        """Re-encode every pinned value except the ``keep`` most recently pinned ones (or, with
+        ``keys``, only those of the given keys that are pinned)."""
         with self._lock:
-            count = len(self._pinned) - keep
-            if count <= 0:
+            if keys is not None:
+                keys = [key for key in dict.fromkeys(keys) if key in self._pinned]
+            else:
+                count = len(self._pinned) - keep
+                keys = list(self._pinned)[:max(count, 0)]
+            if not keys:
                 return
-            keys = list(self._pinned)[:count]
             if self._compressor is None:
                 self._make_dictionary([self._data[key] for key in keys[:DICT_SAMPLES]])
             compress = self._compressor.compress  # type: ignore[union-attr]
@@ -175,27 +196,29 @@ class PackedRecords(MutableMapping):
 # --- helpers that accept a PackedRecords or a plain dict -----------------------------------------
 def peek(table: Any, key: Any, default: Any = None) -> Any:
     """``table.get(key, default)`` that never pins (read-only: do not mutate the answer)."""
-    if isinstance(table, PackedRecords):
+    if isinstance(table, RecordTable):
         return table.peek(key, default)
     return table.get(key, default)
 
 
 def read_field(table: Any, key: Any, name: str) -> Any:
     """``table[key][name]`` without pinning."""
-    if isinstance(table, PackedRecords):
+    if isinstance(table, RecordTable):
         return table.field(key, name)
     return table[key][name]
 
 
 def peek_items(table: Any) -> Iterator[tuple[Any, Any]]:
     """``table.items()`` without pinning."""
-    if isinstance(table, PackedRecords):
+    if isinstance(table, RecordTable):
         return table.peek_items()
     return iter(list(table.items()))
 
 
 def pack_tables(co: Any, seal: bool = False) -> None:
-    """Pack (and with ``seal`` finish) every :class:`PackedRecords` table of a company."""
+    """Pack (and with ``seal`` finish) every :class:`PackedRecords` table of a company (also those
+    inside lazily generated tables)."""
     for table in vars(co).values():
+        table = getattr(table, "inner", table)
         if isinstance(table, PackedRecords):
             table.seal() if seal else table.pack()

@@ -20,6 +20,7 @@ from k2p.testing.kaiten.cards import CardBuilder, new_live_card
 from k2p.testing.kaiten.compact import PackedRecords, pack_tables, peek, read_field
 from k2p.testing.kaiten.files import FileRef
 from k2p.testing.kaiten.generator import SCALES, Ids, StructureBuilder, finish_company
+from k2p.testing.kaiten.lazy import build_lazily
 from k2p.testing.kaiten.model import CompanyData, Record, TokenInfo
 
 __all__ = ["KaitenCompany", "TokenInfo", "generate_company"]
@@ -114,7 +115,8 @@ def expected_collections(co: KaitenCompany, info: TokenInfo) -> dict[str, int]:
 
 
 def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None = None,
-                     lazy: bool = True, compact: bool | None = None) -> KaitenCompany:
+                     lazy: bool = True, compact: bool | None = None,
+                     lazy_boards: bool | None = None) -> KaitenCompany:
     """Generate a deterministic company: ``"tiny"`` (unit tests), ``"small"`` (default), ``"large"``,
     ``"huge"`` (≈100,000 cards over 200 boards, for benchmarks).
 
@@ -126,6 +128,12 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
     ``compact`` stores the per-card tables (cards, location history, files, checklists, time logs)
     compressed (:mod:`k2p.testing.kaiten.compact`) instead of as dicts; the records are identical.
     The default is compact from :data:`COMPACT_FROM` cards on (or as ``K2P_SIM_COMPACT=1|0`` says).
+
+    ``lazy_boards`` generates the cards board by board (:mod:`k2p.testing.kaiten.lazy`): the
+    company starts from a skeleton in seconds and builds a board when it is first read; with
+    ``lazy=False`` every board is built now, to the same records. Each board then draws from its
+    own random stream, so the records differ from those of the one-stream build that small
+    companies use. The default is the same as ``compact``'s (``K2P_SIM_LAZY_BOARDS=1|0`` forces it).
     """
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
@@ -134,6 +142,9 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
     if compact is None:
         forced = os.environ.get("K2P_SIM_COMPACT", "")
         compact = forced == "1" if forced in ("0", "1") else spec.cards >= COMPACT_FROM
+    if lazy_boards is None:
+        forced = os.environ.get("K2P_SIM_LAZY_BOARDS", "")
+        lazy_boards = forced == "1" if forced in ("0", "1") else spec.cards >= COMPACT_FROM
     if compact:
         company.cards = PackedRecords(hot=CARD_HOT_FIELDS)
         for name in COMPACT_TABLES:
@@ -141,7 +152,11 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
     rng = random.Random(seed)
     ids = Ids()
     StructureBuilder(company, spec, rng, ids).run()
-    CardBuilder(company, spec, rng, ids, lazy=lazy).run()
+    builder = CardBuilder(company, spec, rng, ids, lazy=lazy)
+    if lazy_boards:
+        build_lazily(company, builder, seed, lazy=lazy)
+    else:
+        builder.run()
     finish_company(company, spec, rng, ids)
     space_config.build(company)
     documents.build(company)

@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from k2p.testing.kaiten.compact import peek
+from k2p.testing.kaiten.compact import RecordTable, peek
 from k2p.testing.kaiten.compact import read_field as record_field
 from k2p.testing.kaiten.files import FileBlob
 from k2p.testing.kaiten.formats import DEFAULT_FILES_ORIGIN
@@ -85,6 +85,8 @@ class CompanyData:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _mutation_rng: random.Random | None = field(default=None, repr=False, compare=False)
     _user_props: frozenset[int] | None = field(default=None, repr=False, compare=False)
+    # the skeleton and board builds of a lazily generated company (k2p.testing.kaiten.lazy), or None
+    boards_lazy: Any = field(default=None, repr=False, compare=False)
 
     # --- tokens --------------------------------------------------------------------------------
     @property
@@ -110,7 +112,9 @@ class CompanyData:
 
     def card_by_uid(self, uid: str) -> Record | None:
         """The card (read-only: not pinned in compact storage) with that uid."""
-        card_id = next((cid for cid in self.cards if record_field(self.cards, cid, "uid") == uid), None)
+        cards = self.cards
+        keys = cards.cheap_keys_first() if isinstance(cards, RecordTable) else iter(cards)
+        card_id = next((cid for cid in keys if record_field(cards, cid, "uid") == uid), None)
         return None if card_id is None else peek(self.cards, card_id)
 
     def board_column_ids(self, board_id: int, *, top_level: bool = False) -> list[int]:

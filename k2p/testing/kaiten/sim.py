@@ -340,6 +340,8 @@ class KaitenSimulator(Simulator):
     ``on_request`` (also settable later as ``sim.on_request``) is called in the serving thread with
     a :class:`SimEvent` when a request arrives and while a file body streams, so a test can act at
     an exact point (e.g. kill the client half-way through a download); it must not raise.
+    A company generated with lazy boards (:mod:`k2p.testing.kaiten.lazy`) has its remaining boards
+    built on a background thread from ``start()`` on, unless ``warm=False``.
     """
 
     name = "Kaiten"
@@ -347,8 +349,10 @@ class KaitenSimulator(Simulator):
     def __init__(self, company: KaitenCompany, *, rps: float | None = None, retry_after: bool = True,
                  faults: FaultPlan | None = None, drift: bool = False, signed_url_ttl: float = 15.0,
                  idle_timeout: float | None = None, port: int = 0, storage_port: int = 0,
-                 on_request: RequestHook | None = None) -> None:
+                 on_request: RequestHook | None = None, warm: bool = True) -> None:
         self.company = company
+        self._warm = warm
+        self._warm_stop = threading.Event()
         self.request_log = RequestLog()
         self.stats = SimStats()
         self.errors: list[str] = []  # tracebacks of internal errors (see SimulatorBug)
@@ -385,7 +389,14 @@ class KaitenSimulator(Simulator):
 
     def start(self) -> "KaitenSimulator":
         self.company.files_origin = self.storage_url + "/files"
-        return super().start()  # type: ignore[no-any-return]
+        super().start()
+        if self._warm and self.company.boards_lazy is not None:
+            self.company.boards_lazy.warm(self._warm_stop)
+        return self
+
+    def stop(self) -> None:
+        self._warm_stop.set()
+        super().stop()
 
     def reconfigure(self, *, rps: float | None = None, retry_after: bool = True,
                     faults: FaultPlan | None = None) -> None:
