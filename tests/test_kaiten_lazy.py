@@ -150,3 +150,15 @@ def test_lazy_boards_are_the_default_for_big_budgets_only(monkeypatch):
     assert generate_company("huge", cards=600).boards_lazy is None
     monkeypatch.setenv("K2P_SIM_LAZY_BOARDS", "1")
     assert generate_company("huge", cards=600).boards_lazy is not None
+
+
+def test_a_board_that_failed_to_build_is_never_served_half_built(monkeypatch):
+    company = make(lazy=True)
+    boards = company.boards_lazy
+    board = next(n for n, state in enumerate(boards.state) if state == kaiten_lazy.TODO)
+    card_id = boards.slots[board][0][1].card_id
+    monkeypatch.setattr(boards, "_blocks", [(starts, dict(starts)) for starts, _ in boards._blocks])  # empty blocks
+    with pytest.raises(RuntimeError, match="block of .* ids is used up"):
+        peek(company.cards, card_id)
+    with pytest.raises(RuntimeError, match=f"board {company.landmarks['boards'][board]} .* failed to build"):
+        peek(company.cards, card_id)

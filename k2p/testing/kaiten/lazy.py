@@ -60,7 +60,7 @@ CARD_TABLES = ("location_history", "files", "time_logs", "card_members", "card_c
 PER_CARD = {"checklist": 2, "item": 10, "file": 3, "time_log": 3, "history": 4, "blocker": 1, "link": 1}
 BOARD_MARGIN = 64
 PACK_EVERY = 64  # a build packs the records it wrote after every this many cards
-TODO, BUILDING, DONE = 0, 1, 2
+TODO, BUILDING, DONE, FAILED = 0, 1, 2, 3
 
 
 class BoardIds:
@@ -127,10 +127,16 @@ class LazyBoards:
         if self.state[board] == DONE:
             return
         with self._lock:
+            if self.state[board] == FAILED:
+                raise RuntimeError(f"board {self.board_ids[board]} of the simulated company failed to build")
             if self.state[board] != TODO:  # built meanwhile, or being built by this very thread
                 return
             self.state[board] = BUILDING
-            self._build(board)
+            try:
+                self._build(board)
+            except BaseException:
+                self.state[board] = FAILED  # half-built: never served as if it were whole
+                raise
             self.state[board] = DONE
             for _, slot in self.slots[board]:  # the built records answer from now on
                 self.tags.pop(slot.card_id, None)
