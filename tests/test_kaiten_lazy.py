@@ -15,11 +15,9 @@ import pytest
 
 from k2p.testing.kaiten import compact as kaiten_compact
 from k2p.testing.kaiten import lazy as kaiten_lazy
-from k2p.testing.kaiten.changes import evolve_company
 from k2p.testing.kaiten.company import generate_company
 from k2p.testing.kaiten.compact import PackedRecords, peek, peek_items
-from k2p.testing.kaiten.sim import KaitenSimulator
-from tests.helpers.export import content, export
+from tests.helpers.twins import assert_same_exports, change_both
 
 BUDGET = 1500  # 200 boards of 5-30 cards
 TABLES = ("cards", "location_history", "files", "checklists", "time_logs", "card_members",
@@ -121,27 +119,12 @@ def test_the_mix_holds_when_built_board_by_board(eager):
 def test_a_real_export_racing_the_warm_up_equals_the_eager_one(eager, tmp_path):
     """The lazy company is served with the warm-up on: boards are built by the export's requests
     and by the background thread at once. Both are served on the same ports (URLs are in records)."""
-    archives, ports = [], {}
-    for company in (make(lazy=True, compact=True), eager):
-        root = tmp_path / f"{len(archives)}.k2p"
-        with KaitenSimulator(company, idle_timeout=120, **ports) as sim:
-            export(sim, root, files=False)
-            ports = {"port": int(sim.base_url.rsplit(":", 1)[1]),
-                     "storage_port": int(sim.storage_url.rsplit(":", 1)[1])}
-        archives.append(content(root))
-    assert sorted(archives[0]) == sorted(archives[1])
-    for name, data in archives[0].items():
-        assert data == archives[1][name], name
+    assert_same_exports((make(lazy=True, compact=True), eager), tmp_path)
 
 
 def test_drift_and_edits_of_lazy_records_are_kept(eager):
     lazy, again = make(lazy=True, seed=9), make(lazy=False, seed=9)
-    assert evolve_company(lazy, per_kind=3) == evolve_company(again, per_kind=3)
-    for company in (lazy, again):
-        card_id = company.served_card_ids()[-1]
-        company.cards[card_id]["title"] = "Edited by a test"
-        company.location_history.setdefault(card_id, []).append({"id": "1", "changed": "x"})
-        company.add_card(company.landmarks["boards"][0], title="Added")
+    change_both(lazy, again)
     assert records(lazy) == records(again)
 
 

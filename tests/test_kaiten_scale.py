@@ -12,14 +12,12 @@ import pytest
 
 from k2p.testing.kaiten import compact as kaiten_compact
 from k2p.testing.kaiten import views
-from k2p.testing.kaiten.changes import evolve_company
 from k2p.testing.kaiten.comment_tail import CommentThread
 from k2p.testing.kaiten import company as kaiten_company
 from k2p.testing.kaiten.company import generate_company
 from k2p.testing.kaiten.compact import PackedRecords, peek_items
 from k2p.testing.kaiten.generator import SCALES
-from k2p.testing.kaiten.sim import KaitenSimulator
-from tests.helpers.export import content, export
+from tests.helpers.twins import assert_same_exports, change_both
 
 COMPACT_TABLES = ("cards", "location_history", "files", "checklists", "time_logs")
 
@@ -132,12 +130,7 @@ def test_mutations_of_compact_records_are_kept():
     """Drift (changes.py), add_card and direct edits by tests change pinned records in place."""
     packed = generate_company("huge", seed=2, cards=300, compact=True)
     eager = generate_company("huge", seed=2, cards=300, compact=False)
-    assert evolve_company(packed, per_kind=3) == evolve_company(eager, per_kind=3)
-    for company in (packed, eager):
-        card_id = company.served_card_ids()[-1]
-        company.cards[card_id]["title"] = "Edited by a test"
-        company.location_history.setdefault(card_id, []).append({"id": "1", "changed": "x"})
-        company.add_card(company.landmarks["boards"][0], title="Added")
+    change_both(packed, eager)
     assert 0 < packed.cards.pinned < len(packed.cards), "only records handed out are pinned"
     for name in COMPACT_TABLES:
         assert dict(peek_items(getattr(packed, name))) == getattr(eager, name), name
@@ -147,21 +140,8 @@ def test_mutations_of_compact_records_are_kept():
 
 def test_a_real_export_of_compact_storage_equals_the_eager_one(compact_pair, tmp_path):
     """Both companies served in turn on the same ports (URLs are part of the records and digests)."""
-    archives, ports = [], {}
-    for company in compact_pair:
-        root = tmp_path / f"{len(archives)}.k2p"
-        with KaitenSimulator(company, idle_timeout=120, **ports) as sim:
-            export(sim, root, files=False)
-            ports = {"port": port_of(sim.base_url), "storage_port": port_of(sim.storage_url)}
-        archives.append(content(root))
-    assert sorted(archives[0]) == sorted(archives[1])
-    for name, data in archives[0].items():
-        assert data == archives[1][name], name
+    assert_same_exports(compact_pair, tmp_path)
     assert unpinned(compact_pair[0]) == dict.fromkeys(COMPACT_TABLES, 0), "an export must not pin records"
-
-
-def port_of(url: str) -> int:
-    return int(url.split("/")[2].rsplit(":", 1)[1])
 
 
 def test_compact_is_the_default_for_big_budgets_only(monkeypatch):
