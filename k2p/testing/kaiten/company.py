@@ -139,12 +139,8 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
         raise ValueError(f"unknown scale {scale!r}; expected one of {sorted(SCALES)}")
     spec = SCALES[scale] if cards is None else SCALES[scale].with_cards(cards)
     company = KaitenCompany(scale=scale, seed=seed)
-    if compact is None:
-        forced = os.environ.get("K2P_SIM_COMPACT", "")
-        compact = forced == "1" if forced in ("0", "1") else spec.cards >= COMPACT_FROM
-    if lazy_boards is None:
-        forced = os.environ.get("K2P_SIM_LAZY_BOARDS", "")
-        lazy_boards = forced == "1" if forced in ("0", "1") else spec.cards >= COMPACT_FROM
+    compact = _big_company_default(compact, "K2P_SIM_COMPACT", spec.cards)
+    lazy_boards = _big_company_default(lazy_boards, "K2P_SIM_LAZY_BOARDS", spec.cards)
     if compact:
         company.cards = PackedRecords(hot=CARD_HOT_FIELDS)
         for name in COMPACT_TABLES:
@@ -162,3 +158,12 @@ def generate_company(scale: str = "small", seed: int = 0, *, cards: int | None =
     documents.build(company)
     pack_tables(company, seal=True)
     return company
+
+
+def _big_company_default(chosen: bool | None, env_name: str, cards: int) -> bool:
+    """``chosen`` if given, else what ``env_name`` forces (``1``/``0``), else on from
+    :data:`COMPACT_FROM` cards."""
+    if chosen is not None:
+        return chosen
+    forced = os.environ.get(env_name, "")
+    return forced == "1" if forced in ("0", "1") else cards >= COMPACT_FROM

@@ -50,8 +50,6 @@ if TYPE_CHECKING:
     from k2p.testing.kaiten.model import CompanyData
 
 _MISSING = object()
-# Fields of a card record the skeleton knows before its board is built.
-SKELETON_FIELDS = ("board_id", "condition", "tag_ids")
 # Per-card tables keyed by card id (``checklists`` is keyed by checklist id, ``blobs`` by blob key).
 CARD_TABLES = ("location_history", "files", "time_logs", "card_members", "card_checklists",
                "comments", "external_links", "blockers")
@@ -160,6 +158,17 @@ class LazyBoards:
             if stop is not None and stop.is_set():
                 return
             self.ensure(board)
+
+    def skeleton_field(self, card_id: Any, name: str) -> Any:
+        """A field the skeleton knows of an unbuilt card (board, condition, tags), or ``_MISSING``."""
+        if name == "tag_ids":
+            tags = self.tags.get(card_id)
+            return None if tags is None else list(tags)
+        if name == "board_id" and card_id in self.card_board:
+            return self.board_ids[self.card_board[card_id]]
+        if name == "condition" and card_id in self.condition:
+            return self.condition[card_id]
+        return _MISSING
 
     def card_built(self, card_id: Any) -> bool:
         board = self.card_board.get(card_id)
@@ -282,9 +291,7 @@ class LazyTable(RecordTable):
         return read_field(self.inner, key, name)
 
     def cheap_keys_first(self) -> Iterator[Any]:
-        keys = list(self)
-        built = [key for key in keys if self._boards.card_built(key)]
-        return iter(built + [key for key in keys if not self._boards.card_built(key)])
+        return iter(sorted(self, key=lambda key: not self._boards.card_built(key)))  # stable: order kept
 
     @property
     def pinned(self) -> int:
@@ -327,18 +334,8 @@ def build_lazily(co: "CompanyData", builder: "CardBuilder", seed: int, *, lazy: 
     boards = LazyBoards(co, builder, slots, builder.choose_tags(live, archived), seed)
     builder.marks["clock"] = max(slot.created for slot in slots)
 
-    def skeleton(card_id: Any, name: str) -> Any:
-        if name == "tag_ids":
-            tags = boards.tags.get(card_id)
-            return None if tags is None else list(tags)
-        if name == "board_id" and card_id in boards.card_board:
-            return boards.board_ids[boards.card_board[card_id]]
-        if name == "condition" and card_id in boards.condition:
-            return boards.condition[card_id]
-        return _MISSING
-
     co.cards = LazyTable("cards", co.cards, boards, boards.ensure_card,
-                         known=dict.fromkeys(slot.card_id for slot in slots), skeleton=skeleton)
+                         known=dict.fromkeys(slot.card_id for slot in slots), skeleton=boards.skeleton_field)
     for name in CARD_TABLES:
         setattr(co, name, LazyTable(name, getattr(co, name), boards, boards.ensure_card))
     co.checklists = LazyTable("checklists", co.checklists, boards, boards.ensure_checklist)
